@@ -1,0 +1,71 @@
+"""Typed settings, read once from the environment (the template sets them on each function)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from numberguard.domain.tiers import Policy, parse_policy
+from numberguard.domain.window import Window
+
+
+class FailMode(StrEnum):
+    CLOSED = "closed"  # store unreachable → deny (default: sending above the limit fails silently)
+    OPEN = "open"  # store unreachable → allow, for senders who prefer delivery over the guard
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    numbers_table: str = "numberguard-numbers"
+    recipients_table: str = "numberguard-recipients"
+    limits_table: str = "numberguard-limits"
+    history_table: str = "numberguard-history"
+    policy: Policy = Policy.PER_NUMBER
+    bucket_minutes: int = 10
+    fail_mode: FailMode = FailMode.CLOSED
+    # Set in local mode and tests (DynamoDB Local); empty on AWS.
+    dynamodb_endpoint: str | None = None
+    region: str = "us-east-1"
+
+    @property
+    def window(self) -> Window:
+        return Window(self.bucket_minutes * 60)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        try:
+            bucket_minutes = int(env.get("BUCKET_MINUTES", "10"))
+            Window(bucket_minutes * 60)
+        except ValueError as err:
+            raise ConfigError(f"BUCKET_MINUTES: {err}") from None
+        try:
+            policy = parse_policy(env.get("LIMIT_POLICY", "per-number"))
+        except ValueError as err:
+            raise ConfigError(f"LIMIT_POLICY: {err}") from None
+        try:
+            fail_mode = FailMode(env.get("FAIL_MODE", "closed").strip().lower())
+        except ValueError:
+            raise ConfigError(f"FAIL_MODE must be 'closed' or 'open', got {env.get('FAIL_MODE')!r}") from None
+        return cls(
+            numbers_table=env.get("NUMBERS_TABLE", cls.numbers_table),
+            recipients_table=env.get("RECIPIENTS_TABLE", cls.recipients_table),
+            limits_table=env.get("LIMITS_TABLE", cls.limits_table),
+            history_table=env.get("HISTORY_TABLE", cls.history_table),
+            policy=policy,
+            bucket_minutes=bucket_minutes,
+            fail_mode=fail_mode,
+            dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()

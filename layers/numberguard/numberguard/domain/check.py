@@ -1,0 +1,247 @@
+"""The limit check's contract: requests, decisions and answers (DESIGN §3)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
+from numberguard.domain.status import Connection
+from numberguard.domain.window import ScopeUsage, Window
+
+MAX_BATCH = 1000
+MAX_REFERENCE = 256
+
+
+class Decision(StrEnum):
+    ALLOWED_SERVICE_WINDOW = "ALLOWED_SERVICE_WINDOW"
+    ALLOWED_ALREADY_COUNTED = "ALLOWED_ALREADY_COUNTED"
+    ALLOWED_NEW_RECIPIENT = "ALLOWED_NEW_RECIPIENT"
+    ALLOWED_UNLIMITED = "ALLOWED_UNLIMITED"
+    DENIED_LIMIT_REACHED = "DENIED_LIMIT_REACHED"
+    DENIED_WINDOW_CLOSED = "DENIED_WINDOW_CLOSED"
+    DENIED_BANNED = "DENIED_BANNED"
+    DENIED_PENDING = "DENIED_PENDING"
+    DENIED_OFFLINE = "DENIED_OFFLINE"
+    DENIED_ACCOUNT_RESTRICTED = "DENIED_ACCOUNT_RESTRICTED"
+    DENIED_UNKNOWN_NUMBER = "DENIED_UNKNOWN_NUMBER"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    # Beyond the contract's list: the store could not be reached (fail-closed / fail-open).
+    DENIED_STORE_UNAVAILABLE = "DENIED_STORE_UNAVAILABLE"
+    ALLOWED_STORE_UNAVAILABLE = "ALLOWED_STORE_UNAVAILABLE"
+    # Answers to {"action": "release"}.
+    RELEASED = "RELEASED"
+    NOTHING_TO_RELEASE = "NOTHING_TO_RELEASE"
+
+    @property
+    def allowed(self) -> bool:
+        return self.name.startswith("ALLOWED_") or self is Decision.RELEASED
+
+
+class MessageKind(StrEnum):
+    TEMPLATE = "template"  # may be business-initiated: counted outside a service window
+    SESSION = "session"  # free-form: needs an open service window
+
+
+class InvalidRequest(ValueError):
+    """A request the check cannot answer; the message names the field."""
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    phone_number_id: str
+    recipients: tuple[str, ...]
+    message: MessageKind
+    reference: str | None
+    dry_run: bool
+    batch: bool
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    phone_number_id: str
+    recipient: str
+    reference: str
+
+
+_PHONE = re.compile(r"^\+?[1-9]\d{6,14}$")
+_NUMBER_ID = re.compile(r"^\d{1,32}$")
+_CHECK_FIELDS = {"action", "phone_number_id", "recipient", "recipients", "message", "reference", "dry_run"}
+_RELEASE_FIELDS = {"action", "phone_number_id", "recipient", "reference"}
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _text(payload: dict, name: str, *, required: bool = True, max_len: int = 64) -> str | None:
+    if name not in payload or payload[name] is None:
+        if required:
+            raise InvalidRequest(f"'{name}' is required")
+        return None
+    value = payload[name]
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string, got {_type_name(value)}")
+    value = value.strip()
+    if not value:
+        raise InvalidRequest(f"'{name}' must not be empty")
+    if len(value) > max_len:
+        raise InvalidRequest(f"'{name}' is too long ({len(value)} characters, at most {max_len})")
+    return value
+
+
+def _phone_number_id(payload: dict) -> str:
+    value = _text(payload, "phone_number_id")
+    if not _NUMBER_ID.match(value):
+        raise InvalidRequest(f"'phone_number_id' must be the number's Meta id (digits only), got {value!r}")
+    return value
+
+
+def _recipient(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{where}' must be a phone number string, got {_type_name(value)}")
+    text = value.strip()
+    if not _PHONE.match(text):
+        raise InvalidRequest(
+            f"'{where}' is not a phone number: {value[:40]!r} (expected the WhatsApp id: "
+            "country code and number, digits only, e.g. '16505551234')"
+        )
+    return text.lstrip("+")
+
+
+def _reject_unknown(payload: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(payload) - allowed)
+    if unknown:
+        raise InvalidRequest(f"unknown field '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+
+
+def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
+    """Validate an invocation payload; raises InvalidRequest naming what is wrong."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest(f"the payload must be a JSON object, got {_type_name(payload)}")
+    action = payload.get("action", "check")
+    if action not in ("check", "release"):
+        raise InvalidRequest(f"'action' must be 'check' or 'release', got {action!r}")
+    if action == "release":
+        _reject_unknown(payload, _RELEASE_FIELDS)
+        phone_number_id = _phone_number_id(payload)
+        if "recipient" not in payload:
+            raise InvalidRequest("'recipient' is required")
+        return ReleaseRequest(
+            phone_number_id=phone_number_id,
+            recipient=_recipient(payload["recipient"], "recipient"),
+            reference=_text(payload, "reference", max_len=MAX_REFERENCE),
+        )
+
+    _reject_unknown(payload, _CHECK_FIELDS)
+    phone_number_id = _phone_number_id(payload)
+    has_one, has_many = "recipient" in payload, "recipients" in payload
+    if has_one and has_many:
+        raise InvalidRequest("give either 'recipient' or 'recipients', not both")
+    if not has_one and not has_many:
+        raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
+    if has_one:
+        recipients = (_recipient(payload["recipient"], "recipient"),)
+    else:
+        raw = payload["recipients"]
+        if not isinstance(raw, list):
+            raise InvalidRequest(f"'recipients' must be a list of phone numbers, got {_type_name(raw)}")
+        if not raw:
+            raise InvalidRequest("'recipients' must not be empty")
+        if len(raw) > MAX_BATCH:
+            raise InvalidRequest(f"'recipients' has {len(raw)} entries, at most {MAX_BATCH} per request")
+        recipients = tuple(_recipient(r, f"recipients[{i}]") for i, r in enumerate(raw))
+
+    message = payload.get("message")
+    if message is None:
+        raise InvalidRequest("'message' is required: 'template' or 'session'")
+    if not isinstance(message, str):
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {_type_name(message)}")
+    try:
+        kind = MessageKind(message.strip().lower())
+    except ValueError:
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {message[:40]!r}") from None
+
+    dry_run = payload.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise InvalidRequest(f"'dry_run' must be true or false, got {_type_name(dry_run)}")
+    return CheckRequest(
+        phone_number_id=phone_number_id,
+        recipients=recipients,
+        message=kind,
+        reference=_text(payload, "reference", required=False, max_len=MAX_REFERENCE),
+        dry_run=dry_run,
+        batch=has_many,
+    )
+
+
+@dataclass(frozen=True)
+class RecipientView:
+    """What the store knows of one recipient: its counted stint and its service window."""
+
+    counted_bucket: int | None = None
+    counted_until: int = 0
+    service_window_until: int = 0
+    slot_reference: str | None = None
+
+    def counted(self, now: int) -> bool:
+        return self.counted_bucket is not None and self.counted_until > now
+
+    def in_service_window(self, now: int) -> bool:
+        return self.service_window_until > now
+
+
+class Step(StrEnum):
+    """What the check must do for one recipient after the read."""
+
+    ANSWER = "ANSWER"  # decided, nothing to write
+    MOVE = "MOVE"  # already counted, in an older bucket: move it to the current one
+    RESERVE = "RESERVE"  # a new recipient: needs a slot
+
+
+@dataclass(frozen=True)
+class Classification:
+    step: Step
+    decision: Decision
+    retry_at: int | None = None
+
+
+def classify(
+    number: NumberState,
+    usage: ScopeUsage,
+    recipient: RecipientView,
+    message: MessageKind,
+    window: Window,
+    now: int,
+) -> Classification:
+    """Decide one recipient from the state read, before any write."""
+    if number.banned:
+        return Classification(Step.ANSWER, Decision.DENIED_BANNED)
+    if number.connection is Connection.PENDING:
+        return Classification(Step.ANSWER, Decision.DENIED_PENDING)
+    if number.connection is Connection.OFFLINE:
+        return Classification(Step.ANSWER, Decision.DENIED_OFFLINE)
+    if recipient.in_service_window(now):
+        until = number.restricted_until(BLOCKS_REPLIES, now)
+        if until is not None:
+            return Classification(Step.ANSWER, Decision.DENIED_ACCOUNT_RESTRICTED, until)
+        return Classification(Step.ANSWER, Decision.ALLOWED_SERVICE_WINDOW)
+    if message is MessageKind.SESSION:
+        return Classification(Step.ANSWER, Decision.DENIED_WINDOW_CLOSED)
+    until = number.restricted_until(BLOCKS_BUSINESS_INITIATED, now)
+    if until is not None:
+        return Classification(Step.ANSWER, Decision.DENIED_ACCOUNT_RESTRICTED, until)
+    if usage.unlimited:
+        return Classification(Step.ANSWER, Decision.ALLOWED_UNLIMITED)
+    if recipient.counted(now):
+        if recipient.counted_bucket == window.bucket_of(now):
+            return Classification(Step.ANSWER, Decision.ALLOWED_ALREADY_COUNTED)
+        return Classification(Step.MOVE, Decision.ALLOWED_ALREADY_COUNTED)
+    return Classification(Step.RESERVE, Decision.ALLOWED_NEW_RECIPIENT)
+
+
+def iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

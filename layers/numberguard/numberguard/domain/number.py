@@ -1,0 +1,55 @@
+"""A phone number's state as the limit check and the evaluator see it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from numberguard.domain.status import Connection, DisplayStatus, Quality, display_status
+from numberguard.domain.tiers import Policy
+
+# WABA restriction types (account_update ACCOUNT_RESTRICTION) and what each one stops.
+BLOCKS_BUSINESS_INITIATED = frozenset({"RESTRICTED_BIZ_INITIATED_MESSAGING"})
+BLOCKS_REPLIES = frozenset({"RESTRICTED_CUSTOMER_INITIATED_MESSAGING"})
+
+
+def scope_key(policy: Policy, phone_number_id: str, portfolio_id: str | None) -> str:
+    """The limit scope a number's sends are counted in."""
+    if policy is Policy.PORTFOLIO:
+        if not portfolio_id:
+            raise ValueError(f"number {phone_number_id} has no portfolio id, required by the portfolio policy")
+        return f"portfolio#{portfolio_id}"
+    return f"number#{phone_number_id}"
+
+
+@dataclass(frozen=True)
+class NumberState:
+    phone_number_id: str
+    waba_id: str
+    display_phone_number: str
+    scope: str
+    portfolio_id: str | None = None
+    connection: Connection = Connection.CONNECTED
+    banned: bool = False
+    quality: Quality = Quality.UNKNOWN
+    flagged_at: int | None = None
+    # restriction_type -> expiration (epoch seconds), WABA-wide, copied onto each number.
+    restrictions: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> bool:
+        return self.flagged_at is not None
+
+    def restricted_until(self, blocking: frozenset[str], now: int) -> int | None:
+        """Latest expiry among active restrictions of the given kinds, or None."""
+        active = [exp for kind, exp in self.restrictions.items() if kind in blocking and exp > now]
+        return max(active) if active else None
+
+    def status(self, *, limit_reached: bool, now: int) -> DisplayStatus:
+        account_restricted = self.restricted_until(BLOCKS_BUSINESS_INITIATED, now) is not None
+        return display_status(
+            banned=self.banned,
+            connection=self.connection,
+            restricted=limit_reached or account_restricted,
+            flagged=self.flagged,
+        )

@@ -1,0 +1,368 @@
+"""The limit check's data access: one read, then conditional writes on the scope's counter.
+
+Items (see store/keys.py):
+- counter item (limits table), one per scope: `limit` (-1 = unlimited), `tier`, `used`,
+  `buckets` {bucket id: recipients whose latest counted send fell in it}. `used` always equals the
+  sum of `buckets`: every write changes both in one UpdateItem.
+- counted record (recipients table) per (scope, recipient): `counted_bucket`, `counted_until`,
+  `slot_reference` (the reference of the send that took the slot), TTL `expires_at`.
+- window record per (phone number, recipient): `service_window_until`, written by the intake.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from numberguard.domain.check import RecipientView
+from numberguard.domain.number import NumberState
+from numberguard.domain.status import Connection, Quality
+from numberguard.domain.window import ReservePlan, ScopeUsage
+from numberguard.store import codec, keys
+
+# Records outlive any window they describe (24 h + W counted, 72 h service window); TTL deletion
+# lags by days anyway, so every read compares times itself.
+RECORD_TTL_SECONDS = 4 * 24 * 3600
+BATCH_GET_MAX = 100
+BATCH_WRITE_MAX = 25
+MAX_CONTENTION_RETRIES = 8
+
+
+class StoreUnavailable(RuntimeError):
+    """DynamoDB could not be reached or refused the call for a reason a retry may fix."""
+
+
+@dataclass
+class Snapshot:
+    number: NumberState | None
+    usage: ScopeUsage | None
+    tier: str | None
+    records: dict[str, RecipientView] = field(default_factory=dict)
+
+
+def number_from_item(item: dict) -> NumberState:
+    return NumberState(
+        phone_number_id=codec.s(item, "pk"),
+        waba_id=codec.s(item, "waba_id", ""),
+        display_phone_number=codec.s(item, "display_phone_number", ""),
+        scope=codec.s(item, "scope"),
+        portfolio_id=codec.s(item, "portfolio_id"),
+        connection=Connection(codec.s(item, "connection", Connection.CONNECTED.value)),
+        banned=codec.b(item, "banned"),
+        quality=Quality(codec.s(item, "quality", Quality.UNKNOWN.value)),
+        flagged_at=codec.n(item, "flagged_at"),
+        restrictions=codec.int_map(item, "restrictions"),
+    )
+
+
+def usage_from_item(item: dict) -> ScopeUsage:
+    limit = codec.n(item, "limit", -1)
+    return ScopeUsage(
+        limit=None if limit < 0 else limit,
+        used=codec.n(item, "used", 0),
+        buckets={int(k): v for k, v in codec.int_map(item, "buckets").items()},
+    )
+
+
+def _code(err: ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "")
+
+
+class LimitStore:
+    def __init__(self, client, *, numbers_table: str, recipients_table: str, limits_table: str):
+        self.client = client
+        self.numbers_table = numbers_table
+        self.recipients_table = recipients_table
+        self.limits_table = limits_table
+
+    # ---- read -------------------------------------------------------------------------------
+
+    def get_number(self, phone_number_id: str) -> NumberState | None:
+        reply = self.client.get_item(
+            TableName=self.numbers_table, Key=keys.number_key(phone_number_id), ConsistentRead=True
+        )
+        item = reply.get("Item")
+        return number_from_item(item) if item else None
+
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot:
+        """Number, scope counter and every recipient's records, in as few BatchGetItem calls as fit."""
+        wanted: list[tuple[str, dict]] = [
+            (self.numbers_table, keys.number_key(phone_number_id)),
+            (self.limits_table, keys.scope_key(scope)),
+        ]
+        for r in recipients:
+            wanted.append((self.recipients_table, keys.counted_key(scope, r)))
+            wanted.append((self.recipients_table, keys.window_key(phone_number_id, r)))
+        found: dict[str, list[dict]] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            self._batch_get(wanted[start : start + BATCH_GET_MAX], found)
+
+        number_item = next(iter(found.get(self.numbers_table, [])), None)
+        limit_item = next(iter(found.get(self.limits_table, [])), None)
+        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
+        records = {}
+        for r in recipients:
+            counted = by_pk.get(f"c#{scope}#{r}", {})
+            window = by_pk.get(f"w#{phone_number_id}#{r}", {})
+            records[r] = RecipientView(
+                counted_bucket=codec.n(counted, "counted_bucket"),
+                counted_until=codec.n(counted, "counted_until", 0),
+                service_window_until=codec.n(window, "service_window_until", 0),
+                slot_reference=codec.s(counted, "slot_reference"),
+            )
+        return Snapshot(
+            number=number_from_item(number_item) if number_item else None,
+            usage=usage_from_item(limit_item) if limit_item else None,
+            tier=codec.s(limit_item, "tier") if limit_item else None,
+            records=records,
+        )
+
+    def _batch_get(self, wanted: Iterable[tuple[str, dict]], found: dict[str, list[dict]]) -> None:
+        request: dict[str, dict] = {}
+        for table, key in wanted:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        attempt = 0
+        while request:
+            reply = self.client.batch_get_item(RequestItems=request)
+            for table, items in reply.get("Responses", {}).items():
+                found.setdefault(table, []).extend(items)
+            request = reply.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                if attempt > MAX_CONTENTION_RETRIES:
+                    raise StoreUnavailable("DynamoDB kept returning unprocessed keys")
+                _backoff(attempt)
+
+    # ---- counter writes ---------------------------------------------------------------------
+
+    def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]:
+        """Take `plan.slots` slots; (True, usage after) or (False, usage as it stood)."""
+        names = {"#limit": "limit", "#cur": str(plan.bucket)}
+        values = {
+            ":limit": {"N": str(plan.limit)},
+            ":max_used": {"N": str(plan.max_used)},
+            ":slots": {"N": str(plan.slots)},
+            ":delta": {"N": str(plan.slots - sum(plan.expired.values()))},
+            ":zero": {"N": "0"},
+            ":now": {"N": str(now)},
+        }
+        conditions = ["#limit = :limit", "used <= :max_used"]
+        removes = []
+        for i, (bucket, count) in enumerate(sorted(plan.expired.items())):
+            names[f"#x{i}"] = str(bucket)
+            values[f":x{i}"] = {"N": str(count)}
+            conditions.append(f"buckets.#x{i} = :x{i}")
+            removes.append(f"buckets.#x{i}")
+        update = (
+            "SET used = used + :delta, buckets.#cur = if_not_exists(buckets.#cur, :zero) + :slots, updated_at = :now"
+        )
+        if removes:
+            update += " REMOVE " + ", ".join(removes)
+        try:
+            reply = self.client.update_item(
+                TableName=self.limits_table,
+                Key=keys.scope_key(scope),
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                item = err.response.get("Item")
+                return False, usage_from_item(item) if item else None
+            raise
+        return True, usage_from_item(reply["Attributes"])
+
+    def give_back(self, scope: str, bucket: int, slots: int, now: int) -> bool:
+        """Return slots taken in `bucket` (a reservation that turned out not to be needed)."""
+        try:
+            self.client.update_item(
+                TableName=self.limits_table,
+                Key=keys.scope_key(scope),
+                UpdateExpression="SET used = used - :n, buckets.#b = buckets.#b - :n, updated_at = :now",
+                ConditionExpression="buckets.#b >= :n",
+                ExpressionAttributeNames={"#b": str(bucket)},
+                ExpressionAttributeValues={":n": {"N": str(slots)}, ":now": {"N": str(now)}},
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False  # already folded: the slot has freed by itself
+            raise
+        return True
+
+    def move_buckets(self, scope: str, moves: dict[int, int], to_bucket: int, now: int) -> bool:
+        """Move recipients from older buckets to `to_bucket` (used unchanged); batch form."""
+        names = {"#to": str(to_bucket)}
+        total = sum(moves.values())
+        values = {":total": {"N": str(total)}, ":zero": {"N": "0"}, ":now": {"N": str(now)}}
+        sets = ["buckets.#to = if_not_exists(buckets.#to, :zero) + :total", "updated_at = :now"]
+        conditions = []
+        for i, (bucket, count) in enumerate(sorted(moves.items())):
+            names[f"#m{i}"] = str(bucket)
+            values[f":m{i}"] = {"N": str(count)}
+            sets.append(f"buckets.#m{i} = buckets.#m{i} - :m{i}")
+            conditions.append(f"buckets.#m{i} >= :m{i}")
+        try:
+            self.client.update_item(
+                TableName=self.limits_table,
+                Key=keys.scope_key(scope),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # ---- recipient records ------------------------------------------------------------------
+
+    def record_counted(
+        self,
+        scope: str,
+        phone_number_id: str,
+        recipient: str,
+        bucket: int,
+        counted_until: int,
+        reference: str | None,
+        now: int,
+    ) -> bool:
+        """Mark a new recipient counted; False if another check counted it meanwhile."""
+        values = {
+            ":b": {"N": str(bucket)},
+            ":cu": {"N": str(counted_until)},
+            ":now": {"N": str(now)},
+            ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
+            ":pn": {"S": phone_number_id},
+        }
+        update = "SET counted_bucket = :b, counted_until = :cu, expires_at = :exp, phone_number_id = :pn"
+        if reference:
+            update += ", slot_reference = :ref"
+            values[":ref"] = {"S": reference}
+        else:
+            update += " REMOVE slot_reference"
+        try:
+            self.client.update_item(
+                TableName=self.recipients_table,
+                Key=keys.counted_key(scope, recipient),
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(counted_until) OR counted_until <= :now",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def move_recipient(
+        self, scope: str, recipient: str, old_bucket: int, new_bucket: int, counted_until: int, now: int
+    ) -> str:
+        """Move a counted recipient to the current bucket, counter and record together.
+
+        One TransactWriteItems, so a repeat costs one write call. Returns "moved", "stale" (the
+        record no longer sits in `old_bucket`: re-read) or "conflict" (retry).
+        """
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.limits_table,
+                            "Key": keys.scope_key(scope),
+                            "UpdateExpression": "SET buckets.#new = if_not_exists(buckets.#new, :zero) + :one, "
+                            "buckets.#old = buckets.#old - :one, updated_at = :now",
+                            "ConditionExpression": "buckets.#old >= :one",
+                            "ExpressionAttributeNames": {"#new": str(new_bucket), "#old": str(old_bucket)},
+                            "ExpressionAttributeValues": {
+                                ":zero": {"N": "0"},
+                                ":one": {"N": "1"},
+                                ":now": {"N": str(now)},
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.recipients_table,
+                            "Key": keys.counted_key(scope, recipient),
+                            "UpdateExpression": "SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
+                            "REMOVE slot_reference",
+                            "ConditionExpression": "counted_bucket = :old",
+                            "ExpressionAttributeValues": {
+                                ":new": {"N": str(new_bucket)},
+                                ":old": {"N": str(old_bucket)},
+                                ":cu": {"N": str(counted_until)},
+                                ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as err:
+            if _code(err) == "TransactionCanceledException":
+                reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    return "stale"
+                return "conflict"
+            if _code(err) == "TransactionConflictException":
+                return "conflict"
+            raise
+        return "moved"
+
+    def record_counted_batch(
+        self, scope: str, phone_number_id: str, entries: Sequence[tuple[str, str | None]], bucket: int,
+        counted_until: int, now: int,
+    ) -> None:
+        """Write counted records for (recipient, slot reference) pairs, 25 per BatchWriteItem."""
+        puts = []
+        for recipient, reference in entries:
+            item = {
+                **keys.counted_key(scope, recipient),
+                "counted_bucket": {"N": str(bucket)},
+                "counted_until": {"N": str(counted_until)},
+                "expires_at": {"N": str(now + RECORD_TTL_SECONDS)},
+                "phone_number_id": {"S": phone_number_id},
+            }
+            if reference:
+                item["slot_reference"] = {"S": reference}
+            puts.append({"PutRequest": {"Item": item}})
+        for start in range(0, len(puts), BATCH_WRITE_MAX):
+            pending = {self.recipients_table: puts[start : start + BATCH_WRITE_MAX]}
+            attempt = 0
+            while pending:
+                reply = self.client.batch_write_item(RequestItems=pending)
+                pending = reply.get("UnprocessedItems") or {}
+                if pending:
+                    attempt += 1
+                    if attempt > MAX_CONTENTION_RETRIES:
+                        raise StoreUnavailable("DynamoDB kept returning unprocessed items")
+                    _backoff(attempt)
+
+    def forget_slot(self, scope: str, recipient: str, reference: str, bucket: int) -> bool:
+        """Un-count a recipient whose slot `reference` took (release); False if it is not that slot."""
+        try:
+            self.client.update_item(
+                TableName=self.recipients_table,
+                Key=keys.counted_key(scope, recipient),
+                UpdateExpression="REMOVE counted_bucket, counted_until, slot_reference",
+                ConditionExpression="slot_reference = :ref AND counted_bucket = :b",
+                ExpressionAttributeValues={":ref": {"S": reference}, ":b": {"N": str(bucket)}},
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.2, 0.005 * (2**attempt)) * random.random())

@@ -1,0 +1,1 @@
+"""Use cases: one per handler action, wiring the domain to the store."""

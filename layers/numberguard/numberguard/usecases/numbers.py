@@ -1,0 +1,110 @@
+"""Registering and describing numbers (operator commands; the intake and evaluator build on it)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from numberguard.config import Settings
+from numberguard.domain.number import scope_key
+from numberguard.domain.status import Connection, Quality, parse_connection, parse_quality
+from numberguard.domain.tiers import LimitSpellingError, parse_limit
+from numberguard.store import registry
+from numberguard.store.registry import AlreadyRegistered
+
+_DIGITS = re.compile(r"^\d{1,32}$")
+_DISPLAY = re.compile(r"^\+?[\d\s().-]{7,24}$")
+
+
+class RegistrationError(ValueError):
+    """Bad operator input; the message names the option."""
+
+
+@dataclass(frozen=True)
+class NumberRegistration:
+    phone_number_id: str
+    waba_id: str
+    display_phone_number: str
+    tier: str
+    portfolio_id: str | None = None
+    connection: str = "CONNECTED"
+    quality: str = "UNKNOWN"
+
+
+def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, object, Connection, Quality, str]:
+    if not _DIGITS.match(reg.phone_number_id or ""):
+        raise RegistrationError(f"--phone-number-id must be Meta's numeric id, got {reg.phone_number_id!r}")
+    if not _DIGITS.match(reg.waba_id or ""):
+        raise RegistrationError(f"--waba-id must be the WhatsApp Business Account's numeric id, got {reg.waba_id!r}")
+    if not _DISPLAY.match(reg.display_phone_number or ""):
+        raise RegistrationError(
+            f"--display-phone-number must be a phone number, got {reg.display_phone_number!r}"
+        )
+    display = re.sub(r"\D", "", reg.display_phone_number)
+    if reg.portfolio_id is not None and not _DIGITS.match(reg.portfolio_id):
+        raise RegistrationError(f"--portfolio-id must be the business portfolio's numeric id, got {reg.portfolio_id!r}")
+    try:
+        limit = parse_limit(reg.tier)
+    except LimitSpellingError as err:
+        raise RegistrationError(f"--tier: {err}") from None
+    if limit is None:
+        raise RegistrationError("--tier: TIER_NOT_SET sets no limit; give the number's current tier")
+    connection = parse_connection(reg.connection)
+    if connection.value != reg.connection.strip().upper() and reg.connection.strip().upper() not in (
+        "DISCONNECTED", "UNVERIFIED"
+    ):
+        raise RegistrationError(f"--status must be CONNECTED, PENDING or OFFLINE, got {reg.connection!r}")
+    quality = parse_quality(reg.quality)
+    try:
+        scope = scope_key(settings.policy, reg.phone_number_id, reg.portfolio_id)
+    except ValueError:
+        raise RegistrationError("--portfolio-id is required with the portfolio limit policy") from None
+    return display, limit, connection, quality, scope
+
+
+def register(reg: NumberRegistration, settings: Settings, now: int) -> dict:
+    display, limit, connection, quality, scope = _validate(reg, settings)
+    try:
+        done = registry.register_number(
+            phone_number_id=reg.phone_number_id,
+            waba_id=reg.waba_id,
+            display_phone_number=display,
+            portfolio_id=reg.portfolio_id,
+            scope=scope,
+            limit=limit,
+            connection=connection.value,
+            quality=quality.value,
+            now=now,
+        )
+    except AlreadyRegistered as err:
+        raise RegistrationError(str(err)) from None
+    out = describe(done.number, done.limit)
+    out["limit_was_shared"] = done.limit_was_shared
+    return out
+
+
+def describe(number, counter) -> dict:
+    return {
+        "phone_number_id": number.pk,
+        "waba_id": number.waba_id,
+        "display_phone_number": number.display_phone_number,
+        "portfolio_id": number.portfolio_id,
+        "scope": number.scope,
+        "connection": number.connection,
+        "banned": bool(number.banned),
+        "quality": number.quality,
+        "flagged_at": int(number.flagged_at) if number.flagged_at is not None else None,
+        "tier": counter.tier if counter else None,
+        "limit": (None if counter.limit < 0 else int(counter.limit)) if counter else None,
+    }
+
+
+def show(phone_number_id: str) -> dict | None:
+    number = registry.get_number(phone_number_id)
+    if number is None:
+        return None
+    return describe(number, registry.get_limit(number.scope))
+
+
+def list_all() -> list[dict]:
+    return [describe(n, registry.get_limit(n.scope)) for n in registry.list_numbers()]

@@ -1,0 +1,1 @@
+"""Operator-side tools of numberguard: the CLI, local mode, and reading template.yaml."""
