@@ -1,0 +1,125 @@
+"""What Meta's webhooks tell us, as plain domain events (parsed in webhooks/, applied in usecases/).
+
+Every event carries `at` (epoch seconds, the event's own time: the entry's `time` for management
+fields, the message's `timestamp` for messages) and `dedup_key` (stable across Meta's retries:
+a hash of WABA id + time + field + value for management fields, the wamid for inbound messages,
+wamid + status for statuses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from numberguard.domain.tiers import MessagingLimit
+
+
+@dataclass(frozen=True)
+class Event:
+    waba_id: str
+    at: int
+    dedup_key: str
+
+
+@dataclass(frozen=True)
+class QualityUpdate(Event):
+    """phone_number_quality_update: names the number by display number only."""
+
+    display_phone_number: str
+    event: str  # ONBOARDING, THROUGHPUT_UPGRADE, FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, or unknown
+    current_limit: MessagingLimit | None = None
+    old_limit: MessagingLimit | None = None
+    portfolio_limit: MessagingLimit | None = None  # max_daily_conversations_per_business
+
+
+@dataclass(frozen=True)
+class CapabilityUpdate(Event):
+    """business_capability_update: portfolio-wide (and older per-phone) limits."""
+
+    portfolio_limit: MessagingLimit | None = None  # max_daily_conversations_per_business
+    per_phone_limit: MessagingLimit | None = None  # max_daily_conversation_per_phone (-1 = unlimited)
+    max_phone_numbers_per_waba: int | None = None
+
+
+@dataclass(frozen=True)
+class AccountBan(Event):
+    """account_update DISABLED_UPDATE: ban_info.waba_ban_state DISABLE / REINSTATE / SCHEDULE_FOR_DISABLE."""
+
+    state: str
+    ban_date: str | None = None  # free text, e.g. "April 17, 2025"
+
+
+@dataclass(frozen=True)
+class AccountRestriction(Event):
+    """account_update ACCOUNT_RESTRICTION: restriction_type → Unix expiration."""
+
+    restrictions: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountNotice(Event):
+    """Other account_update events: ACCOUNT_VIOLATION, PARTNER_REMOVED, ACCOUNT_OFFBOARDED, ACCOUNT_RECONNECTED…"""
+
+    event: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundMessage(Event):
+    """A user's message: opens or refreshes the service window with that user."""
+
+    phone_number_id: str
+    sender: str  # the user's WhatsApp id (the recipient of our replies)
+    wamid: str
+    free_entry_point: bool = False  # click-to-WhatsApp ad referral: 72 h window
+
+
+@dataclass(frozen=True)
+class MessageStatus(Event):
+    """A status of one of our sends (sent, delivered, read, failed, played…)."""
+
+    phone_number_id: str
+    recipient: str
+    wamid: str
+    status: str
+    reference: str | None = None  # biz_opaque_callback_data: the reference the check was given
+    error_codes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SendErrors(Event):
+    """Value-level `errors[]` of a messages change (e.g. 130429 throughput, 131048 spam rate limit)."""
+
+    phone_number_id: str
+    error_codes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TemplateQuality(Event):
+    template_id: str
+    template_name: str | None
+    previous: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class NameUpdate(Event):
+    display_phone_number: str
+    decision: str
+    requested_verified_name: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountAlert(Event):
+    severity: str | None
+    alert_type: str | None
+    status: str | None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Unrecognised(Event):
+    """A field or event value we do not handle: counted, logged, kept in the archive, never fatal."""
+
+    field_name: str
+    reason: str

@@ -1,0 +1,1 @@
+"""Notifications: what changed, published once to SNS (email and machine subscribers)."""
