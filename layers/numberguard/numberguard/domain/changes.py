@@ -1,7 +1,7 @@
 """How a reported event changes a number's facets, and the history entries a change makes.
 
-Pure: the intake reads the current facets, asks these functions for the new ones, and writes them
-guarded by per-facet event-time watermarks (an older event never overwrites a newer one).
+Pure: the intake maps each event onto facet values (domain/facetlog.py orders them) and turns the
+transitions into Change entries: the history and the notifications.
 """
 
 from __future__ import annotations
@@ -10,45 +10,25 @@ import hashlib
 from dataclasses import dataclass
 
 from numberguard.domain.events import QualityUpdate
-from numberguard.domain.status import Quality
 from numberguard.domain.tiers import MessagingLimit, Policy
 
-
-@dataclass(frozen=True)
-class QualityFacet:
-    quality: Quality
-    flagged_at: int | None
-
-
-@dataclass(frozen=True)
-class QualityPlan:
-    """What a phone_number_quality_update asks for: a new quality facet and/or a new limit."""
-
-    quality: QualityFacet | None
-    limit: MessagingLimit | None
-    reason: str
+# What each phone_number_quality_update event says about the quality and the Flagged facets.
+QUALITY_OF_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "YELLOW"}  # FLAGGED means Low; UNFLAGGED no longer Low
+FLAG_OF_EVENT = {
+    "FLAGGED": "FLAGGED",
+    "UNFLAGGED": "CONNECTED",
+    # Meta's word on the tier settles a pending Flagged outcome.
+    "UPGRADE": "CONNECTED",
+    "DOWNGRADE": "CONNECTED",
+}
 
 
-def plan_quality_update(current: QualityFacet, event: QualityUpdate, policy: Policy) -> QualityPlan:
+def quality_reading(event: QualityUpdate, policy: Policy) -> tuple[str | None, str | None, MessagingLimit | None]:
+    """(quality value, flag value, reported limit) that an update asks for; None where it says nothing."""
     kind = event.event.upper()
+    flag = FLAG_OF_EVENT.get(kind) if policy is Policy.PER_NUMBER else None  # no Flagged state since 2025-10
     limit = event.portfolio_limit if policy is Policy.PORTFOLIO else event.current_limit
-    if policy is Policy.PORTFOLIO and limit is None:
-        limit = None  # per-number tiers do not set a portfolio's shared limit
-    quality: QualityFacet | None = None
-    if kind == "FLAGGED":
-        # FLAGGED carries no colour: it means Low. The 7-day clock starts at the first flag.
-        if policy is Policy.PORTFOLIO:
-            quality = QualityFacet(Quality.RED, None)  # no Flagged state since 2025-10-07
-        else:
-            quality = QualityFacet(Quality.RED, current.flagged_at if current.flagged_at is not None else event.at)
-    elif kind == "UNFLAGGED":
-        # No longer Low: the lowest colour that is not Low, until a real rating arrives.
-        new = current.quality if current.quality is Quality.GREEN else Quality.YELLOW
-        quality = QualityFacet(new, None)
-    elif kind in ("UPGRADE", "DOWNGRADE") and current.flagged_at is not None:
-        # Meta's word on the tier settles a pending Flagged outcome.
-        quality = QualityFacet(current.quality, None)
-    return QualityPlan(quality=quality, limit=limit, reason=f"phone_number_quality_update {kind}")
+    return QUALITY_OF_EVENT.get(kind), flag, limit
 
 
 @dataclass(frozen=True)
@@ -63,10 +43,13 @@ class Change:
     reason: str
     scope: str | None = None
     severity: str = "INFO"
+    # The facet-log entry that made the change; with `after` it identifies the change whatever
+    # `before` turned out to be when events arrived out of order.
+    key: str | None = None
 
     @property
     def id(self) -> str:
-        raw = f"{self.phone_number_id}|{self.type}|{self.at}|{self.before}|{self.after}"
+        raw = f"{self.phone_number_id}|{self.type}|{self.key or self.at}|{self.after}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @property

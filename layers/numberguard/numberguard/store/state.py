@@ -1,0 +1,299 @@
+"""Number facets written by the intake (and the evaluator), each guarded by its event-time watermark.
+
+Every write is conditional on `<facet>_at <= :at`: a retry of the same event rewrites the same
+values (no change, no history), and an older event arriving late is refused by DynamoDB itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from numberguard.domain.changes import Change
+from numberguard.domain.tiers import MessagingLimit
+from numberguard.store import codec, keys
+from numberguard.store.limits import RECORD_TTL_SECONDS
+
+HISTORY_TTL_SECONDS = 400 * 24 * 3600  # kept well past the 90 days people look back
+PENDING_TTL_SECONDS = 30 * 24 * 3600
+
+
+def _code(err: ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "")
+
+
+@dataclass(frozen=True)
+class Applied:
+    applied: bool  # False: an event at least as new had already set this facet
+    old: dict  # the item's attributes before the write (empty if it did not exist)
+
+
+class StateStore:
+    def __init__(self, client, *, numbers_table: str, recipients_table: str, limits_table: str, history_table: str):
+        self.client = client
+        self.numbers_table = numbers_table
+        self.recipients_table = recipients_table
+        self.limits_table = limits_table
+        self.history_table = history_table
+
+    # ---- lookups ----------------------------------------------------------------------------
+
+    def number_by_display(self, waba_id: str, display_phone_number: str) -> dict | None:
+        reply = self.client.query(
+            TableName=self.numbers_table,
+            IndexName="ByWaba",
+            KeyConditionExpression="waba_id = :w AND display_phone_number = :d",
+            ExpressionAttributeValues={":w": {"S": waba_id}, ":d": {"S": display_phone_number}},
+        )
+        items = reply.get("Items", [])
+        return items[0] if items else None
+
+    def numbers_of_waba(self, waba_id: str) -> list[dict]:
+        items, start = [], None
+        while True:
+            kwargs = {
+                "TableName": self.numbers_table,
+                "IndexName": "ByWaba",
+                "KeyConditionExpression": "waba_id = :w",
+                "ExpressionAttributeValues": {":w": {"S": waba_id}},
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            reply = self.client.query(**kwargs)
+            items.extend(reply.get("Items", []))
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                return items
+
+    def get_number_item(self, phone_number_id: str) -> dict | None:
+        reply = self.client.get_item(TableName=self.numbers_table, Key=keys.number_key(phone_number_id),
+                                     ConsistentRead=True)
+        return reply.get("Item")
+
+    def get_limit_item(self, scope: str) -> dict | None:
+        reply = self.client.get_item(TableName=self.limits_table, Key=keys.scope_key(scope), ConsistentRead=True)
+        return reply.get("Item")
+
+    # ---- guarded facet writes ---------------------------------------------------------------
+
+    def _guarded(self, table: str, key: dict, facet: str, sets: dict, removes: tuple[str, ...], at: int,
+                 must_exist: str) -> Applied:
+        names = {f"#{i}": name for i, name in enumerate(sets)}
+        values = {f":{i}": codec.av(value) for i, value in enumerate(sets.values())}
+        names["#w"] = f"{facet}_at"
+        names["#k"] = must_exist
+        values[":at"] = {"N": str(at)}
+        update = "SET " + ", ".join(f"#{i} = :{i}" for i in range(len(sets))) + ", #w = :at"
+        if removes:
+            for j, name in enumerate(removes):
+                names[f"#r{j}"] = name
+            update += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(removes)))
+        try:
+            reply = self.client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(#k) AND (attribute_not_exists(#w) OR #w <= :at)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return Applied(False, {})
+            raise
+        return Applied(True, reply.get("Attributes", {}))
+
+    def set_facet(self, phone_number_id: str, facet: str, sets: dict, removes: tuple[str, ...], at: int) -> Applied:
+        """Write a number facet's attributes if no newer event has (watermark `<facet>_at`)."""
+        return self._guarded(self.numbers_table, keys.number_key(phone_number_id), facet, sets, removes, at, "pk")
+
+    def set_limit(self, scope: str, limit: MessagingLimit, at: int) -> Applied:
+        sets = {"limit": -1 if limit.limit is None else limit.limit, "tier": limit.tier}
+        return self._guarded(self.limits_table, keys.scope_key(scope), "limit", sets, (), at, "scope")
+
+    # ---- WABA-wide facets, kept so that numbers registered later inherit them -------------------
+
+    def set_waba_facets(self, waba_id: str, facet: str, values: dict, at: int) -> bool:
+        names = {f"#{i}": name for i, name in enumerate(values)}
+        vals = {f":{i}": codec.av(value) for i, value in enumerate(values.values())}
+        names["#w"] = f"{facet}_at"
+        vals[":at"] = {"N": str(at)}
+        try:
+            self.client.update_item(
+                TableName=self.numbers_table,
+                Key={"pk": {"S": f"WABA#{waba_id}"}},
+                UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))) + ", #w = :at",
+                ConditionExpression="attribute_not_exists(#w) OR #w <= :at",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=vals,
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def waba_item(self, waba_id: str) -> dict | None:
+        reply = self.client.get_item(TableName=self.numbers_table, Key={"pk": {"S": f"WABA#{waba_id}"}},
+                                     ConsistentRead=True)
+        return reply.get("Item")
+
+    # ---- service windows --------------------------------------------------------------------
+
+    def open_window(self, phone_number_id: str, recipient: str, until: int, now: int) -> bool:
+        """Extend the (number, user) service window to `until`; never shortens it."""
+        try:
+            self.client.update_item(
+                TableName=self.recipients_table,
+                Key=keys.window_key(phone_number_id, recipient),
+                UpdateExpression="SET service_window_until = :u, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(service_window_until) OR service_window_until < :u",
+                ExpressionAttributeValues={
+                    ":u": {"N": str(until)},
+                    ":exp": {"N": str(max(until, now) + RECORD_TTL_SECONDS)},
+                },
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # ---- updates for numbers not registered yet ------------------------------------------------
+
+    def keep_pending(self, waba_id: str, display_phone_number: str, dedup_key: str, event: dict, now: int) -> None:
+        """Keep an update for a display number nobody registered yet (applied at registration)."""
+        key = {"pk": {"S": f"PENDING#{waba_id}#{display_phone_number}"}}
+        try:
+            self.client.put_item(
+                TableName=self.numbers_table,
+                Item={**key, "events": {"M": {}}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as err:
+            if _code(err) != "ConditionalCheckFailedException":
+                raise
+        self.client.update_item(
+            TableName=self.numbers_table,
+            Key=key,
+            UpdateExpression="SET events.#k = :e, expires_at = :exp",
+            ExpressionAttributeNames={"#k": dedup_key},
+            ExpressionAttributeValues={
+                ":e": {"S": json.dumps(event, sort_keys=True)},
+                ":exp": {"N": str(now + PENDING_TTL_SECONDS)},
+            },
+        )
+
+    def take_pending(self, waba_id: str, display_phone_number: str) -> list[dict]:
+        reply = self.client.delete_item(
+            TableName=self.numbers_table,
+            Key={"pk": {"S": f"PENDING#{waba_id}#{display_phone_number}"}},
+            ReturnValues="ALL_OLD",
+        )
+        events = reply.get("Attributes", {}).get("events", {}).get("M", {})
+        return [json.loads(v["S"]) for v in events.values()]
+
+    # ---- history, which is also the notification outbox ----------------------------------------
+
+    def record_change(self, change: Change, document: dict, now: int) -> bool:
+        """Write a history entry once; False if this very change was already recorded."""
+        try:
+            self.client.put_item(
+                TableName=self.history_table,
+                Item={
+                    "phone_number_id": {"S": change.phone_number_id},
+                    "sk": {"S": change.sort_key},
+                    "id": {"S": change.id},
+                    "type": {"S": change.type},
+                    "at": {"N": str(change.at)},
+                    "recorded_at": {"N": str(now)},
+                    "document": {"S": json.dumps(document, sort_keys=True)},
+                    "published": {"BOOL": False},
+                    "expires_at": {"N": str(change.at + HISTORY_TTL_SECONDS)},
+                },
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_published(self, change: Change) -> None:
+        self.client.update_item(
+            TableName=self.history_table,
+            Key={"phone_number_id": {"S": change.phone_number_id}, "sk": {"S": change.sort_key}},
+            UpdateExpression="SET published = :t",
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
+
+    def history(self, phone_number_id: str, limit: int = 200) -> list[dict]:
+        reply = self.client.query(
+            TableName=self.history_table,
+            KeyConditionExpression="phone_number_id = :p",
+            ExpressionAttributeValues={":p": {"S": phone_number_id}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [
+            {"sk": codec.s(i, "sk"), "id": codec.s(i, "id"), "type": codec.s(i, "type"), "at": codec.n(i, "at"),
+             "published": codec.b(i, "published"), "document": json.loads(codec.s(i, "document", "{}"))}
+            for i in reply.get("Items", [])
+        ]
+
+
+class LogConflict(RuntimeError):
+    """Another writer changed the facet log between our read and our write: read again."""
+
+
+@dataclass(frozen=True)
+class FacetLog:
+    subject: str  # phone_number_id, scope or WABA id
+    facet: str
+    entries: dict[str, str]
+    initial: str | None
+    version: int  # 0: no log item yet
+
+
+class FacetLogStore:
+    """Per-facet event logs (domain/facetlog.py), items `LOG#<subject>#<facet>` in the numbers table."""
+
+    def __init__(self, client, numbers_table: str):
+        self.client = client
+        self.table = numbers_table
+
+    @staticmethod
+    def _key(subject: str, facet: str) -> dict:
+        return {"pk": {"S": f"LOG#{subject}#{facet}"}}
+
+    def read(self, subject: str, facet: str) -> FacetLog:
+        reply = self.client.get_item(TableName=self.table, Key=self._key(subject, facet), ConsistentRead=True)
+        item = reply.get("Item")
+        if not item:
+            return FacetLog(subject, facet, {}, None, 0)
+        entries = {k: v["S"] for k, v in item.get("entries", {}).get("M", {}).items()}
+        return FacetLog(subject, facet, entries, codec.s(item, "initial"), codec.n(item, "version", 0))
+
+    def write(self, log: FacetLog, entries: dict[str, str], initial: str | None) -> None:
+        item = {
+            **self._key(log.subject, log.facet),
+            "entries": {"M": {k: {"S": v} for k, v in entries.items()}},
+            "version": {"N": str(log.version + 1)},
+        }
+        if initial is not None:
+            item["initial"] = {"S": initial}
+        try:
+            if log.version == 0:
+                self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            else:
+                self.client.put_item(
+                    TableName=self.table, Item=item, ConditionExpression="version = :v",
+                    ExpressionAttributeValues={":v": {"N": str(log.version)}},
+                )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                raise LogConflict(f"{log.subject}/{log.facet}") from None
+            raise
