@@ -1,0 +1,192 @@
+"""DynamoDB Local for the limit check's concurrency, fault and cost tests.
+
+One DynamoDB Local process per test session (started here, stopped at the end) and, per test, a
+Stack (tests/conftest.py) bound to it with fresh tables: every test gets its own table-name
+prefix, so no state leaks between tests, and its tables are deleted when it ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tests.conftest import FakeClock, Stack, stack_env
+
+PHONE_NUMBER_ID = "106540352242922"
+TABLE_ENV = ("NUMBERS_TABLE", "RECIPIENTS_TABLE", "LIMITS_TABLE", "HISTORY_TABLE")
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[str]:
+    """Endpoint of a DynamoDB Local started for this session (in memory, on a free port)."""
+    from numberguard_ops.ddb_local import DynamoDBLocal
+
+    with DynamoDBLocal() as ddb:
+        yield ddb.endpoint
+
+
+def raw_client(endpoint: str):
+    """A botocore DynamoDB client of its own (not the one the checkers share), for set-up and checks."""
+    import botocore.session
+    from botocore.config import Config
+
+    return botocore.session.get_session().create_client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+    )
+
+
+def create_prefixed_tables(client, prefix: str) -> dict[str, str]:
+    """The template's tables under `prefix`; returns the env overrides that point settings at them."""
+    from numberguard_ops.template import table_definitions
+
+    defaults = stack_env()
+    renamed: dict[str, str] = {}
+    for table in table_definitions():
+        spec = dict(table["create"])
+        old = spec["TableName"]
+        spec["TableName"] = new = f"{prefix}-{old}"
+        renamed[old] = new
+        client.create_table(**spec)
+        if table["ttl_attribute"]:
+            client.update_time_to_live(
+                TableName=new, TimeToLiveSpecification={"AttributeName": table["ttl_attribute"], "Enabled": True}
+            )
+    env = {name: renamed[defaults[name]] for name in TABLE_ENV}
+    return env
+
+
+class DynamoStack(Stack):
+    """A Stack on DynamoDB Local, plus the helpers the tests here share."""
+
+    def __init__(self, client, clock: FakeClock, env: dict[str, str], endpoint: str):
+        super().__init__(client, clock, env)
+        self.endpoint = endpoint
+
+    def with_env(self, **overrides: str) -> DynamoStack:
+        """The same tables and clock under other settings (e.g. FAIL_MODE=open)."""
+        return DynamoStack(self.client, self.clock, {**self.env, **overrides}, self.endpoint)
+
+    def own_checker(self, clock: Callable[[], float] | None = None):
+        """A checker with a DynamoDB client of its own, like a separate Lambda instance."""
+        import botocore.session
+        from numberguard.store.client import CLIENT_CONFIG
+        from numberguard.store.limits import LimitStore
+        from numberguard.usecases.limit_check import LimitChecker
+
+        settings = self.settings
+        client = botocore.session.get_session().create_client(
+            "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=CLIENT_CONFIG
+        )
+        store = LimitStore(
+            client,
+            numbers_table=settings.numbers_table,
+            recipients_table=settings.recipients_table,
+            limits_table=settings.limits_table,
+        )
+        return LimitChecker(store, settings, clock=clock or self.clock)
+
+    def counter(self, scope: str = f"number#{PHONE_NUMBER_ID}") -> dict:
+        """The scope's counter item as stored: {'limit', 'used', 'buckets'}."""
+        item = self.client.get_item(
+            TableName=self.settings.limits_table, Key={"scope": {"S": scope}}, ConsistentRead=True
+        )["Item"]
+        return {
+            "limit": int(item["limit"]["N"]),
+            "used": int(item["used"]["N"]),
+            "buckets": {int(k): int(v["N"]) for k, v in item.get("buckets", {}).get("M", {}).items()},
+        }
+
+    def counted_recipients(self, now: int | None = None, scope: str = f"number#{PHONE_NUMBER_ID}") -> set[str]:
+        """Recipients whose counted record is live at `now` (a scan: for assertions only)."""
+        now = int(self.clock()) if now is None else now
+        prefix = f"c#{scope}#"
+        found: set[str] = set()
+        kwargs = {
+            "TableName": self.settings.recipients_table,
+            "ConsistentRead": True,
+            "FilterExpression": "begins_with(pk, :p) AND counted_until > :now",
+            "ExpressionAttributeValues": {":p": {"S": prefix}, ":now": {"N": str(now)}},
+        }
+        while True:
+            page = self.client.scan(**kwargs)
+            found.update(item["pk"]["S"][len(prefix) :] for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@pytest.fixture
+def ddb_stack(dynamodb_local, monkeypatch) -> Iterator[DynamoStack]:
+    """A Stack on the session's DynamoDB Local with fresh tables, a fresh FakeClock and fresh clients."""
+    from numberguard import wiring
+    from numberguard.store import models
+
+    client = raw_client(dynamodb_local)
+    prefix = f"t{next(_prefixes)}"
+    env = stack_env(DYNAMODB_ENDPOINT=dynamodb_local, POWERTOOLS_LOG_LEVEL="WARNING",
+                    **create_prefixed_tables(client, prefix))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()  # a fresh shared client: event hooks of one test never reach another
+    stack = DynamoStack(client, FakeClock(), env, dynamodb_local)
+    models.bind(stack.settings)
+    try:
+        yield stack
+    finally:
+        wiring.reset()
+        for name in TABLE_ENV:
+            client.delete_table(TableName=env[name])
+
+
+# ---- answers and call counting ---------------------------------------------------------------
+
+
+def template(recipient: str, **extra) -> dict:
+    return {"phone_number_id": PHONE_NUMBER_ID, "recipient": recipient, "message": "template", **extra}
+
+
+def session(recipient: str) -> dict:
+    return {"phone_number_id": PHONE_NUMBER_ID, "recipient": recipient, "message": "session"}
+
+
+def recipient(i: int) -> str:
+    return f"1650{i:07d}"
+
+
+class CallCounter:
+    """Counts the API calls a botocore client makes (one per operation, whatever its retries)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.calls: list[str] = []
+
+    def __call__(self, model=None, **_kwargs) -> None:
+        with self._lock:
+            self.calls.append(model.name if model is not None else "?")
+
+    @property
+    def total(self) -> int:
+        return len(self.calls)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+
+@contextmanager
+def counting(client) -> Iterator[CallCounter]:
+    counter = CallCounter()
+    client.meta.events.register("before-call.dynamodb", counter)
+    try:
+        yield counter
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", counter)
