@@ -32,6 +32,8 @@ class Settings:
     # Set in local mode and tests (DynamoDB Local); empty on AWS.
     dynamodb_endpoint: str | None = None
     region: str = "us-east-1"
+    archive_bucket: str = "numberguard-archive"
+    notification_topic_arn: str | None = None
 
     @property
     def window(self) -> Window:
@@ -63,6 +65,8 @@ class Settings:
             fail_mode=fail_mode,
             dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            archive_bucket=env.get("ARCHIVE_BUCKET", cls.archive_bucket),
+            notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
         )
 
 

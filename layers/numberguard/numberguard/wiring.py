@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 from numberguard.config import Settings, settings
@@ -27,6 +28,52 @@ def limit_checker() -> LimitChecker:
     return LimitChecker(limit_store(cfg), cfg)
 
 
+def state_store(cfg: Settings):
+    from numberguard.store.state import StateStore
+
+    return StateStore(
+        dynamodb_client(cfg),
+        numbers_table=cfg.numbers_table,
+        recipients_table=cfg.recipients_table,
+        limits_table=cfg.limits_table,
+        history_table=cfg.history_table,
+    )
+
+
+def publisher(cfg: Settings):
+    import boto3
+
+    from numberguard.notify.publisher import SnsPublisher
+
+    if not cfg.notification_topic_arn:
+        raise RuntimeError("NOTIFICATION_TOPIC_ARN is not set: the template sets it on every function")
+    return SnsPublisher(boto3.client("sns", region_name=cfg.region), cfg.notification_topic_arn)
+
+
+def intake(cfg: Settings, clock=time.time):
+    from numberguard.store.state import FacetLogStore
+    from numberguard.usecases.intake import Intake
+
+    return Intake(
+        state_store(cfg), FacetLogStore(dynamodb_client(cfg), cfg.numbers_table), limit_checker(), publisher(cfg),
+        cfg, clock,
+    )
+
+
+@lru_cache(maxsize=1)
+def webhook_receiver():
+    import boto3
+
+    from numberguard.meta_secrets import ParameterSecrets
+    from numberguard.store.archive import S3Archive
+    from numberguard.usecases.webhook import WebhookReceiver
+
+    cfg = settings()
+    models.bind(cfg)
+    archive = S3Archive(boto3.client("s3", region_name=cfg.region), cfg.archive_bucket)
+    return WebhookReceiver(intake(cfg), archive, ParameterSecrets.from_env())
+
+
 def reset() -> None:
     """Forget everything built from the environment (tests and local mode change it)."""
     from numberguard import config
@@ -34,4 +81,5 @@ def reset() -> None:
 
     config.settings.cache_clear()
     limit_checker.cache_clear()
+    webhook_receiver.cache_clear()
     reset_clients()

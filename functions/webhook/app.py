@@ -1,0 +1,58 @@
+"""WebhookFunction: Meta's webhooks through API Gateway, and AWS End User Messaging Social via SNS."""
+
+import base64
+import binascii
+import json
+
+from numberguard.observability import logger
+from numberguard.usecases.webhook import HttpAnswer
+from numberguard.wiring import webhook_receiver
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _response(answer: HttpAnswer) -> dict:
+    if answer.is_text:
+        return {"statusCode": answer.status, "headers": {"Content-Type": "text/plain"}, "body": answer.body}
+    return {"statusCode": answer.status, "headers": JSON, "body": json.dumps(answer.body)}
+
+
+def _header(event: dict, name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _raw_body(event: dict) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body, validate=True)
+    return body.encode("utf-8")
+
+
+def _sns(event: dict) -> dict:
+    """SNS-subscribed path (EUM Social): a failure raises so that SNS retries the delivery."""
+    results = []
+    for record in event["Records"]:
+        answer = webhook_receiver().receive_eum(record["Sns"]["Message"])
+        if answer.status >= 500:
+            raise RuntimeError(f"EUM Social message not applied: {answer.body}")
+        results.append(answer.status)
+    return {"applied": results}
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
+def lambda_handler(event, context):
+    if isinstance(event, dict) and event.get("Records") and "Sns" in event["Records"][0]:
+        return _sns(event)
+    method = (event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get("method") or "").upper()
+    if method == "GET":
+        return _response(webhook_receiver().verify(event.get("queryStringParameters")))
+    if method != "POST":
+        return _response(HttpAnswer(405, {"error": f"method {method or '?'} not allowed: use GET or POST"}))
+    try:
+        raw = _raw_body(event)
+    except (binascii.Error, UnicodeEncodeError):
+        return _response(HttpAnswer(400, {"error": "the body is not valid base64"}))
+    return _response(webhook_receiver().receive(raw, _header(event, "x-hub-signature-256")))
