@@ -74,3 +74,13 @@ def insert(entries: Mapping[str, str], key: str, value: str) -> tuple[dict[str, 
         for old in sorted(merged)[: len(merged) - MAX_ENTRIES]:
             del merged[old]
     return merged, key in merged
+
+
+def value_at(entries: Mapping[str, str], initial: str | None, at: int) -> str | None:
+    """The facet's value as of `at` (events after it do not count)."""
+    value = initial
+    for key in sorted(entries):
+        if entry_time(key) > at:
+            break
+        value = entries[key]
+    return value
