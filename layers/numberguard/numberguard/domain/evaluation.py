@@ -51,11 +51,6 @@ def warning_levels_reached(used: int, limit: int) -> list[int]:
     return [level for level in WARNING_LEVELS if percent >= level]
 
 
-def needs_attention(used_after: int, limit: int | None) -> bool:
-    """A scope enters the evaluator's index once its usage reaches half its limit."""
-    return limit is not None and limit > 0 and 2 * used_after >= limit
-
-
 @dataclass(frozen=True)
 class UpgradeCheck:
     eligible: bool

@@ -83,6 +83,8 @@ class ReservePlan:
     expired: Mapping[int, int]
     limit: int
     max_used: int
+    # At least half the limit used after this reservation: the scope enters the evaluator's index.
+    attention: bool = False
 
 
 def plan_reserve(window: Window, usage: ScopeUsage, slots: int, now: int) -> ReservePlan | None:
@@ -95,7 +97,15 @@ def plan_reserve(window: Window, usage: ScopeUsage, slots: int, now: int) -> Res
     max_used = usage.limit - slots + expired_total
     if usage.used > max_used:
         return None
-    return ReservePlan(window.bucket_of(now), slots, expired, usage.limit, max_used)
+    used_after = usage.used - expired_total + slots
+    return ReservePlan(
+        window.bucket_of(now), slots, expired, usage.limit, max_used, needs_attention(used_after, usage.limit)
+    )
+
+
+def needs_attention(used: int, limit: int | None) -> bool:
+    """A scope enters the evaluator's index once its usage reaches half its limit."""
+    return limit is not None and limit > 0 and 2 * used >= limit
 
 
 def fit(window: Window, usage: ScopeUsage, wanted: int, now: int) -> int:

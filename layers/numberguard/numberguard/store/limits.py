@@ -30,6 +30,7 @@ RECORD_TTL_SECONDS = 4 * 24 * 3600
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 MAX_CONTENTION_RETRIES = 8
+ATTENTION = "due"  # hash key of the ByAttention indexes (numbers and limits tables)
 
 
 class StoreUnavailable(RuntimeError):
@@ -160,6 +161,10 @@ class LimitStore:
         update = (
             "SET used = used + :delta, buckets.#cur = if_not_exists(buckets.#cur, :zero) + :slots, updated_at = :now"
         )
+        if plan.attention:
+            # Sparse index of scopes the evaluator must look at; set once, cleared by the evaluator.
+            update += ", attention = :due, attention_at = if_not_exists(attention_at, :now)"
+            values[":due"] = {"S": ATTENTION}
         if removes:
             update += " REMOVE " + ", ".join(removes)
         try:
