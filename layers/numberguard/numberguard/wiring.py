@@ -50,14 +50,17 @@ def publisher(cfg: Settings):
     return SnsPublisher(boto3.client("sns", region_name=cfg.region), cfg.notification_topic_arn)
 
 
-def intake(cfg: Settings, clock=time.time):
+def facets(cfg: Settings, publish, clock=time.time):
     from numberguard.store.state import FacetLogStore
+    from numberguard.usecases.facets import Facets
+
+    return Facets(state_store(cfg), FacetLogStore(dynamodb_client(cfg), cfg.numbers_table), publish, clock)
+
+
+def intake(cfg: Settings, clock=time.time):
     from numberguard.usecases.intake import Intake
 
-    return Intake(
-        state_store(cfg), FacetLogStore(dynamodb_client(cfg), cfg.numbers_table), limit_checker(), publisher(cfg),
-        cfg, clock,
-    )
+    return Intake(facets(cfg, publisher(cfg), clock), limit_checker(), cfg)
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -62,6 +63,7 @@ class LimitModel(Model):
     used = NumberAttribute(default=0)
     buckets = MapAttribute(default=dict)
     updated_at = NumberAttribute()
+    numbers = UnicodeSetAttribute(null=True)  # phone_number_ids counted in this scope
 
 
 MODELS: dict[type[Model], str] = {NumberModel: "numbers_table", LimitModel: "limits_table"}

@@ -60,8 +60,11 @@ def register_number(
     except PutError as err:
         if err.cause_response_code != "ConditionalCheckFailedException":
             raise
-        counter = LimitModel.get(scope, consistent_read=True)
         shared = True
+    # The scope knows its numbers (the evaluator announces a portfolio's changes to each of them).
+    counter = LimitModel(scope)
+    counter.update(actions=[LimitModel.numbers.add({phone_number_id})])
+    counter.refresh(consistent_read=True)
     return Registered(number, counter, shared)
 
 

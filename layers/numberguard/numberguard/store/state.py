@@ -14,10 +14,11 @@ from botocore.exceptions import ClientError
 from numberguard.domain.changes import Change
 from numberguard.domain.tiers import MessagingLimit
 from numberguard.store import codec, keys
-from numberguard.store.limits import RECORD_TTL_SECONDS
+from numberguard.store.limits import ATTENTION, RECORD_TTL_SECONDS
 
 HISTORY_TTL_SECONDS = 400 * 24 * 3600  # kept well past the 90 days people look back
 PENDING_TTL_SECONDS = 30 * 24 * 3600
+MARKER_PREFIX = "id#"  # history sort keys start with digits (the time); markers sort after them
 
 
 def _code(err: ClientError) -> str:
@@ -114,6 +115,81 @@ class StateStore:
         sets = {"limit": -1 if limit.limit is None else limit.limit, "tier": limit.tier}
         return self._guarded(self.limits_table, keys.scope_key(scope), "limit", sets, (), at, "scope")
 
+    # ---- the evaluator's attention index (sparse GSI ByAttention on numbers and limits) -------------
+
+    def attention(self, table: str, now: int, page: int = 100) -> list[dict]:
+        """Items due for evaluation at `now` (their attention_at has come)."""
+        items, start = [], None
+        while True:
+            kwargs = {
+                "TableName": table,
+                "IndexName": "ByAttention",
+                "KeyConditionExpression": "attention = :due AND attention_at <= :now",
+                "ExpressionAttributeValues": {":due": {"S": ATTENTION}, ":now": {"N": str(now)}},
+                "Limit": page,
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            reply = self.client.query(**kwargs)
+            items.extend(reply.get("Items", []))
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                return items
+
+    def want_attention(self, table: str, key: dict, at: int) -> None:
+        """Be evaluated at `at` at the latest (an earlier wish stands)."""
+        try:
+            self.client.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET attention = :due, attention_at = :at",
+                ConditionExpression=(
+                    "attribute_exists(#k) AND (attribute_not_exists(attention_at) OR attention_at > :at)"
+                ),
+                ExpressionAttributeNames={"#k": next(iter(key))},
+                ExpressionAttributeValues={":due": {"S": ATTENTION}, ":at": {"N": str(at)}},
+            )
+        except ClientError as err:
+            if _code(err) != "ConditionalCheckFailedException":
+                raise
+
+    def reschedule(self, table: str, key: dict, seen_at: int, next_at: int | None) -> bool:
+        """Move (or, with None, drop) an item's attention, unless someone changed it since we read it."""
+        if next_at is None:
+            update, values = "REMOVE attention, attention_at", {":seen": {"N": str(seen_at)}}
+        else:
+            update = "SET attention_at = :next"
+            values = {":seen": {"N": str(seen_at)}, ":next": {"N": str(next_at)}}
+        try:
+            self.client.update_item(
+                TableName=table, Key=key, UpdateExpression=update,
+                ConditionExpression="attention_at = :seen", ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_half_reached(self, scope: str, now: int) -> None:
+        self.client.update_item(
+            TableName=self.limits_table, Key=keys.scope_key(scope),
+            UpdateExpression="SET half_reached_at = :now", ConditionExpression="attribute_exists(scope)",
+            ExpressionAttributeValues={":now": {"N": str(now)}},
+        )
+
+    def get_numbers(self, phone_number_ids: list[str]) -> list[dict]:
+        found: list[dict] = []
+        ids = list(dict.fromkeys(phone_number_ids))
+        for start in range(0, len(ids), 100):
+            request = {self.numbers_table: {"Keys": [keys.number_key(i) for i in ids[start:start + 100]],
+                                            "ConsistentRead": True}}
+            while request:
+                reply = self.client.batch_get_item(RequestItems=request)
+                found.extend(reply.get("Responses", {}).get(self.numbers_table, []))
+                request = reply.get("UnprocessedKeys") or {}
+        return sorted(found, key=lambda i: codec.s(i, "pk"))
+
     # ---- WABA-wide facets, kept so that numbers registered later inherit them -------------------
 
     def set_waba_facets(self, waba_id: str, facet: str, values: dict, at: int) -> bool:
@@ -199,26 +275,35 @@ class StateStore:
     # ---- history, which is also the notification outbox ----------------------------------------
 
     def record_change(self, change: Change, document: dict, now: int) -> bool:
-        """Write a history entry once; False if this very change was already recorded."""
+        """Write a history entry once per change id; False if this very change was already recorded."""
+        entry = {
+            "phone_number_id": {"S": change.phone_number_id},
+            "sk": {"S": change.sort_key},
+            "id": {"S": change.id},
+            "type": {"S": change.type},
+            "at": {"N": str(change.at)},
+            "recorded_at": {"N": str(now)},
+            "document": {"S": json.dumps(document, sort_keys=True)},
+            "published": {"BOOL": False},
+            "expires_at": {"N": str(change.at + HISTORY_TTL_SECONDS)},
+        }
+        # The marker makes the id unique whatever `at` a re-run computes; one transaction, one call.
+        marker = {
+            "phone_number_id": {"S": change.phone_number_id},
+            "sk": {"S": f"{MARKER_PREFIX}{change.id}"},
+            "expires_at": {"N": str(change.at + HISTORY_TTL_SECONDS)},
+        }
         try:
-            self.client.put_item(
-                TableName=self.history_table,
-                Item={
-                    "phone_number_id": {"S": change.phone_number_id},
-                    "sk": {"S": change.sort_key},
-                    "id": {"S": change.id},
-                    "type": {"S": change.type},
-                    "at": {"N": str(change.at)},
-                    "recorded_at": {"N": str(now)},
-                    "document": {"S": json.dumps(document, sort_keys=True)},
-                    "published": {"BOOL": False},
-                    "expires_at": {"N": str(change.at + HISTORY_TTL_SECONDS)},
-                },
-                ConditionExpression="attribute_not_exists(sk)",
-            )
+            self.client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.history_table, "Item": marker,
+                         "ConditionExpression": "attribute_not_exists(sk)"}},
+                {"Put": {"TableName": self.history_table, "Item": entry}},
+            ])
         except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
-                return False
+            if _code(err) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False
             raise
         return True
 
@@ -233,8 +318,8 @@ class StateStore:
     def history(self, phone_number_id: str, limit: int = 200) -> list[dict]:
         reply = self.client.query(
             TableName=self.history_table,
-            KeyConditionExpression="phone_number_id = :p",
-            ExpressionAttributeValues={":p": {"S": phone_number_id}},
+            KeyConditionExpression="phone_number_id = :p AND sk < :marker",
+            ExpressionAttributeValues={":p": {"S": phone_number_id}, ":marker": {"S": MARKER_PREFIX}},
             ScanIndexForward=False,
             Limit=limit,
         )

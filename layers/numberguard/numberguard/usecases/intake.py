@@ -11,25 +11,23 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from numberguard.config import Settings
 from numberguard.domain import events as ev
-from numberguard.domain.changes import Change, limit_text, quality_reading
+from numberguard.domain.changes import Change, quality_reading
 from numberguard.domain.check import ReleaseRequest
-from numberguard.domain.facetlog import Transition, entry_key, insert, latest, run_start, transitions
-from numberguard.domain.tiers import MessagingLimit, Policy, parse_limit
+from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
+from numberguard.domain.facetlog import entry_key, run_start
+from numberguard.domain.tiers import Policy
 from numberguard.domain.window import DAY_SECONDS
-from numberguard.notify.messages import notification_for
-from numberguard.notify.publisher import Publisher
 from numberguard.observability import logger
-from numberguard.store import codec
-from numberguard.store.state import FacetLogStore, LogConflict, StateStore
+from numberguard.store import codec, keys
+from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
-LOG_RETRIES = 16
 
 
 @dataclass
@@ -42,14 +40,12 @@ class IntakeSummary:
 
 
 class Intake:
-    def __init__(self, state: StateStore, logs: FacetLogStore, checker: LimitChecker, publisher: Publisher,
-                 settings: Settings, clock: Callable[[], float]):
-        self.state = state
-        self.logs = logs
+    def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings):
+        self.facets = facets
+        self.state = facets.state
         self.checker = checker
-        self.publisher = publisher
         self.policy = settings.policy
-        self.clock = clock
+        self.clock = facets.clock
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
         summary = IntakeSummary()
@@ -60,23 +56,6 @@ class Intake:
                 continue
             handler(event, summary)
         return summary
-
-    # ---- the facet log ----------------------------------------------------------------------
-
-    def _log(self, subject: str, facet: str, key: str, value: str, initial: Callable[[], str | None]):
-        """Add one entry to a facet log → (all transitions, latest value, latest time, entries)."""
-        for _ in range(LOG_RETRIES):
-            log = self.logs.read(subject, facet)
-            first = initial() if log.version == 0 else log.initial
-            entries, changed = insert(log.entries, key, value)
-            if changed:
-                try:
-                    self.logs.write(log, entries, first)
-                except LogConflict:
-                    continue
-            value_now, at_now = latest(entries, first)
-            return transitions(entries, first), value_now, at_now, entries
-        raise LogConflict(f"{subject}/{facet} stayed contended")
 
     # ---- management fields ------------------------------------------------------------------
 
@@ -94,13 +73,13 @@ class Intake:
         reason = f"phone_number_quality_update {event.event.upper()}"
         changes: list[Change] = []
         if quality is not None:
-            moves, value, at, _ = self._log(pnid, "quality", key, quality,
+            moves, value, at, _ = self.facets.log(pnid, "quality", key, quality,
                                             lambda: codec.s(number, "quality", "UNKNOWN"))
             self.state.set_facet(pnid, "quality", {"quality": value}, (), at)
-            changes += [_change(pnid, "QUALITY_CHANGED", t, reason, "WARNING" if t.after == "RED" else "INFO")
+            changes += [change_of(pnid, "QUALITY_CHANGED", t, reason, "WARNING" if t.after == "RED" else "INFO")
                         for t in moves]
         if flag is not None:
-            moves, value, at, entries = self._log(
+            moves, value, at, entries = self.facets.log(
                 pnid, "flag", key, flag, lambda: "FLAGGED" if codec.n(number, "flagged_at") else "CONNECTED")
             flagged_at = run_start(entries, "FLAGGED") if value == "FLAGGED" else None
             if value == "FLAGGED" and flagged_at is None:
@@ -109,10 +88,13 @@ class Intake:
                 self.state.set_facet(pnid, "flag", {}, ("flagged_at",), at)
             else:
                 self.state.set_facet(pnid, "flag", {"flagged_at": flagged_at}, (), at)
-            changes += [_change(pnid, "STATUS_CHANGED", t, reason, "WARNING" if t.after == "FLAGGED" else "INFO")
+                # The evaluator decides the outcome on day 7.
+                due = flagged_at + FLAG_OUTCOME_AFTER
+                self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), due)
+            changes += [change_of(pnid, "STATUS_CHANGED", t, reason, "WARNING" if t.after == "FLAGGED" else "INFO")
                         for t in moves]
         if limit is not None:
-            changes += self._limit(number, key, limit, reason, summary)
+            changes += self.facets.limit(number, key, limit, reason, summary.counts)
         summary.counts[f"quality_update_{event.event.lower()}"] += 1
         self._announce(changes, number, summary)
 
@@ -128,7 +110,8 @@ class Intake:
             if scope in scopes:
                 continue
             scopes.add(scope)
-            self._announce(self._limit(number, key, limit, "business_capability_update", summary), number, summary)
+            changes = self.facets.limit(number, key, limit, "business_capability_update", summary.counts)
+            self._announce(changes, number, summary)
         if not scopes:
             summary.counts["capability_for_unregistered_waba"] += 1
 
@@ -141,7 +124,7 @@ class Intake:
                                        {"ban_notice": state, "ban_date": event.ban_date or ""}, event.at)
             return
         key = entry_key(event.at, event.dedup_key)
-        moves, value, at, _ = self._log(event.waba_id, "ban", key, "BANNED" if state == "DISABLE" else "ACTIVE",
+        moves, value, at, _ = self.facets.log(event.waba_id, "ban", key, "BANNED" if state == "DISABLE" else "ACTIVE",
                                         lambda: "ACTIVE")
         self.state.set_waba_facets(event.waba_id, "ban", {"banned": value == "BANNED"}, at)
         for number in self.state.numbers_of_waba(event.waba_id):
@@ -149,7 +132,7 @@ class Intake:
             self.state.set_facet(pnid, "ban", {"banned": value == "BANNED"}, (), at)
             changes = [
                 dataclasses.replace(
-                    _change(pnid, "STATUS_CHANGED", t, f"account_update DISABLED_UPDATE {state}",
+                    change_of(pnid, "STATUS_CHANGED", t, f"account_update DISABLED_UPDATE {state}",
                             "CRITICAL" if t.after == "BANNED" else "INFO"),
                     before="BANNED" if t.before == "BANNED" else "CONNECTED",
                     after="BANNED" if t.after == "BANNED" else "CONNECTED",
@@ -161,16 +144,18 @@ class Intake:
     def _on_AccountRestriction(self, event: ev.AccountRestriction, summary: IntakeSummary) -> None:
         key = entry_key(event.at, event.dedup_key)
         value = json.dumps(dict(sorted(event.restrictions.items())))
-        moves, latest_value, at, _ = self._log(event.waba_id, "restrictions", key, value, lambda: "{}")
+        moves, latest_value, at, _ = self.facets.log(event.waba_id, "restrictions", key, value, lambda: "{}")
         restrictions = json.loads(latest_value or "{}")
         self.state.set_waba_facets(event.waba_id, "restrictions", {"restrictions": restrictions}, at)
         summary.counts["account_restriction"] += 1
         for number in self.state.numbers_of_waba(event.waba_id):
             pnid = codec.s(number, "pk")
             self.state.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (), at)
+            if restrictions:  # lifted by the evaluator at expiry
+                self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), min(restrictions.values()))
             changes = [
                 dataclasses.replace(
-                    _change(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
+                    change_of(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
                     before=_kinds(t.before), after=_kinds(t.after),
                 )
                 for t in moves
@@ -218,59 +203,14 @@ class Intake:
         logger.warning("send errors reported", extra={"phone_number_id": event.phone_number_id,
                                                        "codes": list(event.error_codes)})
 
+    def _announce(self, changes: list[Change], number: dict, summary: IntakeSummary) -> None:
+        summary.changes.extend(self.facets.announce(changes, number, summary.counts))
+
     def _on_Unrecognised(self, event: ev.Unrecognised, summary: IntakeSummary) -> None:
         summary.counts["unrecognised"] += 1
         logger.warning("unrecognised webhook content", extra={"field": event.field_name, "reason": event.reason,
                                                                "waba_id": event.waba_id})
 
-    # ---- helpers ----------------------------------------------------------------------------
-
-    def _limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
-               summary: IntakeSummary) -> list[Change]:
-        """Meta's reported limit always wins: logged on the scope, applied to the counter."""
-        scope = codec.s(number, "scope")
-        pnid = codec.s(number, "pk")
-
-        def current() -> str | None:
-            item = self.state.get_limit_item(scope)
-            return codec.s(item, "tier") if item else None
-
-        moves, tier, at, _ = self._log(scope, "limit", key, limit.tier, current)
-        applied = parse_limit(tier)
-        if applied is not None:
-            done = self.state.set_limit(scope, applied, at)
-            summary.counts["limit_applied" if done.applied else "limit_stale"] += 1
-        changes = []
-        for t in moves:
-            before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
-            lower = before is not None and after is not None and after.limit is not None and (
-                before.limit is None or after.limit < before.limit)
-            changes.append(dataclasses.replace(
-                _change(pnid, "LIMIT_CHANGED", t, reason, "WARNING" if lower else "INFO"),
-                before=limit_text(before), after=limit_text(after), scope=scope,
-            ))
-        return changes
-
-    def _announce(self, changes: list[Change], number: dict, summary: IntakeSummary) -> None:
-        info = {k: codec.s(number, k) for k in ("display_phone_number", "waba_id", "scope")}
-        now = int(self.clock())
-        for change in changes:
-            notification = notification_for(change, info)
-            if not self.state.record_change(change, notification.document, now):
-                summary.counts["change_already_recorded"] += 1
-                continue
-            summary.changes.append(change)
-            try:
-                self.publisher.publish(notification)
-            except Exception:  # the outbox keeps it unpublished; the evaluator publishes it later
-                logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
-                summary.counts["publish_deferred"] += 1
-                continue
-            self.state.mark_published(change)
-
-
-def _change(pnid: str, kind: str, t: Transition, reason: str, severity: str) -> Change:
-    return Change(pnid, kind, t.at, t.before, t.after, reason, severity=severity, key=t.key)
 
 
 def _kinds(value: str | None) -> str | None:

@@ -1,0 +1,92 @@
+"""Facet logs, limits and announcements: the writing side shared by the intake and the evaluator."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+
+from numberguard.domain.changes import Change, limit_text
+from numberguard.domain.facetlog import Transition, insert, latest, transitions
+from numberguard.domain.tiers import MessagingLimit, parse_limit
+from numberguard.notify.messages import notification_for
+from numberguard.notify.publisher import Publisher
+from numberguard.observability import logger
+from numberguard.store import codec
+from numberguard.store.state import FacetLogStore, LogConflict, StateStore
+
+LOG_RETRIES = 16
+
+
+class Facets:
+    def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float]):
+        self.state = state
+        self.logs = logs
+        self.publisher = publisher
+        self.clock = clock
+
+    # ---- the facet log ----------------------------------------------------------------------
+
+    def log(self, subject: str, facet: str, key: str, value: str, initial: Callable[[], str | None]):
+        """Add one entry to a facet log → (all transitions, latest value, latest time, entries)."""
+        for _ in range(LOG_RETRIES):
+            log = self.logs.read(subject, facet)
+            first = initial() if log.version == 0 else log.initial
+            entries, changed = insert(log.entries, key, value)
+            if changed:
+                try:
+                    self.logs.write(log, entries, first)
+                except LogConflict:
+                    continue
+            value_now, at_now = latest(entries, first)
+            return transitions(entries, first), value_now, at_now, entries
+        raise LogConflict(f"{subject}/{facet} stayed contended")
+
+    def limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
+               counts: Counter) -> list[Change]:
+        """Meta's reported limit always wins: logged on the scope, applied to the counter."""
+        scope = codec.s(number, "scope")
+        pnid = codec.s(number, "pk")
+
+        def current() -> str | None:
+            item = self.state.get_limit_item(scope)
+            return codec.s(item, "tier") if item else None
+
+        moves, tier, at, _ = self.log(scope, "limit", key, limit.tier, current)
+        applied = parse_limit(tier)
+        if applied is not None:
+            done = self.state.set_limit(scope, applied, at)
+            counts["limit_applied" if done.applied else "limit_stale"] += 1
+        changes = []
+        for t in moves:
+            before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
+            lower = before is not None and after is not None and after.limit is not None and (
+                before.limit is None or after.limit < before.limit)
+            changes.append(dataclasses.replace(
+                change_of(pnid, "LIMIT_CHANGED", t, reason, "WARNING" if lower else "INFO"),
+                before=limit_text(before), after=limit_text(after), scope=scope,
+            ))
+        return changes
+
+    def announce(self, changes: list[Change], number: dict, counts: Counter) -> None:
+        info = {k: codec.s(number, k) for k in ("display_phone_number", "waba_id", "scope")}
+        now = int(self.clock())
+        announced: list[Change] = []
+        for change in changes:
+            notification = notification_for(change, info)
+            if not self.state.record_change(change, notification.document, now):
+                counts["change_already_recorded"] += 1
+                continue
+            announced.append(change)
+            try:
+                self.publisher.publish(notification)
+            except Exception:  # the outbox keeps it unpublished; the evaluator publishes it later
+                logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
+                counts["publish_deferred"] += 1
+                continue
+            self.state.mark_published(change)
+        return announced
+
+
+def change_of(pnid: str, kind: str, t: Transition, reason: str, severity: str) -> Change:
+    return Change(pnid, kind, t.at, t.before, t.after, reason, severity=severity, key=t.key)
