@@ -401,8 +401,23 @@ def build(options: LocalOptions) -> LocalMode:
     return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api))
 
 
+def cli_command() -> str:
+    """How the user can type the CLI from here: `numberguard` when on PATH, else its path in the venv."""
+    on_path = shutil.which("numberguard")
+    if on_path and sys.argv and sys.argv[0] and Path(on_path).resolve() == Path(sys.argv[0]).resolve():
+        return "numberguard"
+    script = Path(sys.executable).parent / "numberguard"
+    if script.exists():
+        try:
+            return os.path.relpath(script)
+        except ValueError:  # another drive (Windows)
+            return str(script)
+    return "numberguard"
+
+
 def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService) -> str:
     """The one line telling the user what to do now (depends on what is registered already)."""
+    cli = cli_command()
     ddb_flag = "" if dynamodb.db.port == DEFAULT_DYNAMODB_PORT else f" --dynamodb-endpoint {dynamodb.endpoint}"
     api_flag = "" if lambda_api.port == DEFAULT_LAMBDA_PORT else f" --endpoint {lambda_api.endpoint}"
     try:
@@ -411,12 +426,12 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService) -> str:
         numbers = [n.pk for n in registry.list_numbers()]
     except Exception:  # the hint is best effort
         numbers = []
-    check = f"numberguard check{api_flag} --phone-number-id {{}} --recipient {EXAMPLE_RECIPIENT}"
+    check = f"{cli} check{api_flag} --phone-number-id {{}} --recipient {EXAMPLE_RECIPIENT}"
     if numbers:
-        return (f"{len(numbers)} number(s) registered already (numberguard numbers list{ddb_flag}); check a send with "
+        return (f"{len(numbers)} number(s) registered already ({cli} numbers list{ddb_flag}); check a send with "
                 f"`{check.format(numbers[0])}` or invoke LimitCheckFunction with boto3 at {lambda_api.endpoint}")
     ex = EXAMPLE_NUMBER
-    return (f"in another terminal, register a number with `numberguard numbers add{ddb_flag} --phone-number-id "
+    return (f"in another terminal, register a number with `{cli} numbers add{ddb_flag} --phone-number-id "
             f"{ex['phone_number_id']} --waba-id {ex['waba_id']} --display-phone-number {ex['display_phone_number']} "
             f"--tier {ex['tier']}`, then check a send with `{check.format(ex['phone_number_id'])}` "
             f"(or invoke LimitCheckFunction with boto3 at {lambda_api.endpoint})")
