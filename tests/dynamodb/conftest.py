@@ -11,6 +11,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 
@@ -190,3 +191,53 @@ def counting(client) -> Iterator[CallCounter]:
         yield counter
     finally:
         client.meta.events.unregister("before-call.dynamodb", counter)
+
+
+# ---- Meta's count, recomputed from the answers ------------------------------------------------
+
+DAY = 86_400
+COUNTED_DECISIONS = frozenset({"ALLOWED_NEW_RECIPIENT", "ALLOWED_ALREADY_COUNTED"})
+
+
+@dataclass
+class Answered:
+    at: int
+    payload: dict
+    answer: dict
+    faulted: bool = False
+
+    def per_recipient(self) -> list[tuple[str, str]]:
+        """(recipient, decision) for a single check or every entry of a batch."""
+        if "results" in self.answer:
+            return [(r["recipient"], r["decision"]) for r in self.answer["results"]]
+        return [(self.payload["recipient"], self.answer["decision"])]
+
+
+class Ledger:
+    """Every answer with the time it was given; Meta's count of unique recipients recomputed from them.
+
+    The sender sends exactly when an answer allows a counted send (a new recipient or a repeat);
+    Meta counts a recipient from each such send until 24 h after it. Nothing here reads the store.
+    """
+
+    def __init__(self):
+        self.entries: list[Answered] = []
+
+    def add(self, at: int, payload: dict, answer: dict, faulted: bool = False) -> dict:
+        self.entries.append(Answered(at, payload, answer, faulted))
+        return answer
+
+    def counted_sends(self) -> list[tuple[int, str]]:
+        return [
+            (e.at, r) for e in self.entries for r, decision in e.per_recipient() if decision in COUNTED_DECISIONS
+        ]
+
+    def meta_count(self, at: int) -> int:
+        return len({r for sent, r in self.counted_sends() if sent <= at < sent + DAY})
+
+    def max_meta_count(self) -> int:
+        """The most unique recipients Meta counted at any moment (it changes only when a send happens)."""
+        return max((self.meta_count(sent) for sent, _ in self.counted_sends()), default=0)
+
+    def decisions(self, *, faulted: bool | None = None) -> list[str]:
+        return [d for e in self.entries if faulted is None or e.faulted == faulted for _, d in e.per_recipient()]
