@@ -64,6 +64,15 @@ def intake(cfg: Settings, clock=time.time):
 
 
 @lru_cache(maxsize=1)
+def evaluator():
+    from numberguard.usecases.evaluator import Evaluator
+
+    cfg = settings()
+    models.bind(cfg)
+    return Evaluator(facets(cfg, publisher(cfg)), cfg)
+
+
+@lru_cache(maxsize=1)
 def webhook_receiver():
     import boto3
 
@@ -85,4 +94,5 @@ def reset() -> None:
     config.settings.cache_clear()
     limit_checker.cache_clear()
     webhook_receiver.cache_clear()
+    evaluator.cache_clear()
     reset_clients()
