@@ -180,7 +180,9 @@ def _aws_session(args: argparse.Namespace):
     from botocore.exceptions import ProfileNotFound
 
     try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        # AWS CLI v2 order: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's region.
+        region = args.region or os.environ.get("AWS_REGION") or None
+        session = boto3.Session(profile_name=args.profile, region_name=region)
     except ProfileNotFound as err:
         raise CliError(f"--profile: {err}") from None
     if not session.region_name:
