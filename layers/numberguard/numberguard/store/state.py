@@ -86,7 +86,7 @@ class StateStore:
         names["#w"] = f"{facet}_at"
         names["#k"] = must_exist
         values[":at"] = {"N": str(at)}
-        update = "SET " + ", ".join(f"#{i} = :{i}" for i in range(len(sets))) + ", #w = :at"
+        update = "SET " + ", ".join([*(f"#{i} = :{i}" for i in range(len(sets))), "#w = :at"])
         if removes:
             for j, name in enumerate(removes):
                 names[f"#r{j}"] = name
@@ -174,8 +174,8 @@ class StateStore:
     def mark_half_reached(self, scope: str, now: int) -> None:
         self.client.update_item(
             TableName=self.limits_table, Key=keys.scope_key(scope),
-            UpdateExpression="SET half_reached_at = :now", ConditionExpression="attribute_exists(scope)",
-            ExpressionAttributeValues={":now": {"N": str(now)}},
+            UpdateExpression="SET half_reached_at = :now", ConditionExpression="attribute_exists(#s)",
+            ExpressionAttributeNames={"#s": "scope"}, ExpressionAttributeValues={":now": {"N": str(now)}},
         )
 
     def get_numbers(self, phone_number_ids: list[str]) -> list[dict]:
