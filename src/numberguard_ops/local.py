@@ -101,6 +101,7 @@ class DynamoDBService:
         self.db = DynamoDBLocal(port=port, data_dir=data_dir, log_path=data_dir / "dynamodb-local.log")
         self.tables: list[str] = []
         self.created: list[str] = []
+        self.upgraded: list[str] = []
 
     @property
     def endpoint(self) -> str:
@@ -128,16 +129,50 @@ class DynamoDBService:
         client = dynamodb_client(self.endpoint)
         self.created = template.create_tables(client)  # the template's tables: never a second list
         self.tables = [t["create"]["TableName"] for t in template.table_definitions()]
+        self.upgraded = self.upgrade_tables(client)
+
+    def upgrade_tables(self, client) -> list[str]:
+        """Data kept from an older template.yaml: add the indexes it lacks, refuse a changed key schema."""
+        notes = []
+        for table in template.table_definitions():
+            spec = table["create"]
+            name = spec["TableName"]
+            if name in self.created:
+                continue
+            found = client.describe_table(TableName=name)["Table"]
+            if found["KeySchema"] != spec["KeySchema"]:
+                raise LocalModeError(
+                    f"table {name} in {self.data_dir} has another key than template.yaml gives it: "
+                    "delete that folder (or choose another --data-dir) to recreate the tables"
+                )
+            have = {index["IndexName"] for index in found.get("GlobalSecondaryIndexes", [])}
+            for index in spec.get("GlobalSecondaryIndexes", []):
+                if index["IndexName"] in have:
+                    continue
+                keys = {k["AttributeName"] for k in index["KeySchema"]}
+                client.update_table(
+                    TableName=name,
+                    AttributeDefinitions=[a for a in spec["AttributeDefinitions"] if a["AttributeName"] in keys],
+                    GlobalSecondaryIndexUpdates=[{"Create": {
+                        "IndexName": index["IndexName"], "KeySchema": index["KeySchema"],
+                        "Projection": index["Projection"],
+                    }}],
+                )
+                notes.append(f"{name}.{index['IndexName']}")
+        return notes
 
     def stop(self) -> None:
         self.db.stop()
 
     def describe(self) -> list[str]:
         made = f", created {len(self.created)} now" if self.created else ""
-        return [
+        lines = [
             f"DynamoDB Local  {self.endpoint}  data in {self.data_dir}{made}",
             f"                tables {', '.join(self.tables)}",
         ]
+        if self.upgraded:
+            lines.append(f"                added to the kept data (template.yaml changed): {', '.join(self.upgraded)}")
+        return lines
 
     def problem(self) -> str | None:
         process = self.db.process

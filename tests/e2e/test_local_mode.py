@@ -387,8 +387,28 @@ def test_handler_failure_is_a_function_error_like_lambda(failing_functions, func
 # ---- stopping ---------------------------------------------------------------------------------------
 
 
+def _data_from_an_older_template(data: Path) -> str | None:
+    """A data folder whose table lacks the indexes template.yaml now gives it; returns the table's name."""
+    from numberguard_ops.ddb_local import DynamoDBLocal
+    from numberguard_ops.template import table_definitions
+
+    indexed = [t["create"] for t in table_definitions() if t["create"].get("GlobalSecondaryIndexes")]
+    if not indexed:
+        return None
+    spec = indexed[0]
+    keys = {k["AttributeName"] for k in spec["KeySchema"]}
+    with DynamoDBLocal(data_dir=data) as db:
+        boto3.client("dynamodb", endpoint_url=db.endpoint, region_name="us-east-1", aws_access_key_id="local",
+                     aws_secret_access_key="local").create_table(
+            TableName=spec["TableName"], KeySchema=spec["KeySchema"], BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[a for a in spec["AttributeDefinitions"] if a["AttributeName"] in keys],
+        )
+    return spec["TableName"]
+
+
 def test_sigint_and_sigterm_stop_everything_and_data_persists(tmp_path):
     data = tmp_path / "data"
+    older = _data_from_an_older_template(data)
     first = start_local(data, tmp_path / "first.out")
     try:
         java = children(first.process.pid)
@@ -398,6 +418,8 @@ def test_sigint_and_sigterm_stop_everything_and_data_persists(tmp_path):
         code = first.stop(signal.SIGINT)
     assert code == 0, first.output()
     assert "local mode stopped" in first.output()
+    if older:
+        assert f"added to the kept data (template.yaml changed): {older}." in first.output()
     for pid in java:
         assert wait_gone(pid), f"process {pid} was left behind"
 
