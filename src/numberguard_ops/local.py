@@ -93,6 +93,36 @@ def dynamodb_client(endpoint: str):
     return boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION, **LOCAL_CREDENTIALS)
 
 
+def upgrade_tables(client, definitions: list[dict], data_dir: str) -> list[str]:
+    """Tables kept from an older template.yaml: add the indexes they lack, refuse a changed key schema.
+
+    `definitions` are CreateTable arguments of existing tables; returns `table.index` of each index added.
+    """
+    added = []
+    for spec in definitions:
+        name = spec["TableName"]
+        found = client.describe_table(TableName=name)["Table"]
+        if found["KeySchema"] != spec["KeySchema"]:
+            raise LocalModeError(
+                f"table {name} in {data_dir} has another key than template.yaml gives it: "
+                "delete that folder (or choose another --data-dir) to recreate the tables"
+            )
+        have = {index["IndexName"] for index in found.get("GlobalSecondaryIndexes", [])}
+        for index in spec.get("GlobalSecondaryIndexes", []):
+            if index["IndexName"] in have:
+                continue
+            keys = {k["AttributeName"] for k in index["KeySchema"]}
+            client.update_table(
+                TableName=name,
+                AttributeDefinitions=[a for a in spec["AttributeDefinitions"] if a["AttributeName"] in keys],
+                GlobalSecondaryIndexUpdates=[{"Create": {
+                    "IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"],
+                }}],
+            )
+            added.append(f"{name}.{index['IndexName']}")
+    return added
+
+
 class DynamoDBService:
     name = "DynamoDB Local"
 
@@ -128,38 +158,10 @@ class DynamoDBService:
             raise LocalModeError(f"{err} (its log: {self.db.log_path})") from None
         client = dynamodb_client(self.endpoint)
         self.created = template.create_tables(client)  # the template's tables: never a second list
-        self.tables = [t["create"]["TableName"] for t in template.table_definitions()]
-        self.upgraded = self.upgrade_tables(client)
-
-    def upgrade_tables(self, client) -> list[str]:
-        """Data kept from an older template.yaml: add the indexes it lacks, refuse a changed key schema."""
-        notes = []
-        for table in template.table_definitions():
-            spec = table["create"]
-            name = spec["TableName"]
-            if name in self.created:
-                continue
-            found = client.describe_table(TableName=name)["Table"]
-            if found["KeySchema"] != spec["KeySchema"]:
-                raise LocalModeError(
-                    f"table {name} in {self.data_dir} has another key than template.yaml gives it: "
-                    "delete that folder (or choose another --data-dir) to recreate the tables"
-                )
-            have = {index["IndexName"] for index in found.get("GlobalSecondaryIndexes", [])}
-            for index in spec.get("GlobalSecondaryIndexes", []):
-                if index["IndexName"] in have:
-                    continue
-                keys = {k["AttributeName"] for k in index["KeySchema"]}
-                client.update_table(
-                    TableName=name,
-                    AttributeDefinitions=[a for a in spec["AttributeDefinitions"] if a["AttributeName"] in keys],
-                    GlobalSecondaryIndexUpdates=[{"Create": {
-                        "IndexName": index["IndexName"], "KeySchema": index["KeySchema"],
-                        "Projection": index["Projection"],
-                    }}],
-                )
-                notes.append(f"{name}.{index['IndexName']}")
-        return notes
+        definitions = [t["create"] for t in template.table_definitions()]
+        self.tables = [d["TableName"] for d in definitions]
+        kept = [d for d in definitions if d["TableName"] not in self.created]
+        self.upgraded = upgrade_tables(client, kept, str(self.data_dir))
 
     def stop(self) -> None:
         self.db.stop()
