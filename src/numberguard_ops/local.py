@@ -368,7 +368,14 @@ class LocalMode:
         for service in self.services:
             if self.stopping.is_set():
                 return
-            service.start()
+            try:
+                service.start()
+            except BaseException:
+                try:  # a half-started service (e.g. java up, tables failed) is stopped too
+                    service.stop()
+                except Exception as err:
+                    print(f"numberguard local: stopping {service.name}: {err}", file=sys.stderr, flush=True)
+                raise
             self.started.append(service)
 
     def stop(self) -> list[str]:
