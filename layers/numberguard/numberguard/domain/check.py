@@ -67,8 +67,8 @@ class ReleaseRequest:
     reference: str
 
 
-_PHONE = re.compile(r"^\+?[1-9]\d{6,14}$")
-_NUMBER_ID = re.compile(r"^\d{1,32}$")
+_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}$")  # ASCII digits only: one key per person
+_NUMBER_ID = re.compile(r"^[0-9]{1,32}$")
 _CHECK_FIELDS = {"action", "phone_number_id", "recipient", "recipients", "message", "reference", "dry_run"}
 _RELEASE_FIELDS = {"action", "phone_number_id", "recipient", "reference"}
 
@@ -237,7 +237,9 @@ def classify(
     if usage.unlimited:
         return Classification(Step.ANSWER, Decision.ALLOWED_UNLIMITED)
     if recipient.counted(now):
-        if recipient.counted_bucket == window.bucket_of(now):
+        # Only ever forward: a check whose clock reads an earlier bucket than the record (another
+        # instance, or a read just before a bucket boundary) must not shorten the stint.
+        if recipient.counted_bucket >= window.bucket_of(now):
             return Classification(Step.ANSWER, Decision.ALLOWED_ALREADY_COUNTED)
         return Classification(Step.MOVE, Decision.ALLOWED_ALREADY_COUNTED)
     return Classification(Step.RESERVE, Decision.ALLOWED_NEW_RECIPIENT)

@@ -124,14 +124,19 @@ def _rung(policy: Policy, tier: str) -> int | None:
 
 
 def tier_below(policy: Policy, tier: str) -> str:
-    """One tier down on the policy's ladder (the bottom rung stays where it is)."""
+    """One tier down on the policy's ladder; a limit at or under the bottom rung stays where it is."""
+    current = limit_of_tier(tier).limit
     rung = _rung(policy, tier)
     if rung is None:
         # A custom limit: drop to the highest rung strictly below it.
-        current = limit_of_tier(tier).limit
         lower = [t for t in LADDERS[policy] if TIER_LIMITS[t] is not None and current and TIER_LIMITS[t] < current]
-        return lower[-1] if lower else LADDERS[policy][0]
-    return LADDERS[policy][max(rung - 1, 0)]
+        below = lower[-1] if lower else LADDERS[policy][0]
+    else:
+        below = LADDERS[policy][max(rung - 1, 0)]
+    # A legacy limit under the bottom rung (TIER_50) maps onto it: a downgrade must never raise it.
+    if current is not None and TIER_LIMITS[below] is not None and TIER_LIMITS[below] > current:
+        return tier
+    return below
 
 
 def tier_above(policy: Policy, tier: str) -> str | None:

@@ -12,8 +12,8 @@ from numberguard.domain.tiers import LimitSpellingError, parse_limit
 from numberguard.store import registry
 from numberguard.store.registry import AlreadyRegistered
 
-_DIGITS = re.compile(r"^\d{1,32}$")
-_DISPLAY = re.compile(r"^\+?[\d\s().-]{7,24}$")
+_DIGITS = re.compile(r"^[0-9]{1,32}$")
+_DISPLAY = re.compile(r"^\+?[0-9 ().-]{7,24}$")
 
 
 class RegistrationError(ValueError):
@@ -40,7 +40,7 @@ def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, object,
         raise RegistrationError(
             f"--display-phone-number must be a phone number, got {reg.display_phone_number!r}"
         )
-    display = re.sub(r"\D", "", reg.display_phone_number)
+    display = re.sub(r"[^0-9]", "", reg.display_phone_number)
     if reg.portfolio_id is not None and not _DIGITS.match(reg.portfolio_id):
         raise RegistrationError(f"--portfolio-id must be the business portfolio's numeric id, got {reg.portfolio_id!r}")
     try:
