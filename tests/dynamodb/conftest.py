@@ -77,23 +77,16 @@ class DynamoStack(Stack):
         return DynamoStack(self.client, self.clock, {**self.env, **overrides}, self.endpoint)
 
     def own_checker(self, clock: Callable[[], float] | None = None):
-        """A checker with a DynamoDB client of its own, like a separate Lambda instance."""
-        import botocore.session
-        from numberguard.store.client import CLIENT_CONFIG
-        from numberguard.store.limits import LimitStore
+        """A checker wired as in production but with DynamoDB clients of its own (another Lambda instance)."""
+        from numberguard.store.client import reset_clients
         from numberguard.usecases.limit_check import LimitChecker
+        from numberguard.wiring import limit_store
 
-        settings = self.settings
-        client = botocore.session.get_session().create_client(
-            "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint, config=CLIENT_CONFIG
-        )
-        store = LimitStore(
-            client,
-            numbers_table=settings.numbers_table,
-            recipients_table=settings.recipients_table,
-            limits_table=settings.limits_table,
-        )
-        return LimitChecker(store, settings, clock=clock or self.clock)
+        reset_clients()  # forget the cached clients: limit_store builds new ones for this checker only
+        try:
+            return LimitChecker(limit_store(self.settings), self.settings, clock=clock or self.clock)
+        finally:
+            reset_clients()
 
     def counter(self, scope: str = f"number#{PHONE_NUMBER_ID}") -> dict:
         """The scope's counter item as stored: {'limit', 'used', 'buckets'}."""
@@ -183,14 +176,35 @@ class CallCounter:
             self.calls.clear()
 
 
+def store_clients(store) -> list:
+    """Every botocore client a LimitStore holds (one today; more if it ever splits its calls)."""
+    found = []
+    for value in vars(store).values():
+        if hasattr(value, "meta") and hasattr(value.meta, "events") and all(value is not f for f in found):
+            found.append(value)
+    assert found, "the store holds no botocore client"
+    return found
+
+
 @contextmanager
-def counting(client) -> Iterator[CallCounter]:
-    counter = CallCounter()
-    client.meta.events.register("before-call.dynamodb", counter)
+def hooked(store, event: str, handler) -> Iterator[None]:
+    """`handler` on `event` of every client of `store`, for the duration of the block."""
+    clients = store_clients(store)
+    for client in clients:
+        client.meta.events.register(event, handler)
     try:
-        yield counter
+        yield
     finally:
-        client.meta.events.unregister("before-call.dynamodb", counter)
+        for client in clients:
+            client.meta.events.unregister(event, handler)
+
+
+@contextmanager
+def counting(store) -> Iterator[CallCounter]:
+    """Counts the DynamoDB API calls a LimitStore makes."""
+    counter = CallCounter()
+    with hooked(store, "before-call.dynamodb", counter):
+        yield counter
 
 
 # ---- Meta's count, recomputed from the answers ------------------------------------------------

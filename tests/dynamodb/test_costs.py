@@ -65,7 +65,7 @@ def batch(recipients: list[str]) -> dict:
 
 
 def calls_of(checker, payload: dict) -> tuple[dict, list[str]]:
-    with counting(checker.store.client) as calls:
+    with counting(checker.store) as calls:
         answer = checker.handle(payload)
     return answer, list(calls.calls)
 

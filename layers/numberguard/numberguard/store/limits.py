@@ -186,19 +186,23 @@ class LimitStore:
         return True, usage_from_item(reply["Attributes"])
 
     def give_back(self, scope: str, bucket: int, slots: int, now: int) -> bool:
-        """Return slots taken in `bucket` (a reservation that turned out not to be needed)."""
+        """Return slots taken in `bucket` (a reservation that turned out not to be needed).
+
+        A one-item transaction: the SDK retries it with the same ClientRequestToken, so a reply lost
+        after the write cannot return the slots twice.
+        """
         try:
-            self.client.update_item(
-                TableName=self.limits_table,
-                Key=keys.scope_key(scope),
-                UpdateExpression="SET used = used - :n, buckets.#b = buckets.#b - :n, updated_at = :now",
-                ConditionExpression="buckets.#b >= :n",
-                ExpressionAttributeNames={"#b": str(bucket)},
-                ExpressionAttributeValues={":n": {"N": str(slots)}, ":now": {"N": str(now)}},
-            )
+            self.client.transact_write_items(TransactItems=[{"Update": {
+                "TableName": self.limits_table,
+                "Key": keys.scope_key(scope),
+                "UpdateExpression": "SET used = used - :n, buckets.#b = buckets.#b - :n, updated_at = :now",
+                "ConditionExpression": "buckets.#b >= :n",
+                "ExpressionAttributeNames": {"#b": str(bucket)},
+                "ExpressionAttributeValues": {":n": {"N": str(slots)}, ":now": {"N": str(now)}},
+            }}])
         except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
-                return False  # already folded: the slot has freed by itself
+            if _code(err) in ("TransactionCanceledException", "TransactionConflictException"):
+                return False  # already folded (the slot freed by itself) or contended: a leak heals
             raise
         return True
 
@@ -240,8 +244,13 @@ class LimitStore:
         counted_until: int,
         reference: str | None,
         now: int,
+        claim: str,
     ) -> bool:
-        """Mark a new recipient counted; False if another check counted it meanwhile."""
+        """Mark a new recipient counted; False if another check counted it meanwhile.
+
+        `claim` identifies this check: when the SDK retries a write that had landed, the condition
+        fails on our own record, and the claim tells it apart from another check's.
+        """
         values = {
             ":b": {"N": str(bucket)},
             ":cu": {"N": str(counted_until)},
@@ -249,7 +258,10 @@ class LimitStore:
             ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
             ":pn": {"S": phone_number_id},
         }
-        update = "SET counted_bucket = :b, counted_until = :cu, expires_at = :exp, phone_number_id = :pn"
+        update = (
+            "SET counted_bucket = :b, counted_until = :cu, expires_at = :exp, phone_number_id = :pn, claim = :claim"
+        )
+        values[":claim"] = {"S": claim}
         if reference:
             update += ", slot_reference = :ref"
             values[":ref"] = {"S": reference}
@@ -262,6 +274,28 @@ class LimitStore:
                 UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(counted_until) OR counted_until <= :now",
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return codec.s(err.response.get("Item") or {}, "claim") == claim
+            raise
+        return True
+
+    def rebucket(self, scope: str, recipient: str, old_bucket: int, new_bucket: int, counted_until: int,
+                 now: int) -> bool:
+        """Point a record at a new bucket (after a fresh slot was taken for it there)."""
+        try:
+            self.client.update_item(
+                TableName=self.recipients_table,
+                Key=keys.counted_key(scope, recipient),
+                UpdateExpression="SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
+                "REMOVE slot_reference",
+                ConditionExpression="counted_bucket = :old",
+                ExpressionAttributeValues={
+                    ":new": {"N": str(new_bucket)}, ":old": {"N": str(old_bucket)},
+                    ":cu": {"N": str(counted_until)}, ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
+                },
             )
         except ClientError as err:
             if _code(err) == "ConditionalCheckFailedException":
@@ -275,7 +309,8 @@ class LimitStore:
         """Move a counted recipient to the current bucket, counter and record together.
 
         One TransactWriteItems, so a repeat costs one write call. Returns "moved", "stale" (the
-        record no longer sits in `old_bucket`: re-read) or "conflict" (retry).
+        record no longer sits in `old_bucket`: re-read), "counter" (the counter's bucket no longer
+        holds it) or "conflict" (retry).
         """
         try:
             self.client.transact_write_items(
@@ -315,8 +350,10 @@ class LimitStore:
         except ClientError as err:
             if _code(err) == "TransactionCanceledException":
                 reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    return "stale"
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    return "stale"  # the record moved meanwhile: read again
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return "counter"  # the counter no longer holds it in that bucket (a batch moved it)
                 return "conflict"
             if _code(err) == "TransactionConflictException":
                 return "conflict"
@@ -352,22 +389,53 @@ class LimitStore:
                         raise StoreUnavailable("DynamoDB kept returning unprocessed items")
                     _backoff(attempt)
 
-    def forget_slot(self, scope: str, recipient: str, reference: str, bucket: int) -> bool:
-        """Un-count a recipient whose slot `reference` took (release); False if it is not that slot."""
-        try:
-            self.client.update_item(
-                TableName=self.recipients_table,
-                Key=keys.counted_key(scope, recipient),
-                UpdateExpression="REMOVE counted_bucket, counted_until, slot_reference",
-                ConditionExpression="slot_reference = :ref AND counted_bucket = :b",
-                ExpressionAttributeValues={":ref": {"S": reference}, ":b": {"N": str(bucket)}},
-            )
-        except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+    def release_slot(self, scope: str, recipient: str, reference: str, bucket: int, now: int) -> str:
+        """Un-count the recipient whose slot `reference` took and give the slot back, atomically.
 
+        Returns "released", "not_that_slot" (the record is not that reference's slot any more) or
+        "folded" (the bucket already freed: only the record was cleared).
+        """
+        record = {"Update": {
+            "TableName": self.recipients_table,
+            "Key": keys.counted_key(scope, recipient),
+            "UpdateExpression": "REMOVE counted_bucket, counted_until, slot_reference, claim",
+            "ConditionExpression": "slot_reference = :ref AND counted_bucket = :b",
+            "ExpressionAttributeValues": {":ref": {"S": reference}, ":b": {"N": str(bucket)}},
+        }}
+        counter = {"Update": {
+            "TableName": self.limits_table,
+            "Key": keys.scope_key(scope),
+            "UpdateExpression": "SET used = used - :one, buckets.#b = buckets.#b - :one, updated_at = :now",
+            "ConditionExpression": "buckets.#b >= :one",
+            "ExpressionAttributeNames": {"#b": str(bucket)},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"N": str(now)}},
+        }}
+        for _ in range(MAX_CONTENTION_RETRIES):
+            try:
+                self.client.transact_write_items(TransactItems=[record, counter])
+                return "released"
+            except ClientError as err:
+                if _code(err) == "TransactionConflictException":
+                    _backoff(2)
+                    continue
+                if _code(err) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return "not_that_slot"
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    # The bucket folded: the slot is free already; clear the record alone.
+                    try:
+                        self.client.update_item(TableName=self.recipients_table, Key=record["Update"]["Key"],
+                                                UpdateExpression=record["Update"]["UpdateExpression"],
+                                                ConditionExpression=record["Update"]["ConditionExpression"],
+                                                ExpressionAttributeValues=record["Update"]["ExpressionAttributeValues"])
+                    except ClientError as inner:
+                        if _code(inner) != "ConditionalCheckFailedException":
+                            raise
+                    return "folded"
+                _backoff(2)
+        raise StoreUnavailable("the scope's counter stayed too contended to release a slot")
 
 def _backoff(attempt: int) -> None:
     time.sleep(min(0.2, 0.005 * (2**attempt)) * random.random())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,9 @@ class LimitChecker:
                 )
                 if result == "moved":
                     return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
+                if result == "counter":
+                    # A batch moved it in the counter but its record write was lost: count it afresh.
+                    return self._recount(number, usage, recipient, record.counted_bucket, now)
                 if result == "conflict":
                     _pause()
                 snap = self.store.read(request.phone_number_id, number.scope, [recipient])
@@ -113,7 +117,7 @@ class LimitChecker:
             usage = seen
             counted = self.store.record_counted(
                 number.scope, number.phone_number_id, recipient, plan.bucket,
-                self.window.counted_until(now), request.reference, now,
+                self.window.counted_until(now), request.reference, now, uuid.uuid4().hex,
             )
             if not counted:
                 # Another check counted this recipient between our read and now: our slot is spare.
@@ -122,6 +126,17 @@ class LimitChecker:
                 return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
             return Outcome(Decision.ALLOWED_NEW_RECIPIENT), usage
         raise StoreUnavailable("the scope's counter stayed too contended to reserve a slot")
+
+    def _recount(self, number: NumberState, usage: ScopeUsage, recipient: str, old_bucket: int,
+                 now: int) -> tuple[Outcome, ScopeUsage]:
+        """Take a fresh slot for a recipient whose old bucket the counter no longer holds (never fewer)."""
+        granted, usage = self._reserve_up_to(number, usage, 1, now)
+        if not granted:
+            return self._limit_reached(usage, 1, now), usage
+        bucket = self.window.bucket_of(now)
+        if not self.store.rebucket(number.scope, recipient, old_bucket, bucket, self.window.counted_until(now), now):
+            self.store.give_back(number.scope, bucket, 1, now)  # another check moved it meanwhile
+        return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
 
     def _check_batch(
         self, request: CheckRequest, snap: Snapshot, unique: list[str], now: int
@@ -149,6 +164,11 @@ class LimitChecker:
                 self.store.record_counted_batch(
                     number.scope, number.phone_number_id, [(r, None) for r in moves], bucket, counted_until, now
                 )
+            else:
+                # A single check moved one of them first: move them one by one (each re-reads on a race).
+                one = CheckRequest(request.phone_number_id, (), request.message, request.reference, False, False)
+                for r in moves:
+                    outcomes[r], usage = self._check_one(one, Snapshot(number, usage, snap.tier, snap.records), r, now)
 
         granted = 0
         if new:
@@ -199,9 +219,11 @@ class LimitChecker:
                 " (already released, never counted, or counted by a later send)"
             )
             return self._answer(number, snap.tier, usage, Outcome(Decision.NOTHING_TO_RELEASE, error=why), now)
-        if self.store.forget_slot(number.scope, request.recipient, request.reference, record.counted_bucket):
-            if self.store.give_back(number.scope, record.counted_bucket, 1, now):
-                usage = _less(usage, record.counted_bucket, 1)
+        result = self.store.release_slot(number.scope, request.recipient, request.reference,
+                                         record.counted_bucket, now)
+        if result == "released":
+            usage = _less(usage, record.counted_bucket, 1)
+        if result in ("released", "folded"):
             return self._answer(number, snap.tier, usage, Outcome(Decision.RELEASED), now)
         why = f"the slot of reference {request.reference!r} changed while releasing it"
         return self._answer(number, snap.tier, usage, Outcome(Decision.NOTHING_TO_RELEASE, error=why), now)
