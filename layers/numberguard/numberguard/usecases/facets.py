@@ -9,10 +9,11 @@ from collections.abc import Callable
 from numberguard.domain.changes import Change, limit_text
 from numberguard.domain.facetlog import Transition, insert, latest, transitions
 from numberguard.domain.tiers import MessagingLimit, parse_limit
+from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
 from numberguard.notify.publisher import Publisher
 from numberguard.observability import logger
-from numberguard.store import codec
+from numberguard.store import codec, keys
 from numberguard.store.state import FacetLogStore, LogConflict, StateStore
 
 LOG_RETRIES = 16
@@ -23,11 +24,13 @@ class PublishDeferred(RuntimeError):
 
 
 class Facets:
-    def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float]):
+    def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float],
+                 window: Window | None = None):
         self.state = state
         self.logs = logs
         self.publisher = publisher
         self.clock = clock
+        self.window = window or Window()
 
     # ---- the facet log ----------------------------------------------------------------------
 
@@ -71,8 +74,13 @@ class Facets:
         moves, tier, at, _ = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
         applied = parse_limit(tier)
         if applied is not None:
-            done = self.state.set_limit(scope, applied, at)
+            # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
+            done = self.state.set_limit(scope, applied, at, fill_bucket=self.window.bucket_of(int(self.clock())))
             counts["limit_applied" if done.applied else "limit_stale"] += 1
+            counts["limit_filled_from_unlimited"] += int(done.filled)
+        if codec.n(number, "flagged_at") is not None and moves:
+            # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
+            self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
         changes = []
         for t in moves:
             before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
