@@ -67,6 +67,13 @@ def _port(text: str) -> int:
     return port
 
 
+def _rate(text: str) -> float:
+    try:
+        return local.parse_rate(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -95,15 +102,28 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
-    run = commands.add_parser("local", help="run local mode: DynamoDB Local and the Lambda invoke API (make run)",
-                              description="Start DynamoDB Local with the template's tables and serve the template's "
-                                          "functions on a Lambda invoke API. Ctrl-C stops everything.")
+    run = commands.add_parser(
+        "local", help="run local mode: the template's functions, tables, topics and API on this machine (make run)",
+        description="Start DynamoDB Local and moto's server with the resources of template.yaml, and serve the "
+                    "template's functions: the Lambda invoke API, the API of their Api events, their schedules, and "
+                    "a mailbox for notifications. Ctrl-C stops everything.")
+    run.add_argument("--api-port", type=_port, default=local.DEFAULT_API_PORT,
+                     help=f"port of the API (the functions' Api events, e.g. /webhook) on {local.HOST} "
+                          "(default %(default)s)")
     run.add_argument("--lambda-port", type=_port, default=local.DEFAULT_LAMBDA_PORT,
                      help=f"port of the Lambda invoke API on {local.HOST} (default %(default)s)")
     run.add_argument("--dynamodb-port", type=_port, default=local.DEFAULT_DYNAMODB_PORT,
                      help="port of DynamoDB Local (default %(default)s)")
+    run.add_argument("--moto-port", type=_port, default=local.DEFAULT_MOTO_PORT,
+                     help="port of moto's server: SNS, S3, SSM, SQS (default %(default)s)")
     run.add_argument("--data-dir", type=Path, default=None,
-                     help="folder where DynamoDB Local keeps its data (default .local/ in the project folder)")
+                     help="folder for DynamoDB Local's data and the mailbox (default .local/ in the project folder)")
+    run.add_argument("--app-secret", default=local.embedded_aws.DEFAULT_APP_SECRET,
+                     help="the Meta app secret webhooks are signed with (default %(default)s)")
+    run.add_argument("--verify-token", default=local.embedded_aws.DEFAULT_VERIFY_TOKEN,
+                     help="the webhook verify token (default %(default)s)")
+    run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
+                     help="run scheduled functions at this rate instead of the template's: rate(1 minute), 30s, 5m")
     run.set_defaults(handler=cmd_local)
 
     output = Parser(add_help=False)
@@ -529,9 +549,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_local(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir.expanduser().resolve() if args.data_dir else local.DEFAULT_DATA_DIR)
-    if args.lambda_port == args.dynamodb_port:
-        raise CliError("--lambda-port and --dynamodb-port must differ", EXIT_USAGE)
-    options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir)
+    ports = {"--api-port": args.api_port, "--lambda-port": args.lambda_port, "--dynamodb-port": args.dynamodb_port,
+             "--moto-port": args.moto_port}
+    seen: dict[int, str] = {}
+    for flag, port in ports.items():
+        if port in seen:
+            raise CliError(f"{seen[port]} and {flag} must differ (both {port})", EXIT_USAGE)
+        seen[port] = flag
+    for flag, value in (("--app-secret", args.app_secret), ("--verify-token", args.verify_token)):
+        if not value.strip():
+            raise CliError(f"{flag} must not be empty", EXIT_USAGE)
+    options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
+                                 api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
+                                 verify_token=args.verify_token, schedule_rate=args.schedule_rate)
     return local.run(options)
 
 
