@@ -137,6 +137,8 @@ def build_parser() -> Parser:
                      help="the Meta app secret webhooks are signed with (default %(default)s)")
     run.add_argument("--verify-token", default=local.embedded_aws.DEFAULT_VERIFY_TOKEN,
                      help="the webhook verify token (default %(default)s)")
+    run.add_argument("--template", type=Path, default=None, metavar="FILE",
+                     help="serve another SAM template (default template.yaml of the project)")
     run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
                      help="run scheduled functions at this rate instead of the template's: rate(1 minute), 30s, 5m")
     run.set_defaults(handler=cmd_local)
@@ -247,6 +249,8 @@ def build_parser() -> Parser:
                     "scenario's expectations do not hold.")
     sim.add_argument("scenario", type=Path, help="a scenario file, e.g. events/scenarios/flagged-downgrades.json")
     sim.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    sim.add_argument("--html", metavar="FILE", type=Path,
+                     help="also write the report page (as `report --html`) as of the scenario's end")
     sim.set_defaults(handler=cmd_simulate)
     return parser
 
@@ -645,6 +649,20 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _writable(target: Path) -> None:
+    if target.is_dir():
+        raise CliError(f"--html {target}: is a folder; give a file name such as report.html")
+    if not target.parent.exists():
+        raise CliError(f"--html {target}: the folder {target.parent} does not exist")
+
+
+def _write(target: Path, page: str) -> None:
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise CliError(f"--html {target}: cannot write it ({err.strerror or err})") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from numberguard.wiring import state_store
 
@@ -652,10 +670,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from numberguard_ops.views import all_number_ids, number_view
 
     target: Path = args.html
-    if target.is_dir():
-        raise CliError(f"--html {target}: is a folder; give a file name such as report.html")
-    if not target.parent.exists():
-        raise CliError(f"--html {target}: the folder {target.parent} does not exist")
+    _writable(target)
     settings, where, hint = open_store(args, history=True)
     now = int(time.time())
     store = state_store(settings)
@@ -666,10 +681,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     views = _store_call(where, hint, collect)
     page = report.render(views, now, where)
-    try:
-        target.write_text(page, encoding="utf-8")
-    except OSError as err:
-        raise CliError(f"--html {target}: cannot write it ({err.strerror or err})") from None
+    _write(target, page)
     if args.json:
         _print_json({"file": str(target), "numbers": len(views)})
     else:
@@ -726,10 +738,14 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from numberguard_ops.simulate import ScenarioError, simulate, timeline_lines
 
+    if args.html is not None:
+        _writable(args.html)
     try:
         result = simulate(args.scenario)
     except ScenarioError as err:
         raise CliError(f"scenario {args.scenario}: {err}") from None
+    if args.html is not None:
+        _write(args.html, result.html or "")
     if args.json:
         _print_json(result.as_dict())
     else:
@@ -752,6 +768,14 @@ def cmd_local(args: argparse.Namespace) -> int:
     for flag, value in (("--app-secret", args.app_secret), ("--verify-token", args.verify_token)):
         if not value.strip():
             raise CliError(f"{flag} must not be empty", EXIT_USAGE)
+    if args.template is not None:
+        from numberguard_ops import template
+
+        template.select(args.template)
+        try:
+            template.load()
+        except template.TemplateError as err:
+            raise CliError(f"--template: {err}") from None
     options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
                                  api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
                                  verify_token=args.verify_token, schedule_rate=args.schedule_rate)

@@ -88,6 +88,7 @@ class Result:
     rows: list[Row]
     final: dict[str, dict]
     failures: list[str]
+    html: str | None = None  # the report page as of the scenario's end
 
     def as_dict(self) -> dict:
         return {"scenario": self.scenario, "start": self.start, "final": self.final, "failures": self.failures,
@@ -231,7 +232,17 @@ class Simulation:
             self._row(self.until, "expect", f"NOT AS EXPECTED: {line}")
         if self.scenario.get("expect") and not failures:
             self._row(self.until, "expect", "as expected")
-        return Result(self.name, self.start, self.rows, final, failures)
+        return Result(self.name, self.start, self.rows, final, failures, self._report())
+
+    def _report(self) -> str:
+        from numberguard.wiring import state_store
+
+        from numberguard_ops import report
+        from numberguard_ops.views import number_view
+
+        store = state_store(self.settings)
+        views = [number_view(store, self.settings, pnid, self.until) for pnid in self.numbers]
+        return report.render([v for v in views if v is not None], self.until, f"simulated scenario {self.name}")
 
     # ---- steps ---------------------------------------------------------------------------------
 

@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 
+class TemplateError(ValueError):
+    """template.yaml says something local mode cannot run; the message names the resource."""
+
+
 class _CfnLoader(yaml.SafeLoader):
     pass
 
@@ -34,10 +38,32 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
 _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: _tag(loader, suffix, node))
 
 
+_selected: Path | None = None
+
+
+def select(path: Path | None) -> None:
+    """Read another template file from now on (`numberguard local --template`, as `sam local --template`)."""
+    global _selected
+    _selected = Path(path).resolve() if path else None
+
+
+def load(path: Path | None = None) -> dict:
+    return _load(Path(path or _selected or TEMPLATE))
+
+
 @lru_cache(maxsize=4)
-def load(path: Path = TEMPLATE) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags
+def _load(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags
+    except OSError as err:
+        raise TemplateError(f"cannot read {path}: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        raise TemplateError(f"{path} is not a YAML template: {err}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
+        raise TemplateError(f"{path} has no Resources: not a SAM template")
+    doc["__dir__"] = str(path.parent)  # CodeUri is relative to the template's folder
+    return doc
 
 
 # The account, region and stack name local mode shows in ARNs (the ones `sam local` uses).
@@ -105,10 +131,6 @@ def create_tables(client, template: dict | None = None) -> list[str]:
             )
         created.append(name)
     return created
-
-
-class TemplateError(ValueError):
-    """template.yaml says something local mode cannot run; the message names the resource."""
 
 
 _PSEUDO = {
@@ -292,9 +314,11 @@ def function_environment(logical_id: str, template: dict | None = None,
 
 def functions(template: dict | None = None) -> dict[str, dict]:
     """Logical id → {code_uri, handler} of every AWS::Serverless::Function."""
+    doc = template or load()
     return {
-        logical_id: {"code_uri": ROOT / res["Properties"]["CodeUri"], "handler": res["Properties"]["Handler"]}
-        for logical_id, res in resources("AWS::Serverless::Function", template).items()
+        logical_id: {"code_uri": Path(doc.get("__dir__", ROOT)) / res["Properties"]["CodeUri"],
+                     "handler": res["Properties"]["Handler"]}
+        for logical_id, res in resources("AWS::Serverless::Function", doc).items()
     }
 
 

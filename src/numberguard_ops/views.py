@@ -33,6 +33,7 @@ class NumberView:
     next_free_at: int | None  # when the next slot frees (None: a slot is free now, or unlimited)
     history: list[dict] = field(default_factory=list)  # newest first
     now: int = 0
+    registered_at: int | None = None
 
     @property
     def percent(self) -> int | None:
@@ -84,6 +85,7 @@ def number_view(state_store, settings, phone_number_id: str, now: int, history_l
         banned=number.banned, quality=number.quality.value, flagged_at=number.flagged_at, tier=tier, limit=limit,
         used=used, hourly=hourly, next_free_at=next_free,
         history=state_store.history(phone_number_id, limit=history_limit), now=now,
+        registered_at=codec.n(item, "registered_at"),
     )
 
 
@@ -144,7 +146,7 @@ def status_spans(view: NumberView, since: int) -> list[tuple[int, int, str]]:
     changes = sorted((e for e in view.history if e.get("type") == "STATUS_CHANGED"), key=lambda e: e.get("at") or 0)
     spans: list[tuple[int, int, str]] = []
     current = None
-    cursor = since
+    cursor = max(since, view.registered_at or since)  # nothing to show before the number was registered
     for entry in changes:
         doc = entry.get("document") or {}
         at = int(entry.get("at") or 0)
