@@ -6,7 +6,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
-SITE    = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: run test lint bench setup clean
 
@@ -16,8 +15,9 @@ $(PY_OK): requirements-dev.txt layers/numberguard/requirements.txt pyproject.tom
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	@# The layer's package and the function folders, importable as Lambda imports them.
-	@printf '%s\n' "$(CURDIR)/layers/numberguard" "$(CURDIR)/functions" > "$(SITE)/numberguard-layer.pth"
+	@# The layer's package and the function folders, importable as Lambda imports them. Written by the
+	@# venv's own python: make expands a recipe before running it, so a $(shell) path is empty on a fresh clone.
+	$(BIN)/python -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "numberguard-layer.pth").write_text("".join(p + "\n" for p in sys.argv[1:]))' "$(CURDIR)/layers/numberguard" "$(CURDIR)/functions"
 	@touch $@
 
 $(NPM_OK): package.json package-lock.json
