@@ -42,7 +42,7 @@ class IntakeSummary:
     changes: list[Change] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"counts": dict(sorted(self.counts.items())), "changes": len(self.changes)}
+        return {"counts": {k: v for k, v in sorted(self.counts.items()) if v}, "changes": len(self.changes)}
 
 
 def labelled_key(event: ev.Event, label: str) -> str:
