@@ -127,7 +127,7 @@ class StateStore:
                     Key=keys.scope_key(scope),
                     UpdateExpression=(
                         "SET #limit = :limit, tier = :tier, used = :limit, buckets = :buckets, limit_at = :at, "
-                        "attention = :due, attention_at = :at"
+                        "filled_bucket = :bucket, attention = :due, attention_at = :at"
                     ),
                     ConditionExpression=(
                         "attribute_exists(#scope) AND #limit = :unlimited "
@@ -138,6 +138,7 @@ class StateStore:
                         ":limit": {"N": str(limit.limit)}, ":tier": {"S": limit.tier},
                         ":buckets": {"M": {str(fill_bucket): {"N": str(limit.limit)}}},
                         ":at": {"N": str(at)}, ":unlimited": {"N": "-1"}, ":due": {"S": ATTENTION},
+                        ":bucket": {"N": str(fill_bucket)},
                     },
                     ReturnValues="ALL_OLD",
                 )

@@ -264,6 +264,10 @@ class Evaluator:
         key = f"upgrade#{tier}#{codec.n(counter, 'limit_at', 0)}"
         if codec.s(counter, "upgrade_announced") == key:
             return []
+        filled = codec.n(counter, "filled_bucket")
+        if filled is not None and now < self.window.frees_at(filled):
+            counts["upgrade_not_judged_while_filled"] += 1  # the fill is not real usage
+            return []
         numbers = numbers_of_scope()
         states = [number_from_item(n) for n in numbers]
         check = upgrade_eligibility(
