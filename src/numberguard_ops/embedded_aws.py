@@ -190,10 +190,12 @@ def write_mail(folder: Path, envelope: dict) -> Mail:
         document = {"type": _attribute(envelope, "event_type") or "UNKNOWN", "message": envelope.get("Message")}
     if not isinstance(document, dict):
         document = {"message": document}
-    try:
-        body = email_text(document)
-    except Exception:  # a document the layer's text cannot be made from: keep it readable anyway
-        body = json.dumps(document, indent=2, sort_keys=True)
+    body = str(envelope.get("Message") or "")
+    if document.get("type") and document.get("phone_number_id"):
+        try:
+            body = email_text(document)
+        except Exception:  # a document the layer's text cannot be made from: keep it readable anyway
+            body = json.dumps(document, indent=2, sort_keys=True)
     msg = EmailMessage()
     msg["From"] = "numberguard <no-reply@sns.local>"
     msg["To"] = "operator@localhost"
@@ -204,7 +206,7 @@ def write_mail(folder: Path, envelope: dict) -> Mail:
                               ("X-Phone-Number-Id", "phone_number_id")):
         if _attribute(envelope, attribute):
             msg[header] = _attribute(envelope, attribute)
-    msg.set_content(body)
+    msg.set_content(body, cte="8bit")  # readable as a file, not quoted-printable
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     kind = re.sub(r"[^A-Za-z0-9_]", "", str(document.get("type") or "NOTIFICATION"))

@@ -206,15 +206,15 @@ class Simulation:
             boto3.client("s3").create_bucket(Bucket=self.settings.archive_bucket)
 
     def _run(self) -> Result:
-        self._build()
-        self._register()
-        steps = []
+        steps = []  # read before anything is built: a wrong step is reported at once
         for index, step in enumerate(self.scenario.get("steps", [])):
             where = f"steps[{index}]"
             if not isinstance(step, dict):
                 raise ScenarioError(f"{where} must be an object")
             steps.append((self.start + parse_offset(step.get("at", "0d"), f"{where}.at"), index, step))
         steps.sort(key=lambda s: (s[0], s[1]))
+        self._build()
+        self._register()
         self.next_evaluation = self.start + self.evaluator_every
         for at, index, step in steps:
             if at > self.until:
