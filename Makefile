@@ -6,7 +6,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
-SITE    = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: run test lint checkov bench setup clean
 
@@ -17,7 +16,9 @@ $(PY_OK): requirements-dev.txt layers/numberguard/requirements.txt pyproject.tom
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# The layer's package and the function folders, importable as Lambda imports them.
-	@printf '%s\n' "$(CURDIR)/layers/numberguard" "$(CURDIR)/functions" > "$(SITE)/numberguard-layer.pth"
+	@# (site-packages is asked for when this line runs: make expands a recipe before the venv exists)
+	@printf '%s\n' "$(CURDIR)/layers/numberguard" "$(CURDIR)/functions" \
+		> "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/numberguard-layer.pth"
 	@touch $@
 
 # checkov (the template's security scan) lives in its own virtualenv: its many dependencies never
