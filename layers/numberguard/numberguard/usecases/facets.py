@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from numberguard.domain.changes import Change, limit_text
-from numberguard.domain.facetlog import Transition, insert, latest, transitions
+from numberguard.domain.facetlog import Transition, insert, latest, touched, transitions
 from numberguard.domain.tiers import MessagingLimit, parse_limit
 from numberguard.notify.messages import notification_for
 from numberguard.notify.publisher import Publisher
@@ -59,8 +59,11 @@ class Facets:
         return self.limits(number, [(key, limit)], lambda _key: reason, counts)
 
     def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
-               counts: Counter) -> list[Change]:
-        """Several reported limits of one scope in one log write; `reason` names the entry that made a change."""
+               counts: Counter, only_touched: bool = False) -> list[Change]:
+        """Several reported limits of one scope in one log write; `reason` names the entry that made a change.
+
+        only_touched: just the changes these entries may have made (facetlog.touched), not the whole log's.
+        """
         scope = codec.s(number, "scope")
         pnid = codec.s(number, "pk")
 
@@ -68,7 +71,9 @@ class Facets:
             item = self.state.get_limit_item(scope)
             return codec.s(item, "tier") if item else None
 
-        moves, tier, at, _ = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
+        moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
+        if only_touched:
+            moves = touched(moves, entries, {k for k, _ in pairs})
         applied = parse_limit(tier)
         if applied is not None:
             done = self.state.set_limit(scope, applied, at)
