@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench setup browser clean
 
 setup: $(PY_OK) $(NPM_OK)
 
@@ -28,7 +28,13 @@ $(NPM_OK): package.json package-lock.json
 run: setup
 	$(BIN)/numberguard local $(ARGS)
 
-test: setup
+# The report test renders the page in headless Chromium (Debian's chromium package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y --no-install-recommends chromium \
+		|| (apt-get update && apt-get install -y --no-install-recommends chromium) \
+		|| { echo "make test needs Debian's chromium package: apt-get install chromium (as root)"; exit 1; }
+
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
