@@ -238,6 +238,9 @@ def build_parser() -> Parser:
     send.add_argument("--app-secret", default=None,
                       help="the Meta app secret to sign with (default: NUMBERGUARD_APP_SECRET, else local mode's "
                            f"{local.embedded_aws.DEFAULT_APP_SECRET})")
+    send.add_argument("--now", action="store_true",
+                      help="set the body's event times (entry time, message and status timestamps) to now first, "
+                           "so a sample reads as news (the body is signed after)")
     send.add_argument("--unsigned", action="store_true", help="send no signature (the API must answer 401)")
     send.set_defaults(handler=cmd_send_webhook)
 
@@ -701,6 +704,28 @@ def signature(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
+def _times_now(body: bytes, name: str, now: int) -> bytes:
+    """Meta's envelope with its event times moved to `now` (entry.time, messages[] and statuses[] timestamps)."""
+    try:
+        envelope = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CliError(f"--now: {name} is not JSON ({err})") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
+        raise CliError(f"--now: {name} is not Meta's webhook envelope (no entry list)")
+    for entry in envelope["entry"]:
+        if not isinstance(entry, dict):
+            continue
+        if "time" in entry:
+            entry["time"] = now
+        for change in entry.get("changes") or []:
+            value = change.get("value") if isinstance(change, dict) else None
+            for kind in ("messages", "statuses"):
+                for item in (value or {}).get(kind) or []:
+                    if isinstance(item, dict) and "timestamp" in item:
+                        item["timestamp"] = str(now)
+    return json.dumps(envelope).encode()
+
+
 def cmd_send_webhook(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
@@ -711,6 +736,8 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {args.file}: {err.strerror or err}") from None
     if not body.strip():
         raise CliError(f"{args.file} is empty: a webhook body is Meta's JSON envelope")
+    if args.now:
+        body = _times_now(body, args.file, int(time.time()))
     secret = args.app_secret or os.environ.get("NUMBERGUARD_APP_SECRET") or local.embedded_aws.DEFAULT_APP_SECRET
     headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
     if not args.unsigned:

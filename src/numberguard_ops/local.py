@@ -803,7 +803,7 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiS
     webhook = ""
     if api is not None and api.server is not None and any(r.path == "/webhook" for r in api.routes):
         url_flag = "" if api.port == DEFAULT_API_PORT else f" --url {api.endpoint}/webhook"
-        webhook = f", post a signed sample webhook with `{cli} send-webhook{url_flag} {SAMPLE_WEBHOOK}`"
+        webhook = f", post a signed sample webhook with `{cli} send-webhook --now{url_flag} {SAMPLE_WEBHOOK}`"
     if numbers:
         return (f"{len(numbers)} number(s) registered already ({cli} numbers list{ddb_flag}); check a send with "
                 f"{check}{webhook}")

@@ -9,7 +9,6 @@ import shutil
 import struct
 import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
 
