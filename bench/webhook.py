@@ -1,0 +1,1 @@
+"""Section 4 placeholder (filled in below once the parser lands)."""
