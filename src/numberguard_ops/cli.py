@@ -137,6 +137,9 @@ def build_parser() -> Parser:
                      help="the Meta app secret webhooks are signed with (default %(default)s)")
     run.add_argument("--verify-token", default=local.embedded_aws.DEFAULT_VERIFY_TOKEN,
                      help="the webhook verify token (default %(default)s)")
+    run.add_argument("--log-level", type=_upper_choice(("DEBUG", "INFO", "WARNING", "ERROR")), default="WARNING",
+                     help="the functions' log level (the template's LogLevel; default %(default)s, INFO logs "
+                          "every invocation)")
     run.add_argument("--template", type=Path, default=None, metavar="FILE",
                      help="serve another SAM template (default template.yaml of the project)")
     run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
@@ -805,7 +808,8 @@ def cmd_local(args: argparse.Namespace) -> int:
             raise CliError(f"--template: {err}") from None
     options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
                                  api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
-                                 verify_token=args.verify_token, schedule_rate=args.schedule_rate)
+                                 verify_token=args.verify_token, schedule_rate=args.schedule_rate,
+                                 log_level=args.log_level)
     return local.run(options)
 
 
