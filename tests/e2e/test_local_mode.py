@@ -89,6 +89,16 @@ class Local:
     dynamodb_port: int
     data_dir: Path
     log: Path
+    api_port: int = 0
+    moto_port: int = 0
+
+    @property
+    def api_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def moto_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
 
     @property
     def lambda_endpoint(self) -> str:
@@ -133,18 +143,25 @@ class Local:
         return self.process.returncode
 
 
-def start_local(data_dir: Path, log: Path) -> Local:
-    lambda_port = free_port()
-    dynamodb_port = free_port()
-    while dynamodb_port == lambda_port:
-        dynamodb_port = free_port()
+def free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def start_local(data_dir: Path, log: Path, *extra: str) -> Local:
+    lambda_port, dynamodb_port, api_port, moto_port = free_ports(4)
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "numberguard_ops.cli", "local", "--lambda-port", str(lambda_port),
-             "--dynamodb-port", str(dynamodb_port), "--data-dir", str(data_dir)],
+             "--dynamodb-port", str(dynamodb_port), "--api-port", str(api_port), "--moto-port", str(moto_port),
+             "--data-dir", str(data_dir), *extra],
             stdout=out, stderr=subprocess.STDOUT, env=_env(),
         )
-    local = Local(process, lambda_port, dynamodb_port, data_dir, log)
+    local = Local(process, lambda_port, dynamodb_port, data_dir, log, api_port, moto_port)
     deadline = time.monotonic() + 90
     while READY not in local.output():
         if process.poll() is not None:
