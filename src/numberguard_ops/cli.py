@@ -805,6 +805,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         try:
             template.load()
         except template.TemplateError as err:
+            template.select(None)
             raise CliError(f"--template: {err}") from None
     options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
                                  api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
