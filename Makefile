@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint checkov bench setup clean
 
 setup: $(PY_OK) $(NPM_OK)
 
@@ -15,9 +15,22 @@ $(PY_OK): requirements-dev.txt layers/numberguard/requirements.txt pyproject.tom
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	@# The layer's package and the function folders, importable as Lambda imports them. Written by the
-	@# venv's own python: make expands a recipe before running it, so a $(shell) path is empty on a fresh clone.
-	$(BIN)/python -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "numberguard-layer.pth").write_text("".join(p + "\n" for p in sys.argv[1:]))' "$(CURDIR)/layers/numberguard" "$(CURDIR)/functions"
+	@# The layer's package and the function folders, importable as Lambda imports them.
+	@# (site-packages is asked for when this line runs: make expands a recipe before the venv exists)
+	@printf '%s\n' "$(CURDIR)/layers/numberguard" "$(CURDIR)/functions" \
+		> "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/numberguard-layer.pth"
+	@touch $@
+
+# checkov (the template's security scan) lives in its own virtualenv: its many dependencies never
+# touch .venv's pins. The stamp names the version, so changing CHECKOV_VERSION reinstalls it.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .tools/checkov
+CHECKOV_OK      := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+$(CHECKOV_OK):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	@rm -f $(CHECKOV_VENV)/.installed-*
 	@touch $@
 
 $(NPM_OK): package.json package-lock.json
@@ -27,17 +40,23 @@ $(NPM_OK): package.json package-lock.json
 run: setup
 	$(BIN)/numberguard local $(ARGS)
 
-test: setup
+test: setup $(CHECKOV_OK)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
+	$(MAKE) --no-print-directory checkov
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 
+# Every skipped check carries its reason inline and in docs/security.md (tests/infra keeps them equal).
+# --skip-download: no call to the vendor's platform (offline CI); the checks themselves are local.
+checkov: $(CHECKOV_OK)
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
 bench: setup
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools node_modules .pytest_cache .ruff_cache .hypothesis
