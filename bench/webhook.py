@@ -27,6 +27,8 @@ GOALS = ["a 1,000-update webhook POST applied in under 1 s on DynamoDB Local", "
 APP_SECRET = "bench-app-secret"
 NUMBERS = 20
 MIX = (("status", 55), ("inbound", 25), ("failed_with_reference", 5), ("quality", 10), ("account", 5))
+# What Meta batches by the thousand: the messages field (statuses of our sends, users' messages).
+BIG_MIX = (("status", 75), ("inbound", 20), ("failed_with_reference", 5))
 
 
 def pnid(i: int) -> str:
@@ -118,8 +120,8 @@ class Bodies:
             return waba(i), at, quality(i, at, self.n)
         return waba(i), at, account(i, at, self.n)
 
-    def kind(self) -> str:
-        return self.rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
+    def kind(self, mix=MIX) -> str:
+        return self.rng.choices([k for k, _ in mix], weights=[w for _, w in mix])[0]
 
 
 def _unavailable() -> str | None:
@@ -184,7 +186,7 @@ def run(ctx: Context) -> Section:
             return time.perf_counter() - began
 
         post(envelope([bodies.change("status")]))  # warm-up
-        big = envelope([bodies.change(bodies.kind()) for _ in range(sizes.webhook_updates)])
+        big = envelope([bodies.change(bodies.kind(BIG_MIX)) for _ in range(sizes.webhook_updates)])
         code, big_s, big_tally = post(big)
         big_parse = min(parse_only(big) for _ in range(3))
         mix_times, mix_parse, mix_calls, statuses = [], [], [], {}
@@ -209,7 +211,8 @@ def run(ctx: Context) -> Section:
          "p99 ms": mix["p99_ms"], "calls": sum(mix_calls), "calls/update": round(sum(mix_calls) / len(mix_calls), 2),
          "parse only ms": parse["p50_ms"], "x parse only": ratio(mix["p50_ms"], parse["p50_ms"], 1)},
     ]
-    section.data = {"big_post_ops": dict(big_tally.calls), "mix": {k: w for k, w in MIX}, "notifications":
+    section.data = {"big_post_ops": dict(big_tally.calls), "big_mix": dict(BIG_MIX), "mix": dict(MIX),
+                    "big_post_bytes": len(big), "notifications":
                     len(publisher.sent)}
     section.headline = (f"{updates:,}-update POST applied in {big_s:.2f} s ({code}); mix p50 {mix['p50_ms']} ms, "
                         f"p99 {mix['p99_ms']} ms.")
@@ -218,7 +221,9 @@ def run(ctx: Context) -> Section:
         Goal(GOALS[1], f"p50 {mix['p50_ms']} ms, p99 {mix['p99_ms']} ms (Meta wants a median ≤ 250 ms)",
              mix["p50_ms"] <= 250 and set(statuses) == {200}),
     ]
-    section.notes.append("Mix by weight: " + ", ".join(f"{k} {w} %" for k, w in MIX) + ". S3, SNS and SSM are "
+    section.notes.append("The 1,000-update POST is the messages field, as Meta batches it by the thousand: "
+                         + ", ".join(f"{k} {w} %" for k, w in BIG_MIX) + ". The mix of single-update POSTs: "
+                         + ", ".join(f"{k} {w} %" for k, w in MIX) + ". S3, SNS and SSM are "
                          "the layer's fakes (MemoryArchive, FakePublisher, StaticSecrets); DynamoDB is real "
                          "(DynamoDB Local). Signatures are real HMAC-SHA256 over the raw body.")
     return section
