@@ -59,10 +59,10 @@ class Facets:
     def limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
               counts: Counter, meta_reported: bool = True) -> list[Change]:
         """Meta's reported limit always wins: logged on the scope, applied to the counter."""
-        return self.limits(number, [(key, limit)], lambda _key: reason, counts)
+        return self.limits(number, [(key, limit)], lambda _key: reason, counts, meta_reported)
 
     def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
-               counts: Counter) -> list[Change]:
+               counts: Counter, meta_reported: bool = True) -> list[Change]:
         """Several reported limits of one scope in one log write; `reason` names the entry that made a change."""
         scope = codec.s(number, "scope")
         pnid = codec.s(number, "pk")
@@ -79,7 +79,7 @@ class Facets:
             done = self.state.set_limit(scope, applied, at, fill_bucket=fill)
             counts["limit_applied" if done.applied else "limit_stale"] += 1
             counts["limit_filled_from_unlimited"] += int(done.filled)
-        if meta_reported and codec.n(number, "flagged_at") is not None and moves and moves[-1].key == key:
+        if meta_reported and codec.n(number, "flagged_at") is not None and moves and moves[-1].key in dict(pairs):
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
             self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
         changes = []
