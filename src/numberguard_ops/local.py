@@ -285,9 +285,10 @@ class FunctionsService:
             cfg = Settings.from_env(self.environment)
         except ConfigError as err:
             return [f"settings        invalid: {err}"]
+        level = self.environment.get("POWERTOOLS_LOG_LEVEL")
         return [
             f"policy          {cfg.policy.value} (LimitPolicy), buckets of {cfg.bucket_minutes} min (BucketMinutes), "
-            f"fail {cfg.fail_mode.value} (FailMode)"
+            f"fail {cfg.fail_mode.value} (FailMode)" + (f", function logs at {level} (--log-level)" if level else "")
         ]
 
     def problem(self) -> str | None:
@@ -666,6 +667,7 @@ class LocalOptions:
     app_secret: str = embedded_aws.DEFAULT_APP_SECRET
     verify_token: str = embedded_aws.DEFAULT_VERIFY_TOKEN
     schedule_rate: float | None = None  # seconds; None: each schedule's own rate from template.yaml
+    log_level: str = "WARNING"  # the template's LogLevel parameter (INFO logs every invocation)
 
 
 class LocalMode:
@@ -758,7 +760,9 @@ def build(options: LocalOptions) -> LocalMode:
     resolver = template.Resolver()
     dynamodb = DynamoDBService(options.dynamodb_port, options.data_dir)
     moto = MotoService(options.moto_port)
-    functions = FunctionsService(dynamodb.endpoint, aws_endpoint=lambda: moto.endpoint)
+    overrides = {"LogLevel": options.log_level} if "LogLevel" in resolver.template.get("Parameters", {}) else {}
+    functions = FunctionsService(dynamodb.endpoint, specs_from_template(resolver.template, overrides),
+                                 aws_endpoint=lambda: moto.endpoint)
     secrets = embedded_aws.Secrets(options.app_secret, options.verify_token)
     resources = AwsResourcesService(moto, secrets, options.data_dir / "mailbox", functions.runtime, resolver)
     lambda_api = LambdaApiService(functions.runtime, options.lambda_port)
@@ -803,7 +807,7 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiS
     webhook = ""
     if api is not None and api.server is not None and any(r.path == "/webhook" for r in api.routes):
         url_flag = "" if api.port == DEFAULT_API_PORT else f" --url {api.endpoint}/webhook"
-        webhook = f", post a signed sample webhook with `{cli} send-webhook{url_flag} {SAMPLE_WEBHOOK}`"
+        webhook = f", post a signed sample webhook with `{cli} send-webhook --now{url_flag} {SAMPLE_WEBHOOK}`"
     if numbers:
         return (f"{len(numbers)} number(s) registered already ({cli} numbers list{ddb_flag}); check a send with "
                 f"{check}{webhook}")

@@ -21,6 +21,7 @@ from numberguard.domain.check import (
     ReleaseRequest,
     Step,
     classify,
+    echoed_number_id,
     iso,
     parse_request,
 )
@@ -54,8 +55,7 @@ class LimitChecker:
         try:
             request = parse_request(payload)
         except InvalidRequest as err:
-            pnid = payload.get("phone_number_id") if isinstance(payload, dict) else None
-            return _invalid(str(err), pnid if isinstance(pnid, str) else None, now)
+            return _invalid(str(err), echoed_number_id(payload), now)
         try:
             if isinstance(request, ReleaseRequest):
                 return self.release(request, now)
