@@ -428,11 +428,15 @@ class AwsResourcesService:
         # Topics that functions read (an SNS event) deliver to them; every other topic to the mailbox.
         for sub in template.topic_subscriptions(self.resolver):
             fn = self.runtime.resolve(sub.function)
-            url = embedded_aws.subscribe_queue(endpoint, self.created.topics[sub.topic],
-                                               f"numberguard-local-{sub.function}-{sub.topic}")
-            arn = f"{self.created.topics[sub.topic]}:local-{sub.function}"
-            self._poll(url, self._deliver(fn, arn), f"{sub.topic}→{sub.function}")
-            self.deliveries.append(f"{sub.topic} → {sub.function}")
+            topic_arn = self.created.topics.get(sub.topic)
+            if topic_arn is None:  # a topic from outside the template (a parameter): made here, by its name
+                name = sub.topic.rsplit(":", 1)[-1]
+                topic_arn = embedded_aws.client("sns", endpoint).create_topic(Name=name)["TopicArn"]
+            label = sub.topic if sub.topic in self.created.topics else topic_arn
+            url = embedded_aws.subscribe_queue(endpoint, topic_arn,
+                                               f"numberguard-local-{sub.function}-{topic_arn.rsplit(':', 1)[-1]}")
+            self._poll(url, self._deliver(fn, f"{topic_arn}:local-{sub.function}"), f"{label}→{sub.function}")
+            self.deliveries.append(f"{label} → {sub.function} (publish to it to reach the function)")
         for logical_id, arn in self.created.topics.items():
             if logical_id in consumed:
                 continue
@@ -668,6 +672,7 @@ class LocalOptions:
     verify_token: str = embedded_aws.DEFAULT_VERIFY_TOKEN
     schedule_rate: float | None = None  # seconds; None: each schedule's own rate from template.yaml
     log_level: str = "WARNING"  # the template's LogLevel parameter (INFO logs every invocation)
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameters, as --parameter-overrides
 
 
 class LocalMode:
@@ -757,10 +762,12 @@ class LocalMode:
 
 
 def build(options: LocalOptions) -> LocalMode:
-    resolver = template.Resolver()
+    doc = template.load()
+    overrides = {"LogLevel": options.log_level} if "LogLevel" in doc.get("Parameters", {}) else {}
+    overrides.update(options.parameters)
+    resolver = template.Resolver(doc, overrides)
     dynamodb = DynamoDBService(options.dynamodb_port, options.data_dir)
     moto = MotoService(options.moto_port)
-    overrides = {"LogLevel": options.log_level} if "LogLevel" in resolver.template.get("Parameters", {}) else {}
     functions = FunctionsService(dynamodb.endpoint, specs_from_template(resolver.template, overrides),
                                  aws_endpoint=lambda: moto.endpoint)
     secrets = embedded_aws.Secrets(options.app_secret, options.verify_token)
