@@ -161,8 +161,15 @@ class DynamoDBService:
             raise LocalModeError(f"--data-dir {self.data_dir}: cannot create it ({err.strerror})") from None
 
     def start(self) -> None:
+        """Launch java only: the JVM boots while moto and its resources start (`DynamoDBTablesService`)."""
         try:
-            self.db.start()
+            self.db.launch()
+        except DynamoDBLocalError as err:
+            raise LocalModeError(f"{err} (its log: {self.db.log_path})") from None
+
+    def finish(self) -> None:
+        try:
+            self.db.wait(timeout=120)
         except DynamoDBLocalError as err:
             raise LocalModeError(f"{err} (its log: {self.db.log_path})") from None
         client = dynamodb_client(self.endpoint)
@@ -189,6 +196,30 @@ class DynamoDBService:
         process = self.db.process
         if process is not None and process.poll() is not None:
             return f"DynamoDB Local exited (code {process.returncode}); its log: {self.db.log_path}"
+        return None
+
+
+class DynamoDBTablesService:
+    """Waits for DynamoDB Local (launched earlier) and creates or upgrades the template's tables."""
+
+    name = "DynamoDB tables"
+
+    def __init__(self, dynamodb: DynamoDBService):
+        self.dynamodb = dynamodb
+
+    def preflight(self) -> None:
+        pass
+
+    def start(self) -> None:
+        self.dynamodb.finish()
+
+    def stop(self) -> None:
+        pass  # DynamoDBService stops the process
+
+    def describe(self) -> list[str]:
+        return []  # DynamoDBService describes the tables
+
+    def problem(self) -> str | None:
         return None
 
 
@@ -775,7 +806,9 @@ def build(options: LocalOptions) -> LocalMode:
     lambda_api = LambdaApiService(functions.runtime, options.lambda_port)
     api = ApiService(functions.runtime, template.api_routes(resolver), options.api_port)
     schedules = ScheduleService(functions.runtime, template.schedules(resolver), options.schedule_rate)
-    services: list[Service] = [dynamodb, moto, resources, functions, lambda_api, api, schedules]
+    # java boots while moto and its resources start; the tables are made once it listens
+    services: list[Service] = [dynamodb, moto, resources, DynamoDBTablesService(dynamodb), functions, lambda_api,
+                               api, schedules]
     return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources))
 
 
