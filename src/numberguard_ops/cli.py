@@ -72,6 +72,13 @@ def _port(text: str) -> int:
     return port
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
+    return name.strip(), value
+
+
 def _rate(text: str) -> float:
     try:
         return local.parse_rate(text)
@@ -140,6 +147,9 @@ def build_parser() -> Parser:
     run.add_argument("--log-level", type=_upper_choice(("DEBUG", "INFO", "WARNING", "ERROR")), default="WARNING",
                      help="the functions' log level (the template's LogLevel; default %(default)s, INFO logs "
                           "every invocation)")
+    run.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", type=_parameter,
+                     help="a template parameter's value instead of its default, as sam's --parameter-overrides "
+                          "(repeat it), e.g. EumSocialTopicArn=arn:aws:sns:us-east-1:123456789012:eum-social")
     run.add_argument("--template", type=Path, default=None, metavar="FILE",
                      help="serve another SAM template (default template.yaml of the project)")
     run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
@@ -786,6 +796,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # ---- local -----------------------------------------------------------------------------------------
 
 
+def _parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    from numberguard_ops import template
+
+    known = template.load().get("Parameters", {})
+    for name, _ in pairs:
+        if name not in known:
+            raise CliError(f"--parameter {name}: template.yaml has no such parameter "
+                           f"(it has {', '.join(sorted(known))})", EXIT_USAGE)
+    return dict(pairs)
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir.expanduser().resolve() if args.data_dir else local.DEFAULT_DATA_DIR)
     ports = {"--api-port": args.api_port, "--lambda-port": args.lambda_port, "--dynamodb-port": args.dynamodb_port,
@@ -810,7 +831,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
                                  api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
                                  verify_token=args.verify_token, schedule_rate=args.schedule_rate,
-                                 log_level=args.log_level)
+                                 log_level=args.log_level, parameters=_parameters(args.parameter))
     return local.run(options)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from numberguard_ops import template
-from numberguard_ops.template import ACCOUNT_ID, REGION, Resolver
+from numberguard_ops.template import REGION, Resolver
 
 # What local mode stores in the SSM parameters a function reads, by the variable that names them.
 APP_SECRET_VARIABLE = "APP_SECRET_PARAMETER"  # noqa: S105 - a variable name, not a secret
@@ -276,7 +276,3 @@ def wait_for(predicate: Callable[[], Any], timeout: float, step: float = 0.1) ->
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
-
-
-def account_region() -> tuple[str, str]:
-    return ACCOUNT_ID, REGION

@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import signal
+import time
 import urllib.error
 import urllib.request
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 NUMBER = "106540352242922"
 SAMPLES = ROOT / "events" / "webhooks"
+EUM_TOPIC = "arn:aws:sns:us-east-1:123456789012:eum-social"
 
 
 def post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, str]:
@@ -51,7 +53,8 @@ def mails(local: Local, kind: str) -> list[email.message.EmailMessage]:
 @pytest.fixture(scope="module")
 def walkthrough(tmp_path_factory):
     base = tmp_path_factory.mktemp("walkthrough")
-    local = start_local(base / "data", base / "local.out", "--schedule-rate", "1s")
+    local = start_local(base / "data", base / "local.out", "--schedule-rate", "1s",
+                        "--parameter", f"EumSocialTopicArn={EUM_TOPIC}")
     try:
         yield local
     finally:
@@ -109,6 +112,25 @@ def test_3_checks_through_boto3_see_the_webhooks(walkthrough):
     decisions = [invoke({"phone_number_id": NUMBER, "recipient": f"1777555{i:04d}", "message": "template"})
                  ["decision"] for i in range(17)]
     assert decisions == ["ALLOWED_NEW_RECIPIENT"] * 17
+
+
+def test_3b_end_user_messaging_social_messages_reach_the_intake_through_sns(walkthrough):
+    local = walkthrough
+    assert f"SNS delivery    {EUM_TOPIC} → WebhookFunction" in local.output()
+    message = json.loads((ROOT / "events" / "meta-webhooks" / "eum-social-sns-message.json").read_text())
+    entry = json.loads(message["whatsAppWebhookEntry"])
+    entry["changes"][0]["value"]["messages"][0]["timestamp"] = str(int(time.time()))
+    message["whatsAppWebhookEntry"] = json.dumps(entry)
+    sns = boto3.client("sns", endpoint_url=local.moto_endpoint, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    sns.publish(TopicArn=EUM_TOPIC, Message=json.dumps(message))
+
+    def window_open():
+        response = local.lambda_client().invoke(FunctionName="LimitCheckFunction", Payload=json.dumps(
+            {"phone_number_id": NUMBER, "recipient": "12065550102", "message": "session", "dry_run": True}))
+        return json.loads(response["Payload"].read())["decision"] == "ALLOWED_SERVICE_WINDOW"
+
+    assert wait_for(window_open, timeout=30, step=0.5), local.output()[-3000:]
 
 
 def test_4_the_evaluator_warns_and_the_mailbox_has_the_notifications(walkthrough):

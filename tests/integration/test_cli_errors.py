@@ -35,6 +35,8 @@ def one_line(capsys, argv: list[str]) -> tuple[int, str]:
     (["local", "--api-port", "3001"], "--api-port and --lambda-port must differ"),
     (["local", "--schedule-rate", "cron(0 * * * ? *)"], "--schedule-rate"),
     (["local", "--template", "no-such-template.yaml"], "--template"),
+    (["local", "--parameter", "NoSuchParameter=1"], "--parameter NoSuchParameter"),
+    (["local", "--parameter", "novalue"], "NAME=VALUE"),
     (["history", "555", "--limit", "0"], "--limit"),
 ])
 def test_bad_input_is_one_clear_line(capsys, argv, names):
