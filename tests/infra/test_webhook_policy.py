@@ -21,6 +21,8 @@ EXPECTED = {
     ("ssm:GetParameter", "parameter:AppSecretParameterName"),
     ("ssm:GetParameter", "parameter:VerifyTokenParameterName"),
     ("sns:Publish", "NotificationTopic"),
+    # SAM's DeadLetterQueue grant: an EUM Social update that fails Lambda's async retries is kept.
+    ("sqs:SendMessage", "WebhookDeadLetterQueue"),
 }
 
 
@@ -57,7 +59,8 @@ def test_the_webhook_role_grants_exactly_what_the_intake_calls(cfn):
             continue
         assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in statement["Action"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
             for resource in resources:
                 granted.add((action, resource_name(resource)))
     managed = {(a, "*") for a in ("xray:PutTraceSegments", "xray:PutTelemetryRecords")}

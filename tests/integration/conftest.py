@@ -65,7 +65,9 @@ def webhook_world(moto_stack, monkeypatch) -> WebhookWorld:
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name=env["APP_SECRET_PARAMETER"], Value=LOCAL_APP_SECRET, Type="SecureString")
     ssm.put_parameter(Name=env["VERIFY_TOKEN_PARAMETER"], Value=LOCAL_VERIFY_TOKEN, Type="SecureString")
-    env["NOTIFICATION_TOPIC_ARN"] = boto3.client("sns").create_topic(Name=env["NOTIFICATION_TOPIC_ARN"])["TopicArn"]
+    # The template resolves the topic to its local ARN; moto creates it under the same name.
+    topic_name = env["NOTIFICATION_TOPIC_ARN"].rsplit(":", 1)[-1]
+    env["NOTIFICATION_TOPIC_ARN"] = boto3.client("sns").create_topic(Name=topic_name)["TopicArn"]
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     moto_stack.env = {**moto_stack.env, **env}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from numberguard.config import Settings, settings
@@ -10,6 +11,14 @@ from numberguard.store import models
 from numberguard.store.client import dynamodb_client
 from numberguard.store.limits import LimitStore
 from numberguard.usecases.limit_check import LimitChecker
+
+# The one wall clock of the functions. Tests (and local mode's simulated time) swap it for a fake:
+# `monkeypatch.setattr(wiring, "clock", fake)`; everything built here reads time through now().
+clock: Callable[[], float] = time.time
+
+
+def now() -> float:
+    return clock()
 
 
 def limit_store(cfg: Settings) -> LimitStore:
@@ -25,7 +34,7 @@ def limit_store(cfg: Settings) -> LimitStore:
 def limit_checker() -> LimitChecker:
     cfg = settings()
     models.bind(cfg)
-    return LimitChecker(limit_store(cfg), cfg)
+    return LimitChecker(limit_store(cfg), cfg, clock=now)
 
 
 def state_store(cfg: Settings):
@@ -42,22 +51,27 @@ def state_store(cfg: Settings):
 
 def publisher(cfg: Settings):
     import boto3
+    from botocore.config import Config
 
     from numberguard.notify.publisher import SnsPublisher
 
     if not cfg.notification_topic_arn:
         raise RuntimeError("NOTIFICATION_TOPIC_ARN is not set: the template sets it on every function")
-    return SnsPublisher(boto3.client("sns", region_name=cfg.region), cfg.notification_topic_arn)
+    # Bounded: a publish (with retries) ends well inside the outbox's grace, so the outbox never
+    # publishes again what a slow writer is still publishing.
+    bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return SnsPublisher(boto3.client("sns", region_name=cfg.region, config=bounded), cfg.notification_topic_arn)
 
 
-def facets(cfg: Settings, publish, clock=time.time):
+def facets(cfg: Settings, publish, clock=now):
     from numberguard.store.state import FacetLogStore
     from numberguard.usecases.facets import Facets
 
-    return Facets(state_store(cfg), FacetLogStore(dynamodb_client(cfg), cfg.numbers_table), publish, clock)
+    return Facets(state_store(cfg), FacetLogStore(dynamodb_client(cfg), cfg.numbers_table), publish, clock,
+                  cfg.window)
 
 
-def intake(cfg: Settings, clock=time.time):
+def intake(cfg: Settings, clock=now):
     from numberguard.usecases.intake import Intake
 
     return Intake(facets(cfg, publisher(cfg), clock), limit_checker(), cfg)
@@ -69,7 +83,7 @@ def evaluator():
 
     cfg = settings()
     models.bind(cfg)
-    return Evaluator(facets(cfg, publisher(cfg)), cfg)
+    return Evaluator(facets(cfg, publisher(cfg)), cfg, clock=now)
 
 
 @lru_cache(maxsize=1)

@@ -1,9 +1,16 @@
-"""Turns a Change into a Notification: a JSON document for machines and a short text for people."""
+"""Turns a Change into a Notification: a JSON document for machines and a short text for people.
+
+Everything a notification says is derived from its JSON document, so the outbox can publish a stored
+history entry again, word for word, after a failed publish.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from numberguard.domain.changes import Change
 from numberguard.domain.check import iso
+from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
 from numberguard.notify.publisher import Notification
 
 # What it means and what to do, per type (the email's middle lines).
@@ -13,7 +20,7 @@ _GUIDANCE = {
         "Check the number in numberguard (numberguard numbers show) and in WhatsApp Manager.",
     ),
     "QUALITY_CHANGED": (
-        "Quality reflects how recipients received recent messages; Low flags the number.",
+        "Quality reflects how recipients received recent messages (blocks, reports); Low flags the number.",
         "If quality dropped, pause campaigns to this audience and review template content and opt-ins.",
     ),
     "LIMIT_CHANGED": (
@@ -25,22 +32,51 @@ _GUIDANCE = {
         "If the tier was lowered, plan sends for the lower limit; quality must stay Medium or High to grow again.",
     ),
     "USAGE_WARNING": (
-        "The number is close to its messaging limit for the moving 24 hours.",
+        "The number is close to its messaging limit for the moving 24 hours; at 100 % new recipients are denied.",
         "Slow business-initiated sends or spread them over more numbers; replies in open windows still go.",
     ),
     "UPGRADE_ELIGIBLE": (
-        "The number meets the criteria for the next tier; Meta decides and announces the upgrade.",
+        "The number meets Meta's criteria for the next tier; Meta decides and announces the upgrade.",
         "Nothing to do: keep quality up. numberguard applies the new limit when Meta reports it.",
     ),
     "ACCOUNT_RESTRICTED": (
-        "The WhatsApp Business Account is restricted by Meta.",
-        "Review the account in Business Support Home; numberguard denies the restricted sends until it expires.",
+        "Meta restricts what the WhatsApp Business Account may send; numberguard denies those sends until expiry.",
+        "Review the account in Business Support Home and the policy notice Meta sent.",
+    ),
+}
+
+_STATUS_MEANS = {
+    "FLAGGED": (
+        "Quality is Low. The number still sends within its limit but cannot move up a tier; if quality is not "
+        "Medium or High again by day 7, the limit drops one tier.",
+        "Pause or slow marketing sends from this number and review what recipients blocked or reported.",
+    ),
+    "RESTRICTED": (
+        "The number has used its whole messaging limit for the moving 24 hours: new recipients are denied; "
+        "replies inside open service windows still go.",
+        "Hold business-initiated sends to new recipients (or use another number) until slots free.",
+    ),
+    "BANNED": (
+        "Meta disabled the WhatsApp Business Account: numberguard denies every send from its numbers.",
+        "Appeal in Business Support Home; numberguard resumes when Meta reinstates the account.",
+    ),
+    "CONNECTED": (
+        "The number is back to normal: it may send within its messaging limit.",
+        "Nothing to do; resume paused sends within the limit.",
     ),
 }
 
 
-def notification_for(change: Change, number: dict) -> Notification:
-    document = {
+def _day(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _epoch(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def document_of(change: Change, number: dict) -> dict:
+    return {
         "id": change.id,
         "type": change.type,
         "phone_number_id": change.phone_number_id,
@@ -53,20 +89,95 @@ def notification_for(change: Change, number: dict) -> Notification:
         "at": iso(change.at),
         "severity": change.severity,
     }
-    means, todo = _GUIDANCE.get(change.type, ("", "Check the number in numberguard."))
-    who = number.get("display_phone_number") or change.phone_number_id
-    subject = f"numberguard: {who} {change.type.replace('_', ' ').lower()}"
-    if change.before or change.after:
-        subject += f" ({change.before or '-'} → {change.after or '-'})"
-    lines = [
-        f"What happened: {who} ({change.phone_number_id}) {change.type.replace('_', ' ').lower()}"
-        + (f" from {change.before} to {change.after}" if change.before or change.after else "")
-        + f" at {iso(change.at)} ({change.reason}).",
+
+
+def notification_for(change: Change, number: dict) -> Notification:
+    return notification_from_document(document_of(change, number))
+
+
+def notification_from_document(document: dict) -> Notification:
+    return Notification(
+        id=document["id"], type=document["type"], severity=document["severity"], document=document,
+        email=email_text(document), subject=subject_of(document),
+    )
+
+
+def _who(document: dict) -> str:
+    display = document.get("display_phone_number")
+    return f"+{display}" if display and not display.startswith("+") else display or document["phone_number_id"]
+
+
+def _words(kind: str) -> str:
+    return kind.replace("_", " ").lower()
+
+
+def subject_of(document: dict) -> str:
+    subject = f"numberguard: {_who(document)} {_words(document['type'])}"
+    if document.get("from") or document.get("to"):
+        subject += f" ({document.get('from') or '-'} → {document.get('to') or '-'})"
+    return subject
+
+
+def _happened(document: dict) -> str:
+    kind, before, after = document["type"], document.get("from"), document.get("to")
+    subject = f"{_who(document)} (phone_number_id {document['phone_number_id']})"
+    when, why = document["at"], document["reason"]
+    if kind == "USAGE_WARNING":
+        return f"{subject} reached {after} of its messaging limit at {when} ({why})."
+    if kind == "UPGRADE_ELIGIBLE":
+        return f"{subject} meets the criteria to move from {before} to {after} since {when} ({why})."
+    if kind == "FLAG_OUTCOME":
+        return f"{subject}: the 7-day Flagged evaluation ended at {when}: {before} → {after} ({why})."
+    if kind == "ACCOUNT_RESTRICTED":
+        return f"{subject}: the account's restrictions changed at {when} from {before or 'none'} to " \
+               f"{after or 'none'} ({why})."
+    change = f" from {before} to {after}" if before or after else ""
+    return f"{subject}: {_words(kind)}{change} at {when} ({why})."
+
+
+def _meaning(document: dict) -> tuple[str, str]:
+    kind, before, after = document["type"], document.get("from") or "", document.get("to") or ""
+    if kind == "STATUS_CHANGED" and after in _STATUS_MEANS:
+        return _STATUS_MEANS[after]
+    means, todo = _GUIDANCE.get(kind, ("", "Check the number in numberguard."))
+    if kind == "LIMIT_CHANGED" and "unlimited" in before and "unlimited" not in after:
+        means += (" numberguard did not count recipients while the number was unlimited (Meta did), so it counts"
+                  " the new limit as used for the next 24 hours: it never sends above what Meta allows.")
+    if kind == "FLAG_OUTCOME" and "lowered" not in after:
+        means = "The flag is settled and the tier is unchanged: the number is Connected again."
+        todo = "Nothing to do; keep quality Medium or High."
+    if kind == "USAGE_WARNING" and after.startswith("95"):
+        todo = "Stop new business-initiated sends now unless they matter more than the ones that follow; " + todo
+    return means, todo
+
+
+def _re_evaluated(document: dict) -> str:
+    kind, after = document["type"], document.get("to") or ""
+    if kind == "STATUS_CHANGED" and after == "FLAGGED":
+        at = _epoch(document["at"]) + FLAG_OUTCOME_AFTER
+        return (f"numberguard decides the outcome on {_day(at)} (day 7), or earlier if Meta reports the number "
+                "unflagged or a new limit.")
+    if kind == "STATUS_CHANGED" and after == "RESTRICTED":
+        return "numberguard checks on every scheduled run and tells you as soon as slots free."
+    if kind == "FLAG_OUTCOME":
+        return "This flag is settled; a new Low rating starts a new 7-day evaluation."
+    if kind == "USAGE_WARNING":
+        return ("numberguard checks usage on every scheduled run; it warns again for this level at the earliest "
+                "24 hours from now.")
+    if kind == "UPGRADE_ELIGIBLE":
+        return ("Meta usually raises the tier within 24 hours (6 hours for a business portfolio); numberguard "
+                "applies the new limit when Meta reports it and does not announce this tier again.")
+    if kind == "ACCOUNT_RESTRICTED":
+        return "numberguard lifts each restriction at its expiry and tells you, or earlier if Meta reports it lifted."
+    return "numberguard re-evaluates the number on its next scheduled run and on every webhook from Meta."
+
+
+def email_text(document: dict) -> str:
+    means, todo = _meaning(document)
+    return "\n".join([
+        f"What happened: {_happened(document)}",
         f"What it means: {means}",
         f"What to do: {todo}",
-        "numberguard re-evaluates the number on its next scheduled run and on every webhook from Meta.",
-    ]
-    return Notification(
-        id=change.id, type=change.type, severity=change.severity, document=document, email="\n".join(lines),
-        subject=subject,
-    )
+        f"When it is re-evaluated: {_re_evaluated(document)}",
+        f"Notification id: {document['id']} (the same id on any repeat of this notification).",
+    ])

@@ -19,6 +19,10 @@ from numberguard.store.limits import ATTENTION, RECORD_TTL_SECONDS
 HISTORY_TTL_SECONDS = 400 * 24 * 3600  # kept well past the 90 days people look back
 PENDING_TTL_SECONDS = 30 * 24 * 3600
 MARKER_PREFIX = "id#"  # history sort keys start with digits (the time); markers sort after them
+OUTBOX = "unpublished"  # hash key of the history table's sparse Outbox index
+# The writer of a history entry publishes it right away; the outbox takes over an entry still
+# unpublished this long after it was recorded (longer than a publish with the SDK's bounded retries).
+OUTBOX_GRACE_SECONDS = 60
 
 
 def _code(err: ClientError) -> str:
@@ -29,6 +33,7 @@ def _code(err: ClientError) -> str:
 class Applied:
     applied: bool  # False: an event at least as new had already set this facet
     old: dict  # the item's attributes before the write (empty if it did not exist)
+    filled: bool = False  # a lowered unlimited scope starts full (see set_limit)
 
 
 class StateStore:
@@ -111,8 +116,36 @@ class StateStore:
         """Write a number facet's attributes if no newer event has (watermark `<facet>_at`)."""
         return self._guarded(self.numbers_table, keys.number_key(phone_number_id), facet, sets, removes, at, "pk")
 
-    def set_limit(self, scope: str, limit: MessagingLimit, at: int) -> Applied:
+    def set_limit(self, scope: str, limit: MessagingLimit, at: int, fill_bucket: int | None = None) -> Applied:
+        """Apply a limit if no newer one was. An unlimited scope was never counted, so when it gets a
+        limit it starts full in `fill_bucket` (frees 24 h later) and enters the evaluator's index."""
         sets = {"limit": -1 if limit.limit is None else limit.limit, "tier": limit.tier}
+        if fill_bucket is not None and limit.limit is not None:
+            try:
+                reply = self.client.update_item(
+                    TableName=self.limits_table,
+                    Key=keys.scope_key(scope),
+                    UpdateExpression=(
+                        "SET #limit = :limit, tier = :tier, used = :limit, buckets = :buckets, limit_at = :at, "
+                        "filled_bucket = :bucket, attention = :due, attention_at = :at"
+                    ),
+                    ConditionExpression=(
+                        "attribute_exists(#scope) AND #limit = :unlimited "
+                        "AND (attribute_not_exists(limit_at) OR limit_at <= :at)"
+                    ),
+                    ExpressionAttributeNames={"#limit": "limit", "#scope": "scope"},
+                    ExpressionAttributeValues={
+                        ":limit": {"N": str(limit.limit)}, ":tier": {"S": limit.tier},
+                        ":buckets": {"M": {str(fill_bucket): {"N": str(limit.limit)}}},
+                        ":at": {"N": str(at)}, ":unlimited": {"N": "-1"}, ":due": {"S": ATTENTION},
+                        ":bucket": {"N": str(fill_bucket)},
+                    },
+                    ReturnValues="ALL_OLD",
+                )
+                return Applied(True, reply.get("Attributes", {}), filled=True)
+            except ClientError as err:
+                if _code(err) != "ConditionalCheckFailedException":
+                    raise  # otherwise: not unlimited (or a newer limit stands): the plain guarded write
         return self._guarded(self.limits_table, keys.scope_key(scope), "limit", sets, (), at, "scope")
 
     # ---- the evaluator's attention index (sparse GSI ByAttention on numbers and limits) -------------
@@ -155,6 +188,8 @@ class StateStore:
 
     def reschedule(self, table: str, key: dict, seen_at: int, next_at: int | None) -> bool:
         """Move (or, with None, drop) an item's attention, unless someone changed it since we read it."""
+        if seen_at is None:
+            return False  # another run already dropped it
         if next_at is None:
             update, values = "REMOVE attention, attention_at", {":seen": {"N": str(seen_at)}}
         else:
@@ -171,11 +206,12 @@ class StateStore:
             raise
         return True
 
-    def mark_half_reached(self, scope: str, now: int) -> None:
+    def mark_upgrade_announced(self, scope: str, key: str) -> None:
+        """Remember that this tier stint's UPGRADE_ELIGIBLE is recorded (later runs skip the work)."""
         self.client.update_item(
             TableName=self.limits_table, Key=keys.scope_key(scope),
-            UpdateExpression="SET half_reached_at = :now", ConditionExpression="attribute_exists(#s)",
-            ExpressionAttributeNames={"#s": "scope"}, ExpressionAttributeValues={":now": {"N": str(now)}},
+            UpdateExpression="SET upgrade_announced = :k", ConditionExpression="attribute_exists(#s)",
+            ExpressionAttributeNames={"#s": "scope"}, ExpressionAttributeValues={":k": {"S": key}},
         )
 
     def get_numbers(self, phone_number_ids: list[str]) -> list[dict]:
@@ -285,6 +321,9 @@ class StateStore:
             "recorded_at": {"N": str(now)},
             "document": {"S": json.dumps(document, sort_keys=True)},
             "published": {"BOOL": False},
+            # In the sparse Outbox index until published; due for the outbox after the grace period.
+            "outbox": {"S": OUTBOX},
+            "outbox_at": {"N": str(now + OUTBOX_GRACE_SECONDS)},
             "expires_at": {"N": str(change.at + HISTORY_TTL_SECONDS)},
         }
         # The marker makes the id unique whatever `at` a re-run computes; one transaction, one call.
@@ -308,12 +347,52 @@ class StateStore:
         return True
 
     def mark_published(self, change: Change) -> None:
+        self.mark_entry_published(change.phone_number_id, change.sort_key)
+
+    def mark_entry_published(self, phone_number_id: str, sk: str, published: bool = True) -> None:
+        """Out of the Outbox index: published (or, with False, given up as unreadable)."""
         self.client.update_item(
             TableName=self.history_table,
-            Key={"phone_number_id": {"S": change.phone_number_id}, "sk": {"S": change.sort_key}},
-            UpdateExpression="SET published = :t",
-            ExpressionAttributeValues={":t": {"BOOL": True}},
+            Key={"phone_number_id": {"S": phone_number_id}, "sk": {"S": sk}},
+            UpdateExpression="SET published = :t REMOVE outbox, outbox_at",
+            ExpressionAttributeValues={":t": {"BOOL": published}},
         )
+
+    def unpublished(self, now: int, page: int = 100) -> list[dict]:
+        """History entries still unpublished whose grace (or another run's lease) is over."""
+        items, start = [], None
+        while True:
+            kwargs = {
+                "TableName": self.history_table,
+                "IndexName": "Outbox",
+                "KeyConditionExpression": "outbox = :o AND outbox_at <= :now",
+                "ExpressionAttributeValues": {":o": {"S": OUTBOX}, ":now": {"N": str(now)}},
+                "Limit": page,
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            reply = self.client.query(**kwargs)
+            items.extend(reply.get("Items", []))
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                return items
+
+    def claim_unpublished(self, phone_number_id: str, sk: str, seen_at: int, until: int) -> bool:
+        """Take an unpublished entry for one publish attempt: moves its outbox time to `until` unless
+        another run did first (or it got published). The loser of a race publishes nothing."""
+        try:
+            self.client.update_item(
+                TableName=self.history_table,
+                Key={"phone_number_id": {"S": phone_number_id}, "sk": {"S": sk}},
+                UpdateExpression="SET outbox_at = :until",
+                ConditionExpression="outbox_at = :seen",
+                ExpressionAttributeValues={":seen": {"N": str(seen_at)}, ":until": {"N": str(until)}},
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def history(self, phone_number_id: str, limit: int = 200) -> list[dict]:
         reply = self.client.query(
@@ -341,6 +420,7 @@ class FacetLog:
     entries: dict[str, str]
     initial: str | None
     version: int  # 0: no log item yet
+    announced: str | None = None  # the latest entry whose announcements are all recorded (evaluator logs)
 
 
 class FacetLogStore:
@@ -360,7 +440,8 @@ class FacetLogStore:
         if not item:
             return FacetLog(subject, facet, {}, None, 0)
         entries = {k: v["S"] for k, v in item.get("entries", {}).get("M", {}).items()}
-        return FacetLog(subject, facet, entries, codec.s(item, "initial"), codec.n(item, "version", 0))
+        return FacetLog(subject, facet, entries, codec.s(item, "initial"), codec.n(item, "version", 0),
+                        codec.s(item, "announced"))
 
     def write(self, log: FacetLog, entries: dict[str, str], initial: str | None) -> None:
         item = {
@@ -370,6 +451,8 @@ class FacetLogStore:
         }
         if initial is not None:
             item["initial"] = {"S": initial}
+        if log.announced is not None:
+            item["announced"] = {"S": log.announced}
         try:
             if log.version == 0:
                 self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -382,3 +465,16 @@ class FacetLogStore:
             if _code(err) == "ConditionalCheckFailedException":
                 raise LogConflict(f"{log.subject}/{log.facet}") from None
             raise
+
+    def mark_announced(self, subject: str, facet: str, key: str) -> None:
+        """Every announcement up to entry `key` is recorded (never moves back)."""
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=self._key(subject, facet),
+                UpdateExpression="SET announced = :k",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(announced) OR announced < :k)",
+                ExpressionAttributeValues={":k": {"S": key}},
+            )
+        except ClientError as err:
+            if _code(err) != "ConditionalCheckFailedException":
+                raise

@@ -1,7 +1,11 @@
 """The scheduled evaluator: Flagged outcomes, Restricted release, usage warnings, upgrade eligibility,
-expired WABA restrictions. It reads only what its attention indexes say is due, so its cost follows the
-numbers that need attention, never the recipients. Every outcome goes through a facet log with a
-deterministic key, so two runs at once, or a re-run after a crash, apply and announce it once.
+expired WABA restrictions, and the notification outbox. It reads only what its indexes say is due, so
+its cost follows the numbers that need attention, never the recipients or all numbers.
+
+Exactly once: every outcome is first written to a facet log under a deterministic key (two runs at once
+write the same entry), then recorded in the history under a stable change id (one run wins), and only
+then is the trigger cleared (flagged_at, an expired restriction, the log's `announced` mark). A run
+that crashes anywhere leaves the trigger in place, and the next run redoes only what is missing.
 """
 
 from __future__ import annotations
@@ -13,41 +17,61 @@ from collections.abc import Callable
 
 from numberguard.config import Settings
 from numberguard.domain.changes import Change
-from numberguard.domain.evaluation import WARNING_LEVELS, flag_outcome, upgrade_eligibility
-from numberguard.domain.facetlog import entry_key, value_at
+from numberguard.domain.evaluation import (
+    BANDS,
+    FLAG_OUTCOME_AFTER,
+    WARNING_REPEAT_AFTER,
+    flag_outcome,
+    upgrade_eligibility,
+    usage_band,
+    usage_notices,
+)
+from numberguard.domain.facetlog import entry_key, entry_time, latest, run_start, value_at
 from numberguard.domain.status import Connection, Quality, parse_quality
 from numberguard.domain.tiers import Policy, limit_of_tier
 from numberguard.store import codec, keys
 from numberguard.store.limits import number_from_item, usage_from_item
 from numberguard.usecases.facets import Facets, change_of
+from numberguard.usecases.outbox import Outbox
 
-BANDS = ("below", "80", "95", "full")
-
-
-def usage_band(used: int, limit: int) -> str:
-    if used >= limit:
-        return "full"
-    percent = 100 * used // limit
-    return "95" if percent >= 95 else "80" if percent >= 80 else "below"
+OWN_LIMIT_ENTRY = "flag-outcome"  # the evaluator's entries in a scope's limit log (Meta's are hashes)
+STOP_MARGIN_SECONDS = 15  # stop taking new items this close to the Lambda timeout; the rest stay due
 
 
 class Evaluator:
-    def __init__(self, facets: Facets, settings: Settings, clock: Callable[[], float] | None = None):
+    def __init__(self, facets: Facets, settings: Settings, clock: Callable[[], float] | None = None,
+                 outbox: Outbox | None = None):
         self.facets = facets
         self.state = facets.state
         self.settings = settings
         self.policy = settings.policy
         self.window = settings.window
         self.clock = clock or facets.clock
+        self.outbox = outbox or Outbox(facets.state, facets.publisher)
 
-    def run(self) -> dict:
+    def run(self, time_left: Callable[[], float] | None = None) -> dict:
+        """One evaluation pass. `time_left` (seconds) lets a long pass stop early; what it did not reach
+        stays due for the next run."""
         now = int(self.clock())
         counts: Counter = Counter()
         changes: list[Change] = []
+
+        def out_of_time() -> bool:
+            if time_left is not None and time_left() < STOP_MARGIN_SECONDS:
+                counts["stopped_early"] = 1
+                return True
+            return False
+
         for item in self.state.attention(self.state.numbers_table, now):
+            if out_of_time():
+                break
             changes += self._number(item, now, counts)
         for item in self.state.attention(self.state.limits_table, now):
+            if out_of_time():
+                break
             changes += self._scope(item, now, counts)
+        if not out_of_time():
+            self.outbox.drain(now, counts)
         return {"counts": dict(sorted(counts.items())), "changes": [c.type for c in changes]}
 
     # ---- numbers: Flagged outcome and WABA restrictions ----------------------------------------
@@ -64,40 +88,68 @@ class Evaluator:
                               self._next_number_check(number, now))
         return changes
 
+    def _reported_limit(self, limit_entries: dict[str, str], flagged_at: int, tier: str | None,
+                        now: int) -> tuple[int, str] | None:
+        """Meta's first report of a changed limit after the number was flagged (it settles the flag)."""
+        for key in sorted(limit_entries):
+            at = entry_time(key)
+            own = key.split("#", 1)[1].startswith(OWN_LIMIT_ENTRY)
+            if flagged_at < at <= now and not own and limit_entries[key] != tier:
+                return at, limit_entries[key]
+        return None
+
     def _flag_outcome(self, number: dict, now: int, counts: Counter) -> list[Change]:
         flagged_at = codec.n(number, "flagged_at")
         if flagged_at is None or self.policy is Policy.PORTFOLIO:
             return []
         pnid, scope = codec.s(number, "pk"), codec.s(number, "scope")
-        quality_log = self.facets.logs.read(pnid, "quality")
+        # The tier when the number was flagged, the same answer in every run, racing or re-run: the
+        # counter is read before the log, and a limit is always logged before the counter changes, so
+        # a counter already lowered by another run comes with the log that remembers the tier before.
+        counter = self.state.get_limit_item(scope) or {}
         limit_log = self.facets.logs.read(scope, "limit")
-        deadline = flagged_at + 7 * 86400
+        tier = value_at(limit_log.entries, limit_log.initial or codec.s(counter, "tier"), flagged_at)
+        quality_log = self.facets.logs.read(pnid, "quality")
+        deadline = flagged_at + FLAG_OUTCOME_AFTER
         quality = parse_quality(value_at(quality_log.entries, quality_log.initial or codec.s(number, "quality"),
                                          deadline) or "UNKNOWN")
-        # The tier just before the outcome: the same answer on every re-run, even after a crash.
-        counter = self.state.get_limit_item(scope)
-        tier = value_at(limit_log.entries, limit_log.initial or codec.s(counter, "tier"), deadline - 1)
-        outcome = flag_outcome(self.policy, flagged_at, quality, tier, now)
+        if tier is None:
+            return []
+        reported = self._reported_limit(limit_log.entries, flagged_at, tier, now)
+        outcome = flag_outcome(self.policy, flagged_at, quality, tier, now, reported)
         if outcome is None:
             return []
-        key = entry_key(outcome.at, f"flag-outcome-{flagged_at}")
-        reason = "quality Medium or High again by day 7" if outcome.recovered else "quality still Low on day 7"
+        key = entry_key(outcome.at, f"{OWN_LIMIT_ENTRY}-{flagged_at}")
+        if outcome.settled_by_meta:
+            reason = "Meta reported the limit while the number was flagged; its word settles the flag"
+        elif outcome.recovered:
+            reason = "quality Medium or High again by day 7"
+        else:
+            reason = "quality still Low on day 7"
         changes: list[Change] = []
         if outcome.downgraded:
-            # The lower limit first: the Flagged entry below is what marks the outcome done.
+            # The lower limit first: applied to limit checks from this instant on.
             changes += self.facets.limit(number, key, limit_of_tier(outcome.tier_after), f"flag outcome: {reason}",
-                                         counts)
-        moves, value, at, _ = self.facets.log(pnid, "flag", key, "CONNECTED", lambda: "FLAGGED")
-        if value != "FLAGGED":
-            self.state.set_facet(pnid, "flag", {}, ("flagged_at",), at)
-        changes += [change_of(pnid, "STATUS_CHANGED", t, f"flag outcome: {reason}", "INFO") for t in moves]
+                                         counts, meta_reported=False)
+        moves, value, at, entries = self.facets.log(pnid, "flag", key, "CONNECTED", lambda: "FLAGGED")
+        changes += [change_of(pnid, "STATUS_CHANGED", t, f"flag outcome: {reason}", "INFO")
+                    for t in moves if t.key == key]
+        suffix = " (lowered one tier)" if outcome.downgraded else " (tier kept)" if not outcome.settled_by_meta \
+            else " (as Meta reported)"
         changes.append(Change(
             pnid, "FLAG_OUTCOME", outcome.at, f"FLAGGED {outcome.tier_before}",
-            f"CONNECTED {outcome.tier_after}" + (" (lowered one tier)" if outcome.downgraded else " (tier kept)"),
-            reason, scope, "WARNING" if outcome.downgraded else "INFO", key=key,
+            f"CONNECTED {outcome.tier_after}{suffix}", reason, scope,
+            "WARNING" if outcome.downgraded else "INFO", key=key,
         ))
-        counts["flag_outcome_downgraded" if outcome.downgraded else "flag_outcome_kept"] += 1
-        return self.facets.announce(changes, number, counts)
+        announced = self.facets.announce(changes, number, counts)
+        # Only now is the trigger cleared: a crash before this line leaves the number due again.
+        if value == "FLAGGED":  # flagged again after the outcome: a new 7-day evaluation starts
+            self.state.set_facet(pnid, "flag", {"flagged_at": run_start(entries, "FLAGGED")}, (), at)
+        else:
+            self.state.set_facet(pnid, "flag", {}, ("flagged_at",), at)
+        counts["flag_outcome_settled_by_meta" if outcome.settled_by_meta
+               else "flag_outcome_downgraded" if outcome.downgraded else "flag_outcome_kept"] += 1
+        return announced
 
     def _expired_restrictions(self, number: dict, now: int, counts: Counter) -> list[Change]:
         restrictions = codec.int_map(number, "restrictions")
@@ -115,12 +167,13 @@ class Evaluator:
         changes = []
         for item in self.state.numbers_of_waba(waba):
             pnid = codec.s(item, "pk")
-            self.state.set_facet(pnid, "restrictions", {"restrictions": current}, (), at)
             changes += self.facets.announce([
                 dataclasses.replace(change_of(pnid, "ACCOUNT_RESTRICTED", t, "restriction expired", "INFO"),
                                     before=_kinds(t.before), after=_kinds(t.after))
-                for t in moves
+                for t in moves if t.key == key
             ], item, counts)
+            # After the announcement: a crash before it leaves this number's restriction to expire again.
+            self.state.set_facet(pnid, "restrictions", {"restrictions": current}, (), at)
         counts["restrictions_expired"] += 1
         return changes
 
@@ -128,7 +181,7 @@ class Evaluator:
         due = []
         flagged_at = codec.n(number, "flagged_at")
         if flagged_at is not None and self.policy is Policy.PER_NUMBER:
-            due.append(flagged_at + 7 * 86400)
+            due.append(flagged_at + FLAG_OUTCOME_AFTER)  # or Meta's word first (the intake asks for a look)
         due += [e for e in codec.int_map(number, "restrictions").values() if e > now]
         return min(due) if due else None
 
@@ -143,78 +196,102 @@ class Evaluator:
             self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, None)
             return []
         used = self.window.used(usage.buckets, now)
-        numbers = self.state.get_numbers(sorted(_string_set(item, "numbers")))
-        changes: list[Change] = []
-        if numbers:
-            changes += self._usage(scope, usage.limit, used, numbers, now, counts)
-            if 2 * used >= usage.limit:
-                self.state.mark_half_reached(scope, now)
-                changes += self._upgrade(item, numbers, now, counts)
+        numbers: list[dict] | None = None
+
+        def numbers_of_scope() -> list[dict]:
+            nonlocal numbers
+            if numbers is None:
+                numbers = self.state.get_numbers(sorted(_string_set(item, "numbers")))
+            return numbers
+
+        changes = self._usage(scope, usage.limit, used, numbers_of_scope, now, counts)
+        if 2 * used >= usage.limit:
+            changes += self._upgrade(item, numbers_of_scope, now, counts)
         if used >= usage.limit:
             next_at = self.window.slots_free_at(usage.buckets, usage.limit, 1, now) or now
         elif 2 * used >= usage.limit:
-            next_at = now  # keep watching while at least half is used
+            next_at = seen_at  # keep watching while at least half is used (still due: no write)
         else:
             next_at = None
-        self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, next_at)
+        if next_at != seen_at:
+            self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, next_at)
         return changes
 
-    def _usage(self, scope: str, limit: int, used: int, numbers: list[dict], now: int,
+    def _usage(self, scope: str, limit: int, used: int, numbers_of_scope: Callable[[], list[dict]], now: int,
                counts: Counter) -> list[Change]:
         band = usage_band(used, limit)
         log = self.facets.logs.read(scope, "usage")
-        if (max(log.entries.items())[1] if log.entries else "below") == band:
-            return []
-        moves, _, _, _ = self.facets.log(scope, "usage", entry_key(now, "evaluator"), band, lambda: "below")
+        entries = log.entries
+        if latest(entries, "below")[0] != band:
+            # The band in the key: two runs in the same second that saw different usage both keep theirs.
+            key = entry_key(now, f"usage-{BANDS.index(band)}")
+            _, _, _, entries = self.facets.log(scope, "usage", key, band, lambda: "below")
+        if not entries or max(entries) == log.announced:
+            return []  # nothing new since the last announced entry: one read per run
+        notices = usage_notices(entries, log.announced, now - WARNING_REPEAT_AFTER)
         changes: list[Change] = []
-        for number in numbers:
+        for number in numbers_of_scope() if notices else []:
             pnid = codec.s(number, "pk")
-            for t in moves:
-                before, after = BANDS.index(t.before or "below"), BANDS.index(t.after)
-                for level, band_index in zip(WARNING_LEVELS, (1, 2), strict=True):
-                    if before < band_index <= after:
-                        changes.append(Change(
-                            pnid, "USAGE_WARNING", t.at, None, f"{level}%",
-                            f"{used} of {limit} unique recipients used in the moving 24 hours", scope, "WARNING",
-                            key=f"{t.key}#{level}",
-                        ))
-                if (t.after == "full") != (t.before == "full"):
-                    restricted = t.after == "full"
-                    changes.append(Change(
-                        pnid, "STATUS_CHANGED", t.at, "CONNECTED" if restricted else "RESTRICTED",
+            batch = []
+            for notice in notices:
+                if notice.kind == "WARNING":
+                    batch.append(Change(
+                        pnid, "USAGE_WARNING", notice.at, None, f"{notice.level}%",
+                        f"{used} of {limit} unique recipients used in the moving 24 hours", scope, "WARNING",
+                        key=f"{notice.key}#{notice.level}",
+                    ))
+                else:
+                    restricted = notice.kind == "RESTRICTED"
+                    batch.append(Change(
+                        pnid, "STATUS_CHANGED", notice.at, "CONNECTED" if restricted else "RESTRICTED",
                         "RESTRICTED" if restricted else "CONNECTED",
                         "messaging limit reached" if restricted else "slots freed in the moving 24 hours",
-                        scope, "WARNING" if restricted else "INFO", key=t.key,
+                        scope, "WARNING" if restricted else "INFO", key=notice.key,
                     ))
-            counts[f"usage_{band}"] += 1
-        by_number = {codec.s(n, "pk"): n for n in numbers}
-        announced = []
-        for change in changes:
-            announced += self.facets.announce([change], by_number[change.phone_number_id], counts)
-        return announced
+            changes += self.facets.announce(batch, number, counts)
+        counts[f"usage_{band}"] += 1
+        # Recorded for every number: later runs skip these entries (a crash before this redoes them).
+        self.facets.logs.mark_announced(scope, "usage", max(entries))
+        return changes
 
-    def _upgrade(self, item: dict, numbers: list[dict], now: int, counts: Counter) -> list[Change]:
-        tier = codec.s(item, "tier")
+    def _upgrade(self, item: dict, numbers_of_scope: Callable[[], list[dict]], now: int,
+                 counts: Counter) -> list[Change]:
+        scope = codec.s(item, "scope")
+        # Once per tier stint: the key names the tier and when the scope's limit last changed.
+        key = f"upgrade#{codec.s(item, 'tier')}#{codec.n(item, 'limit_at', 0)}"
+        if codec.s(item, "upgrade_announced") == key:
+            return []
+        counter = self.state.get_limit_item(scope) or item  # the index may lag behind a limit change
+        tier = codec.s(counter, "tier")
+        key = f"upgrade#{tier}#{codec.n(counter, 'limit_at', 0)}"
+        if codec.s(counter, "upgrade_announced") == key:
+            return []
+        filled = codec.n(counter, "filled_bucket")
+        if filled is not None and now < self.window.frees_at(filled):
+            counts["upgrade_not_judged_while_filled"] += 1  # the fill is not real usage
+            return []
+        numbers = numbers_of_scope()
         states = [number_from_item(n) for n in numbers]
         check = upgrade_eligibility(
             self.policy, tier,
-            Connection.CONNECTED if all(s.connection is Connection.CONNECTED for s in states) else Connection.OFFLINE,
+            Connection.CONNECTED if states and all(s.connection is Connection.CONNECTED for s in states)
+            else Connection.OFFLINE,
             any(s.banned for s in states), any(s.flagged for s in states),
             [s.quality for s in states] or [Quality.UNKNOWN], now, now,
         )
         if not check.eligible:
             counts["upgrade_not_eligible"] += 1
             return []
-        # Once per tier stint: the key names the tier and when the scope's limit last changed.
-        key = f"upgrade#{tier}#{codec.n(item, 'limit_at', 0)}"
-        changes = [
-            Change(codec.s(n, "pk"), "UPGRADE_ELIGIBLE", now, tier, check.next_tier,
-                   "Connected, quality Medium or High, half the limit reached in the last 7 days",
-                   codec.s(item, "scope"), "INFO", key=key)
-            for n in numbers
-        ]
+        changes = []
+        for number in numbers:
+            changes += self.facets.announce([Change(
+                codec.s(number, "pk"), "UPGRADE_ELIGIBLE", now, tier, check.next_tier,
+                "Connected, quality Medium or High, half the limit reached in the last 7 days", scope, "INFO",
+                key=key,
+            )], number, counts)
+        self.state.mark_upgrade_announced(scope, key)
         counts["upgrade_eligible"] += 1
-        return [c for n, c in zip(numbers, changes, strict=True) for c in self.facets.announce([c], n, counts)]
+        return changes
 
 
 def _string_set(item: dict, name: str) -> set[str]:

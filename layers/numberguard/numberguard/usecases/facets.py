@@ -9,10 +9,11 @@ from collections.abc import Callable
 from numberguard.domain.changes import Change, limit_text
 from numberguard.domain.facetlog import Transition, insert, latest, touched, transitions
 from numberguard.domain.tiers import MessagingLimit, parse_limit
+from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
 from numberguard.notify.publisher import Publisher
 from numberguard.observability import logger
-from numberguard.store import codec
+from numberguard.store import codec, keys
 from numberguard.store.state import FacetLogStore, LogConflict, StateStore
 
 LOG_RETRIES = 16
@@ -23,11 +24,13 @@ class PublishDeferred(RuntimeError):
 
 
 class Facets:
-    def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float]):
+    def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float],
+                 window: Window | None = None):
         self.state = state
         self.logs = logs
         self.publisher = publisher
         self.clock = clock
+        self.window = window or Window()
 
     # ---- the facet log ----------------------------------------------------------------------
 
@@ -54,12 +57,13 @@ class Facets:
         raise LogConflict(f"{subject}/{facet} stayed contended")
 
     def limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
-               counts: Counter) -> list[Change]:
+              counts: Counter, meta_reported: bool = True) -> list[Change]:
         """Meta's reported limit always wins: logged on the scope, applied to the counter."""
-        return self.limits(number, [(key, limit)], lambda _key: reason, counts)
+        return self.limits(number, [(key, limit)], lambda _key: reason, counts, meta_reported)
 
     def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
-               counts: Counter, only_touched: bool = False) -> list[Change]:
+               counts: Counter, meta_reported: bool = True,
+               only_touched: bool = False) -> list[Change]:
         """Several reported limits of one scope in one log write; `reason` names the entry that made a change.
 
         only_touched: just the changes these entries may have made (facetlog.touched), not the whole log's.
@@ -71,13 +75,19 @@ class Facets:
             item = self.state.get_limit_item(scope)
             return codec.s(item, "tier") if item else None
 
-        moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
-        if only_touched:
-            moves = touched(moves, entries, {k for k, _ in pairs})
+        all_moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
+        moves = touched(all_moves, entries, {k for k, _ in pairs}) if only_touched else all_moves
         applied = parse_limit(tier)
         if applied is not None:
-            done = self.state.set_limit(scope, applied, at)
+            # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
+            fill = self.window.bucket_of(int(self.clock())) if _from_unlimited(all_moves, tier) else None
+            done = self.state.set_limit(scope, applied, at, fill_bucket=fill)
             counts["limit_applied" if done.applied else "limit_stale"] += 1
+            counts["limit_filled_from_unlimited"] += int(done.filled)
+        settles = meta_reported and all_moves and all_moves[-1].key in dict(pairs)
+        if settles and codec.n(number, "flagged_at") is not None:
+            # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
+            self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
         changes = []
         for t in moves:
             before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
@@ -110,6 +120,14 @@ class Facets:
                 continue
             self.state.mark_published(change)
         return announced
+
+
+def _from_unlimited(moves: list[Transition], tier: str | None) -> bool:
+    """The latest change of the limit log made this tier, and it came from unlimited."""
+    if not moves or moves[-1].after != tier or moves[-1].before is None:
+        return False
+    before = parse_limit(moves[-1].before)
+    return before is not None and before.unlimited
 
 
 def change_of(pnid: str, kind: str, t: Transition, reason: str, severity: str) -> Change:
