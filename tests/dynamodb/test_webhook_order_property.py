@@ -4,8 +4,9 @@ then the state and the notifications are exactly those of delivering it once in 
 
 Meta's webhooks report changes: each event of a facet differs from the one before it (the generator
 keeps to that, as Meta does). `from` of a notification is what was known when it was announced, so
-it is the one field compared loosely: an event that arrives before its predecessor is announced from
-the value known then (the history and the published set are otherwise identical).
+it is the one field compared loosely (with a limit change's severity, WARNING when lower than
+`from`): an event that arrives before its predecessor is announced from the value known then (the
+history and the published set are otherwise identical).
 
 On DynamoDB Local: moto copies every table on each transaction, which makes a history of this size
 take minutes there; here the intake also runs its writes side by side, as on AWS.
@@ -52,7 +53,9 @@ def number_history(rng: random.Random, display: str, pnid: str) -> list[dict]:
             quality = "RED" if flagged else "YELLOW"
             entries.append(change("phone_number_quality_update", {"display_phone_number": display, "event": event,
                                                                   "current_limit": LADDER[tier]}, t))
-        elif roll < 0.55 and not flagged:  # Meta raises the tier (never while Flagged)
+        elif roll < 0.55 and not flagged and LADDER[tier] != "TIER_UNLIMITED":  # never while Flagged
+            # A scope lowered from unlimited starts full *when that lowering arrives* (the evaluator's
+            # rule, docs/decision_log.md): order-dependent by design, so this history never lowers one.
             new = rng.choice([i for i in range(len(LADDER)) if i != tier])
             # Events of the current generation report limits too (a lower one, e.g., at onboarding).
             kind = "UPGRADE" if new > tier else "ONBOARDING"
@@ -73,7 +76,7 @@ def number_history(rng: random.Random, display: str, pnid: str) -> list[dict]:
                 value["statuses"] = [{"id": wamid, "status": rng.choice(["sent", "delivered", "read"]),
                                       "timestamp": str(t), "recipient_id": sender}]
             entries.append(change("messages", value, None))
-    if flagged and tier > 0:  # the Flagged number's day-7 outcome, as Meta reported it before 2025-10
+    if flagged and 0 < tier < len(LADDER) - 1:  # the day-7 outcome, as Meta reported it before 2025-10
         t += 7 * 86400
         entries.append(change("phone_number_quality_update", {"display_phone_number": display, "event": "DOWNGRADE",
                                                               "old_limit": LADDER[tier],
@@ -148,6 +151,8 @@ class World:
                 if "document" in row:
                     document = json.loads(row["document"]["S"])
                     document.pop("from")
+                    if document["type"] == "LIMIT_CHANGED":
+                        document.pop("severity")  # WARNING when lower than `from`: known at announcement
                     row["document"] = document
                 rows.append(json.dumps(row, sort_keys=True))
             out[table.split("-", 1)[1]] = sorted(rows)
@@ -155,7 +160,8 @@ class World:
 
     def notifications(self) -> list[tuple]:
         return sorted((n.id, n.type, n.document["phone_number_id"], n.document["to"], n.document["at"],
-                       n.document["reason"], n.severity) for n in self.publisher.sent)
+                       n.document["reason"], None if n.type == "LIMIT_CHANGED" else n.severity)
+                      for n in self.publisher.sent)
 
 
 # A seed drives the whole history: shrinking a seed means nothing, so a failure reports its seed as is.
