@@ -4,9 +4,13 @@
     numberguard numbers add --phone-number-id ID --waba-id ID --display-phone-number +1... --tier TIER_1K
     numberguard numbers list | show PHONE_NUMBER_ID
     numberguard check --phone-number-id ID --recipient 16505551234 [--message template|session] [--dry-run]
+    numberguard usage PHONE_NUMBER_ID | history PHONE_NUMBER_ID
+    numberguard report --html FILE
+    numberguard send-webhook FILE [--url http://127.0.0.1:3000/webhook] [--app-secret SECRET]
+    numberguard simulate SCENARIO
 
-`numbers` commands talk to DynamoDB Local (default http://127.0.0.1:8000) or, with `--aws`, to the
-deployed tables; `check` invokes LimitCheckFunction through the Lambda API: local mode's
+`numbers`, `usage`, `history` and `report` talk to DynamoDB Local (default http://127.0.0.1:8000)
+or, with `--aws`, to the deployed tables; `check` invokes LimitCheckFunction through the Lambda API: local mode's
 (default http://127.0.0.1:3001) or, with `--aws` / `--function-name`, the deployed function.
 Bad input or an unreachable service gives one line on stderr and a non-zero exit, never a trace
 (set NUMBERGUARD_DEBUG=1 to see the trace of an unexpected error).
@@ -28,6 +32,7 @@ from numberguard_ops import local
 
 LOCAL_DYNAMODB = f"http://{local.HOST}:{local.DEFAULT_DYNAMODB_PORT}"
 LOCAL_LAMBDA = f"http://{local.HOST}:{local.DEFAULT_LAMBDA_PORT}"
+LOCAL_WEBHOOK = f"http://{local.HOST}:{local.DEFAULT_API_PORT}/webhook"
 FUNCTION = "LimitCheckFunction"
 
 EXIT_OK = 0
@@ -67,6 +72,23 @@ def _port(text: str) -> int:
     return port
 
 
+def _rate(text: str) -> float:
+    try:
+        return local.parse_rate(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
 def _url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -95,15 +117,33 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
-    run = commands.add_parser("local", help="run local mode: DynamoDB Local and the Lambda invoke API (make run)",
-                              description="Start DynamoDB Local with the template's tables and serve the template's "
-                                          "functions on a Lambda invoke API. Ctrl-C stops everything.")
+    run = commands.add_parser(
+        "local", help="run local mode: the template's functions, tables, topics and API on this machine (make run)",
+        description="Start DynamoDB Local and moto's server with the resources of template.yaml, and serve the "
+                    "template's functions: the Lambda invoke API, the API of their Api events, their schedules, and "
+                    "a mailbox for notifications. Ctrl-C stops everything.")
+    run.add_argument("--api-port", type=_port, default=local.DEFAULT_API_PORT,
+                     help=f"port of the API (the functions' Api events, e.g. /webhook) on {local.HOST} "
+                          "(default %(default)s)")
     run.add_argument("--lambda-port", type=_port, default=local.DEFAULT_LAMBDA_PORT,
                      help=f"port of the Lambda invoke API on {local.HOST} (default %(default)s)")
     run.add_argument("--dynamodb-port", type=_port, default=local.DEFAULT_DYNAMODB_PORT,
                      help="port of DynamoDB Local (default %(default)s)")
+    run.add_argument("--moto-port", type=_port, default=local.DEFAULT_MOTO_PORT,
+                     help="port of moto's server: SNS, S3, SSM, SQS (default %(default)s)")
     run.add_argument("--data-dir", type=Path, default=None,
-                     help="folder where DynamoDB Local keeps its data (default .local/ in the project folder)")
+                     help="folder for DynamoDB Local's data and the mailbox (default .local/ in the project folder)")
+    run.add_argument("--app-secret", default=local.embedded_aws.DEFAULT_APP_SECRET,
+                     help="the Meta app secret webhooks are signed with (default %(default)s)")
+    run.add_argument("--verify-token", default=local.embedded_aws.DEFAULT_VERIFY_TOKEN,
+                     help="the webhook verify token (default %(default)s)")
+    run.add_argument("--log-level", type=_upper_choice(("DEBUG", "INFO", "WARNING", "ERROR")), default="WARNING",
+                     help="the functions' log level (the template's LogLevel; default %(default)s, INFO logs "
+                          "every invocation)")
+    run.add_argument("--template", type=Path, default=None, metavar="FILE",
+                     help="serve another SAM template (default template.yaml of the project)")
+    run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
+                     help="run scheduled functions at this rate instead of the template's: rate(1 minute), 30s, 5m")
     run.set_defaults(handler=cmd_local)
 
     output = Parser(add_help=False)
@@ -120,6 +160,7 @@ def build_parser() -> Parser:
                        help=f"DynamoDB Local's URL (default {LOCAL_DYNAMODB}); ignored with --aws")
     store.add_argument("--numbers-table", help="with --aws: the NumbersTable's name (default: NUMBERS_TABLE)")
     store.add_argument("--limits-table", help="with --aws: the LimitsTable's name (default: LIMITS_TABLE)")
+    store.add_argument("--history-table", help="with --aws: the HistoryTable's name (default: HISTORY_TABLE)")
     store.add_argument("--policy", choices=("per-number", "portfolio"),
                        help="with --aws: the stack's LimitPolicy (default: LIMIT_POLICY, else per-number)")
 
@@ -169,6 +210,54 @@ def build_parser() -> Parser:
                        help=f"function to invoke; on AWS the deployed name (stack output LimitCheckFunctionName, "
                             f"or LIMIT_CHECK_FUNCTION); giving it without --endpoint means AWS (default {FUNCTION})")
     check.set_defaults(handler=cmd_check)
+
+    usage = commands.add_parser("usage", parents=[store], help="used / limit of a number, when slots free, 24 h",
+                                description="How much of its moving 24-hour limit a number has used, when the next "
+                                            "slot frees, and its recipients hour by hour.")
+    usage.add_argument("phone_number_id", help="Meta's phone number id")
+    usage.set_defaults(handler=cmd_usage)
+
+    history = commands.add_parser("history", parents=[store], help="a number's changes of status, quality, limit",
+                                  description="Every recorded change of a number (newest first): status, quality, "
+                                              "tier, limit, warnings. The same entries were published to SNS.")
+    history.add_argument("phone_number_id", help="Meta's phone number id")
+    history.add_argument("--limit", type=_positive, default=50, help="how many entries (default %(default)s)")
+    history.set_defaults(handler=cmd_history)
+
+    report = commands.add_parser("report", parents=[store], help="one HTML page about every number",
+                                 description="Write one self-contained HTML page (inline SVG and CSS, nothing "
+                                             "fetched) with every number's status, quality, tier, usage gauge, "
+                                             "24 h usage chart and status timeline.")
+    report.add_argument("--html", required=True, metavar="FILE", type=Path, help="the page to write")
+    report.set_defaults(handler=cmd_report)
+
+    send = commands.add_parser(
+        "send-webhook", help="sign a webhook body as Meta does and POST it to the API",
+        description="POST a webhook body (a file from events/webhooks/, or '-' for standard input) to /webhook, "
+                    "signed with X-Hub-Signature-256 as Meta signs it. Exit code 0 on a 2xx answer, 1 otherwise.")
+    send.add_argument("file", help="the body to send, byte for byte ('-' reads standard input)")
+    send.add_argument("--url", type=_url, default=LOCAL_WEBHOOK,
+                      help="the webhook URL (default %(default)s: local mode's API)")
+    send.add_argument("--app-secret", default=None,
+                      help="the Meta app secret to sign with (default: NUMBERGUARD_APP_SECRET, else local mode's "
+                           f"{local.embedded_aws.DEFAULT_APP_SECRET})")
+    send.add_argument("--now", action="store_true",
+                      help="set the body's event times (entry time, message and status timestamps) to now first, "
+                           "so a sample reads as news (the body is signed after)")
+    send.add_argument("--unsigned", action="store_true", help="send no signature (the API must answer 401)")
+    send.set_defaults(handler=cmd_send_webhook)
+
+    sim = commands.add_parser(
+        "simulate", help="run a scenario through the real use cases on a fake clock",
+        description="Run the intake, the limit check and the evaluator of the layer on a fake clock over a scenario "
+                    "file (quality changes, sends per hour, webhooks) in this process, on moto: no server needed. "
+                    "Prints the timeline: statuses, limits, denials, notifications. Exit code 1 when the "
+                    "scenario's expectations do not hold.")
+    sim.add_argument("scenario", type=Path, help="a scenario file, e.g. events/scenarios/flagged-downgrades.json")
+    sim.add_argument("--json", action="store_true", help="print the timeline as JSON")
+    sim.add_argument("--html", metavar="FILE", type=Path,
+                     help="also write the report page (as `report --html`) as of the scenario's end")
+    sim.set_defaults(handler=cmd_simulate)
     return parser
 
 
@@ -233,7 +322,7 @@ def explain(err: BaseException, where: str, local_hint: str | None) -> str:
 # ---- numbers ---------------------------------------------------------------------------------------
 
 
-def open_store(args: argparse.Namespace) -> tuple[Any, str, str | None]:
+def open_store(args: argparse.Namespace, history: bool = False) -> tuple[Any, str, str | None]:
     """Settings for the registry, the models bound to them; returns (settings, where, local hint)."""
     from numberguard.config import ConfigError, Settings
     from numberguard.store import models
@@ -249,9 +338,12 @@ def open_store(args: argparse.Namespace) -> tuple[Any, str, str | None]:
         env = dict(os.environ)
         env.pop("DYNAMODB_ENDPOINT", None)
         env["AWS_REGION"] = session.region_name
-        for flag, var, output in (("numbers_table", "NUMBERS_TABLE", "NumbersTableName"),
-                                  ("limits_table", "LIMITS_TABLE", "LimitsTableName")):
-            if getattr(args, flag):
+        tables = [("numbers_table", "NUMBERS_TABLE", "NumbersTableName"),
+                  ("limits_table", "LIMITS_TABLE", "LimitsTableName")]
+        if history:
+            tables.append(("history_table", "HISTORY_TABLE", "HistoryTableName"))
+        for flag, var, output in tables:
+            if getattr(args, flag, None):
                 env[var] = getattr(args, flag)
             elif not env.get(var):
                 raise CliError(f"--aws needs the deployed table names: set {var} (stack output {output}) "
@@ -260,8 +352,8 @@ def open_store(args: argparse.Namespace) -> tuple[Any, str, str | None]:
             env["LIMIT_POLICY"] = args.policy
         where, hint = f"DynamoDB in {session.region_name}", None
     else:
-        for flag in ("numbers_table", "limits_table", "policy"):
-            if getattr(args, flag):
+        for flag in ("numbers_table", "limits_table", "history_table", "policy"):
+            if getattr(args, flag, None):
                 raise CliError(f"--{flag.replace('_', '-')} goes with --aws; local mode uses template.yaml's names")
         endpoint = args.dynamodb_endpoint or LOCAL_DYNAMODB
         # The same environment as local mode's functions: template names and defaults, local credentials.
@@ -524,14 +616,201 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if isinstance(answer, dict) and answer.get("allowed") else EXIT_DENIED
 
 
+# ---- usage, history, report -------------------------------------------------------------------------
+
+
+def _view(args: argparse.Namespace):
+    from numberguard.wiring import state_store
+
+    from numberguard_ops.views import number_view
+
+    settings, where, hint = open_store(args, history=True)
+    view = _store_call(where, hint, number_view, state_store(settings), settings, args.phone_number_id,
+                       int(time.time()), getattr(args, "limit", 200))
+    if view is None:
+        raise CliError(f"phone_number_id {args.phone_number_id} is not registered in {where} "
+                       "(numberguard numbers list shows the registered numbers)")
+    return view
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    from numberguard_ops.views import usage_lines
+
+    view = _view(args)
+    if args.json:
+        _print_json({k: v for k, v in view.as_dict().items() if k != "history"})
+    else:
+        print("\n".join(usage_lines(view)))
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from numberguard_ops.views import history_lines
+
+    view = _view(args)
+    if args.json:
+        _print_json(view.history)
+    else:
+        print("\n".join(history_lines(view)))
+    return EXIT_OK
+
+
+def _writable(target: Path) -> None:
+    if target.is_dir():
+        raise CliError(f"--html {target}: is a folder; give a file name such as report.html")
+    if not target.parent.exists():
+        raise CliError(f"--html {target}: the folder {target.parent} does not exist")
+
+
+def _write(target: Path, page: str) -> None:
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise CliError(f"--html {target}: cannot write it ({err.strerror or err})") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from numberguard.wiring import state_store
+
+    from numberguard_ops import report
+    from numberguard_ops.views import all_number_ids, number_view
+
+    target: Path = args.html
+    _writable(target)
+    settings, where, hint = open_store(args, history=True)
+    now = int(time.time())
+    store = state_store(settings)
+
+    def collect():
+        views = [number_view(store, settings, pnid, now) for pnid in all_number_ids(store)]
+        return [v for v in views if v is not None]
+
+    views = _store_call(where, hint, collect)
+    page = report.render(views, now, where)
+    _write(target, page)
+    if args.json:
+        _print_json({"file": str(target), "numbers": len(views)})
+    else:
+        print(f"Wrote {target} ({len(views)} number{'s' if len(views) != 1 else ''}, {len(page):,} bytes, "
+              "self-contained: open it in a browser)")
+    return EXIT_OK
+
+
+# ---- send-webhook ------------------------------------------------------------------------------------
+
+
+def signature(body: bytes, secret: str) -> str:
+    """X-Hub-Signature-256 as Meta sends it: HMAC-SHA256 of the raw body with the app secret."""
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _times_now(body: bytes, name: str, now: int) -> bytes:
+    """Meta's envelope with its event times moved to `now` (entry.time, messages[] and statuses[] timestamps)."""
+    try:
+        envelope = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CliError(f"--now: {name} is not JSON ({err})") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
+        raise CliError(f"--now: {name} is not Meta's webhook envelope (no entry list)")
+    for entry in envelope["entry"]:
+        if not isinstance(entry, dict):
+            continue
+        if "time" in entry:
+            entry["time"] = now
+        for change in entry.get("changes") or []:
+            value = change.get("value") if isinstance(change, dict) else None
+            for kind in ("messages", "statuses"):
+                for item in (value or {}).get(kind) or []:
+                    if isinstance(item, dict) and "timestamp" in item:
+                        item["timestamp"] = str(now)
+    return json.dumps(envelope).encode()
+
+
+def cmd_send_webhook(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as err:
+        raise CliError(f"cannot read {args.file}: {err.strerror or err}") from None
+    if not body.strip():
+        raise CliError(f"{args.file} is empty: a webhook body is Meta's JSON envelope")
+    if args.now:
+        body = _times_now(body, args.file, int(time.time()))
+    secret = args.app_secret or os.environ.get("NUMBERGUARD_APP_SECRET") or local.embedded_aws.DEFAULT_APP_SECRET
+    headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
+    if not args.unsigned:
+        headers["X-Hub-Signature-256"] = signature(body, secret)
+    request = urllib.request.Request(args.url, data=body, headers=headers, method="POST")  # noqa: S310 - http(s) only
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            status, answer = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, answer = err.code, err.read()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        if args.url == LOCAL_WEBHOOK or "127.0.0.1" in args.url or "localhost" in args.url:
+            raise CliError(f"{args.url} is not answering ({reason}): start local mode with `make run` "
+                           "(or `numberguard local`), or point --url at it") from None
+        raise CliError(f"could not reach {args.url}: {reason}") from None
+    text = answer.decode("utf-8", errors="replace").strip()
+    print(f"{status} {text}")
+    return EXIT_OK if 200 <= status < 300 else EXIT_ERROR
+
+
+# ---- simulate ------------------------------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from numberguard_ops.simulate import ScenarioError, simulate, timeline_lines
+
+    if args.html is not None:
+        _writable(args.html)
+    try:
+        result = simulate(args.scenario)
+    except ScenarioError as err:
+        raise CliError(f"scenario {args.scenario}: {err}") from None
+    if args.html is not None:
+        _write(args.html, result.html or "")
+    if args.json:
+        _print_json(result.as_dict())
+    else:
+        print("\n".join(timeline_lines(result)))
+    return EXIT_ERROR if result.failures else EXIT_OK
+
+
 # ---- local -----------------------------------------------------------------------------------------
 
 
 def cmd_local(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir.expanduser().resolve() if args.data_dir else local.DEFAULT_DATA_DIR)
-    if args.lambda_port == args.dynamodb_port:
-        raise CliError("--lambda-port and --dynamodb-port must differ", EXIT_USAGE)
-    options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir)
+    ports = {"--api-port": args.api_port, "--lambda-port": args.lambda_port, "--dynamodb-port": args.dynamodb_port,
+             "--moto-port": args.moto_port}
+    seen: dict[int, str] = {}
+    for flag, port in ports.items():
+        if port in seen:
+            raise CliError(f"{seen[port]} and {flag} must differ (both {port})", EXIT_USAGE)
+        seen[port] = flag
+    for flag, value in (("--app-secret", args.app_secret), ("--verify-token", args.verify_token)):
+        if not value.strip():
+            raise CliError(f"{flag} must not be empty", EXIT_USAGE)
+    if args.template is not None:
+        from numberguard_ops import template
+
+        template.select(args.template)
+        try:
+            template.load()
+        except template.TemplateError as err:
+            template.select(None)
+            raise CliError(f"--template: {err}") from None
+    options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
+                                 api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
+                                 verify_token=args.verify_token, schedule_rate=args.schedule_rate,
+                                 log_level=args.log_level)
     return local.run(options)
 
 

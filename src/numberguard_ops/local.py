@@ -4,12 +4,17 @@
 reverse order on Ctrl-C (SIGINT), SIGTERM or SIGHUP, or when one of them dies:
 
 1. DynamoDB Local (persisted in the data folder) with the tables of template.yaml;
-2. the functions of template.yaml, imported in this process with their template environment
-   pointed at DynamoDB Local (the way `sam local` runs them, without containers);
-3. the Lambda invoke API on 127.0.0.1 (boto3's lambda client works unchanged against it).
+2. moto's server (SNS, S3, SSM, SQS) with the template's buckets, topics and queues and the SSM
+   parameters its functions read secrets from; a mailbox queue subscribed to the topics;
+3. the functions of template.yaml, imported in this process with their template environment
+   pointed at the local endpoints (the way `sam local` runs them, without containers);
+4. the Lambda invoke API on 127.0.0.1 (boto3's lambda client works unchanged against it);
+5. the API of the functions' Api events (API Gateway proxy events), the timers of their schedules,
+   topic deliveries to functions with SNS events, and the mailbox printing each notification.
 
-Later services (moto server for SNS/S3/SSM, the webhook API on port 3000, the evaluator timer)
-are more entries of the same list: each one implements `Service`.
+Everything is read from template.yaml by resource and event type: a function, table, bucket,
+topic, route or schedule added there is served here with no second list. Each part implements
+`Service`.
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ import signal
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from numberguard_ops import template
+from numberguard_ops import embedded_aws, template
+from numberguard_ops.api_gateway import ApiServer
 from numberguard_ops.ddb_local import DynamoDBLocal, DynamoDBLocalError, find_jar
 from numberguard_ops.lambda_api import InvokeServer
 from numberguard_ops.runtime import REGION, FunctionRuntime, FunctionSpec, specs_from_template
@@ -34,8 +41,10 @@ from numberguard_ops.runtime import REGION, FunctionRuntime, FunctionSpec, specs
 HOST = "127.0.0.1"
 # DynamoDB Local and the local Lambda API accept any credentials; these never leave the machine.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+DEFAULT_API_PORT = 3000
 DEFAULT_LAMBDA_PORT = 3001
 DEFAULT_DYNAMODB_PORT = 8000
+DEFAULT_MOTO_PORT = 5000
 DEFAULT_DATA_DIR = template.ROOT / ".local"
 READY = "numberguard local is ready"
 
@@ -186,9 +195,13 @@ class DynamoDBService:
 # ---- the functions, in this process -----------------------------------------------------------
 
 
-def local_aws_environment(dynamodb_endpoint: str) -> dict[str, str]:
-    """What local mode adds to the functions' environment: the local endpoints and fake credentials."""
-    return {
+def local_aws_environment(dynamodb_endpoint: str, aws_endpoint: str | None = None) -> dict[str, str]:
+    """What local mode adds to the functions' environment: the local endpoints and fake credentials.
+
+    `aws_endpoint` (moto's server) becomes AWS_ENDPOINT_URL, which every boto3 client honours: SNS,
+    S3, SSM and anything else the functions call stay on this machine; DynamoDB goes to DynamoDB Local.
+    """
+    env = {
         "DYNAMODB_ENDPOINT": dynamodb_endpoint,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
@@ -198,9 +211,13 @@ def local_aws_environment(dynamodb_endpoint: str) -> dict[str, str]:
         "AWS_SAM_LOCAL": "true",  # Powertools: no X-Ray outside Lambda
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
     }
+    if aws_endpoint:
+        env["AWS_ENDPOINT_URL"] = aws_endpoint
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
+    return env
 
 
-UNSET_LOCALLY = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+UNSET_LOCALLY = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 
 
 def merged_environment(specs: list[FunctionSpec]) -> tuple[dict[str, str], list[str]]:
@@ -224,9 +241,10 @@ class FunctionsService:
     name = "functions"
 
     def __init__(self, dynamodb_endpoint: str, specs: list[FunctionSpec] | None = None,
-                 log: Callable[[str], None] = _say):
+                 log: Callable[[str], None] = _say, aws_endpoint: Callable[[], str | None] = lambda: None):
         self.specs = specs if specs is not None else specs_from_template()
         self.dynamodb_endpoint = dynamodb_endpoint
+        self.aws_endpoint = aws_endpoint
         self.runtime = FunctionRuntime(self.specs)
         self.log = log
         self.environment: dict[str, str] = {}
@@ -238,7 +256,7 @@ class FunctionsService:
 
     def start(self) -> None:
         env, conflicts = merged_environment(self.specs)
-        env.update(local_aws_environment(self.dynamodb_endpoint))
+        env.update(local_aws_environment(self.dynamodb_endpoint, self.aws_endpoint()))
         for line in conflicts:
             self.log(f"warning: {line}; local mode runs every function in one process and uses the first value")
         for key in (*env, *UNSET_LOCALLY):
@@ -267,9 +285,10 @@ class FunctionsService:
             cfg = Settings.from_env(self.environment)
         except ConfigError as err:
             return [f"settings        invalid: {err}"]
+        level = self.environment.get("POWERTOOLS_LOG_LEVEL")
         return [
             f"policy          {cfg.policy.value} (LimitPolicy), buckets of {cfg.bucket_minutes} min (BucketMinutes), "
-            f"fail {cfg.fail_mode.value} (FailMode)"
+            f"fail {cfg.fail_mode.value} (FailMode)" + (f", function logs at {level} (--log-level)" if level else "")
         ]
 
     def problem(self) -> str | None:
@@ -341,6 +360,300 @@ class LambdaApiService:
         return None
 
 
+# ---- moto's server and the template's SNS / S3 / SSM / SQS resources -----------------------------
+
+
+class MotoService:
+    name = "moto server"
+
+    def __init__(self, port: int, host: str = HOST):
+        self.server = embedded_aws.MotoServer(port, host)
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def preflight(self) -> None:
+        if self.server.port and not port_free(self.server.port, self.server.host):
+            raise LocalModeError(f"port {self.server.port} is already in use: choose another with --moto-port")
+
+    def start(self) -> None:
+        try:
+            self.server.start()
+        except OSError as err:
+            raise LocalModeError(f"cannot listen on {self.server.host}:{self.server.port} ({err.strerror}): "
+                                 "choose another port with --moto-port") from None
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def describe(self) -> list[str]:
+        return [f"moto server     {self.endpoint}  SNS, S3, SSM, SQS (in memory; AWS_ENDPOINT_URL of the functions)"]
+
+    def problem(self) -> str | None:
+        return None if self.server.alive() else "moto's server stopped serving"
+
+
+class AwsResourcesService:
+    """The template's buckets, topics, queues and secret parameters in moto; the mailbox; topic deliveries."""
+
+    name = "AWS resources"
+
+    def __init__(self, moto: MotoService, secrets: embedded_aws.Secrets, mailbox: Path, runtime: FunctionRuntime,
+                 resolver: template.Resolver | None = None, say: Callable[[str], None] = _say):
+        self.moto = moto
+        self.secrets = secrets
+        self.mailbox = mailbox
+        self.runtime = runtime
+        self.resolver = resolver or template.Resolver()
+        self.say = say
+        self.created = embedded_aws.Created()
+        self.pollers: list[embedded_aws.QueuePoller] = []
+        self.mailbox_topics: list[str] = []
+        self.deliveries: list[str] = []
+
+    def preflight(self) -> None:
+        try:
+            self.mailbox.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise LocalModeError(f"mailbox {self.mailbox}: cannot create it ({err.strerror})") from None
+
+    def start(self) -> None:
+        endpoint = self.moto.endpoint
+        try:
+            self.created = embedded_aws.create_resources(endpoint, self.secrets, self.resolver)
+        except template.TemplateError as err:
+            raise LocalModeError(f"template.yaml: {err}") from None
+        consumed = {sub.topic for sub in template.topic_subscriptions(self.resolver)}
+        # Topics that functions read (an SNS event) deliver to them; every other topic to the mailbox.
+        for sub in template.topic_subscriptions(self.resolver):
+            fn = self.runtime.resolve(sub.function)
+            url = embedded_aws.subscribe_queue(endpoint, self.created.topics[sub.topic],
+                                               f"numberguard-local-{sub.function}-{sub.topic}")
+            arn = f"{self.created.topics[sub.topic]}:local-{sub.function}"
+            self._poll(url, self._deliver(fn, arn), f"{sub.topic}→{sub.function}")
+            self.deliveries.append(f"{sub.topic} → {sub.function}")
+        for logical_id, arn in self.created.topics.items():
+            if logical_id in consumed:
+                continue
+            url = embedded_aws.subscribe_queue(endpoint, arn, embedded_aws.MAILBOX_QUEUE)
+            if logical_id not in self.mailbox_topics:
+                self.mailbox_topics.append(logical_id)
+            if len(self.mailbox_topics) == 1:
+                self._poll(url, self._to_mailbox, "mailbox")
+
+    def _poll(self, url: str, handle: Callable[[dict], None], name: str) -> None:
+        poller = embedded_aws.QueuePoller(self.moto.endpoint, url, handle, name,
+                                          lambda line: print(f"numberguard local: {line}", file=sys.stderr, flush=True))
+        poller.start()
+        self.pollers.append(poller)
+
+    def _to_mailbox(self, envelope: dict) -> None:
+        mail = embedded_aws.write_mail(self.mailbox, envelope)
+        self.say(f"notification {embedded_aws.one_line(mail.document)}  [mailbox/{mail.eml.name}]")
+
+    def _deliver(self, fn, subscription_arn: str) -> Callable[[dict], None]:
+        def handle(envelope: dict) -> None:
+            result = self.runtime.invoke(fn, embedded_aws.sns_event(envelope, subscription_arn))
+            if not result.ok:  # SNS retries a failed delivery: the message stays in the queue
+                raise RuntimeError(f"{fn.spec.name} failed on an SNS message: {result.json().get('errorMessage')}")
+
+        return handle
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers.clear()
+
+    def describe(self) -> list[str]:
+        made = self.created
+        lines = []
+        if made.buckets:
+            lines.append(f"S3 buckets      {', '.join(made.buckets)}")
+        for logical_id, arn in made.topics.items():
+            lines.append(f"SNS topic       {arn} ({logical_id})")
+        for logical_id, url in made.queues.items():
+            lines.append(f"SQS queue       {url} ({logical_id})")
+        for variable, (name, value) in made.parameters.items():
+            lines.append(f"SSM parameter   {name} = {value!r} (SecureString, the functions' {variable})")
+        for line in self.deliveries:
+            lines.append(f"SNS delivery    {line}")
+        if self.mailbox_topics:
+            lines.append(f"mailbox         {self.mailbox} (notifications of {', '.join(self.mailbox_topics)}: "
+                         "one line here, an .eml and a .json file there)")
+        return lines
+
+    def problem(self) -> str | None:
+        for poller in self.pollers:
+            if not poller.alive():
+                return f"the {poller.name} reader stopped"
+        return None
+
+
+# ---- the API of the functions' Api events ---------------------------------------------------------
+
+
+class ApiService:
+    name = "API"
+
+    def __init__(self, runtime: FunctionRuntime, routes: list[template.Route], port: int, host: str = HOST,
+                 say: Callable[[str], None] = _say):
+        self.runtime = runtime
+        self.routes = routes
+        self.port = port
+        self.host = host
+        self.say = say
+        self.server: ApiServer | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def preflight(self) -> None:
+        if self.routes and self.port and not port_free(self.port, self.host):
+            raise LocalModeError(f"port {self.port} is already in use: choose another with --api-port")
+
+    def start(self) -> None:
+        if not self.routes:
+            return
+        try:
+            self.server = ApiServer((self.host, self.port), self.routes, self.runtime, log=self.say)
+        except OSError as err:
+            raise LocalModeError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): "
+                                 "choose another port with --api-port") from None
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+                                       name="api", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+            self.thread = None
+
+    def describe(self) -> list[str]:
+        if not self.routes:
+            return ["API             none (no function of template.yaml has an Api event yet)"]
+        routes = ", ".join(f"{r.method} {r.path} → {r.function}" for r in self.routes)
+        return [f"API             {self.endpoint}  {routes}"]
+
+    def problem(self) -> str | None:
+        if self.thread is not None and not self.thread.is_alive():
+            return "the API stopped serving"
+        return None
+
+
+# ---- schedules ------------------------------------------------------------------------------------
+
+
+def parse_rate(text: str) -> int:
+    """`rate(1 minute)`, `90s`, `5m`, `1h` or plain seconds → seconds (the --schedule-rate flag)."""
+    value = text.strip().lower()
+    if value.startswith("rate("):
+        return template.rate_seconds(value)
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (value[:-1], value[-1]) if value and value[-1] in units else (value, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(f"not a rate: {text!r} (try rate(1 minute), 30s, 5m)") from None
+    if seconds <= 0:
+        raise ValueError(f"a rate must be positive, got {text!r}")
+    return max(1, round(seconds)) if seconds >= 1 else seconds
+
+
+def scheduled_event(schedule: template.Schedule) -> dict:
+    """What EventBridge sends a scheduled target (the evaluator reads nothing of it)."""
+    from datetime import UTC, datetime
+
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": template.ACCOUNT_ID, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION, "resources": [f"arn:aws:scheduler:{REGION}:{template.ACCOUNT_ID}:schedule/default/"
+                                        f"{schedule.source}"], "detail": {},
+    }
+
+
+def _every(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"
+
+
+class ScheduleService:
+    """One timer per schedule of the template, invoking its function in this process (never overlapping)."""
+
+    name = "schedules"
+
+    def __init__(self, runtime: FunctionRuntime, schedules: list[template.Schedule], rate: float | None = None,
+                 say: Callable[[str], None] = _say):
+        self.runtime = runtime
+        self.schedules = schedules
+        self.rate = rate
+        self.say = say
+        self.intervals: list[float] = []
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.runs = 0
+
+    def preflight(self) -> None:
+        self.intervals = []
+        for schedule in self.schedules:
+            if self.rate is not None:
+                self.intervals.append(self.rate)
+                continue
+            try:
+                self.intervals.append(template.rate_seconds(schedule.expression))
+            except template.TemplateError as err:
+                raise LocalModeError(f"{schedule.source}: {err}; give local mode one with --schedule-rate") from None
+
+    def start(self) -> None:
+        self.stopping.clear()
+        for schedule, interval in zip(self.schedules, self.intervals, strict=True):
+            thread = threading.Thread(target=self._run, args=(schedule, interval), name=f"timer-{schedule.function}",
+                                      daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _run(self, schedule: template.Schedule, interval: float) -> None:
+        fn = self.runtime.resolve(schedule.function)
+        while not self.stopping.wait(interval):
+            result = self.runtime.invoke(fn, scheduled_event(schedule))
+            self.runs += 1
+            if not result.ok:
+                self.say(f"schedule {schedule.function}: failed ({result.json().get('errorType')}: "
+                         f"{result.json().get('errorMessage')})")
+                continue
+            answer = result.json()
+            changes = answer.get("changes") if isinstance(answer, dict) else None
+            if changes:
+                self.say(f"schedule {schedule.function}: {len(changes)} change(s): {', '.join(map(str, changes))}")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        self.threads.clear()
+
+    def describe(self) -> list[str]:
+        if not self.schedules:
+            return ["schedules       none (no function of template.yaml has a schedule yet)"]
+        return [f"schedule        {s.function} every {_every(i)}"
+                + (f" (--schedule-rate; the template says {s.expression})" if self.rate is not None
+                   else f" ({s.expression}, {s.source})")
+                for s, i in zip(self.schedules, self.intervals, strict=True)]
+
+    def problem(self) -> str | None:
+        if any(not t.is_alive() for t in self.threads) and not self.stopping.is_set():
+            return "a schedule timer stopped"
+        return None
+
+
 # ---- local mode -----------------------------------------------------------------------------------
 
 
@@ -349,6 +662,12 @@ class LocalOptions:
     lambda_port: int = DEFAULT_LAMBDA_PORT
     dynamodb_port: int = DEFAULT_DYNAMODB_PORT
     data_dir: Path = field(default_factory=lambda: DEFAULT_DATA_DIR)
+    api_port: int = DEFAULT_API_PORT
+    moto_port: int = DEFAULT_MOTO_PORT
+    app_secret: str = embedded_aws.DEFAULT_APP_SECRET
+    verify_token: str = embedded_aws.DEFAULT_VERIFY_TOKEN
+    schedule_rate: float | None = None  # seconds; None: each schedule's own rate from template.yaml
+    log_level: str = "WARNING"  # the template's LogLevel parameter (INFO logs every invocation)
 
 
 class LocalMode:
@@ -438,11 +757,19 @@ class LocalMode:
 
 
 def build(options: LocalOptions) -> LocalMode:
+    resolver = template.Resolver()
     dynamodb = DynamoDBService(options.dynamodb_port, options.data_dir)
-    functions = FunctionsService(dynamodb.endpoint)
+    moto = MotoService(options.moto_port)
+    overrides = {"LogLevel": options.log_level} if "LogLevel" in resolver.template.get("Parameters", {}) else {}
+    functions = FunctionsService(dynamodb.endpoint, specs_from_template(resolver.template, overrides),
+                                 aws_endpoint=lambda: moto.endpoint)
+    secrets = embedded_aws.Secrets(options.app_secret, options.verify_token)
+    resources = AwsResourcesService(moto, secrets, options.data_dir / "mailbox", functions.runtime, resolver)
     lambda_api = LambdaApiService(functions.runtime, options.lambda_port)
-    services: list[Service] = [dynamodb, functions, lambda_api]
-    return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api))
+    api = ApiService(functions.runtime, template.api_routes(resolver), options.api_port)
+    schedules = ScheduleService(functions.runtime, template.schedules(resolver), options.schedule_rate)
+    services: list[Service] = [dynamodb, moto, resources, functions, lambda_api, api, schedules]
+    return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources))
 
 
 def cli_command() -> str:
@@ -459,8 +786,12 @@ def cli_command() -> str:
     return "numberguard"
 
 
-def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService) -> str:
-    """The one line telling the user what to do now (depends on what is registered already)."""
+SAMPLE_WEBHOOK = "events/webhooks/quality-flagged.json"
+
+
+def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiService | None = None,
+              resources: AwsResourcesService | None = None) -> str:
+    """The one line telling the user what to do now (depends on what is registered and served)."""
     cli = cli_command()
     ddb_flag = "" if dynamodb.db.port == DEFAULT_DYNAMODB_PORT else f" --dynamodb-endpoint {dynamodb.endpoint}"
     api_flag = "" if lambda_api.port == DEFAULT_LAMBDA_PORT else f" --endpoint {lambda_api.endpoint}"
@@ -470,15 +801,20 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService) -> str:
         numbers = [n.pk for n in registry.list_numbers()]
     except Exception:  # the hint is best effort
         numbers = []
-    check = f"{cli} check{api_flag} --phone-number-id {{}} --recipient {EXAMPLE_RECIPIENT}"
+    pnid = numbers[0] if numbers else EXAMPLE_NUMBER["phone_number_id"]
+    check = (f"`{cli} check{api_flag} --phone-number-id {pnid} --recipient {EXAMPLE_RECIPIENT}` "
+             f"(or boto3's lambda client invoke LimitCheckFunction at {lambda_api.endpoint})")
+    webhook = ""
+    if api is not None and api.server is not None and any(r.path == "/webhook" for r in api.routes):
+        url_flag = "" if api.port == DEFAULT_API_PORT else f" --url {api.endpoint}/webhook"
+        webhook = f", post a signed sample webhook with `{cli} send-webhook --now{url_flag} {SAMPLE_WEBHOOK}`"
     if numbers:
         return (f"{len(numbers)} number(s) registered already ({cli} numbers list{ddb_flag}); check a send with "
-                f"`{check.format(numbers[0])}` or invoke LimitCheckFunction with boto3 at {lambda_api.endpoint}")
+                f"{check}{webhook}")
     ex = EXAMPLE_NUMBER
     return (f"in another terminal, register a number with `{cli} numbers add{ddb_flag} --phone-number-id "
             f"{ex['phone_number_id']} --waba-id {ex['waba_id']} --display-phone-number {ex['display_phone_number']} "
-            f"--tier {ex['tier']}`, then check a send with `{check.format(ex['phone_number_id'])}` "
-            f"(or invoke LimitCheckFunction with boto3 at {lambda_api.endpoint})")
+            f"--tier {ex['tier']}`, then check a send with {check}{webhook}")
 
 
 def run(options: LocalOptions) -> int:

@@ -17,10 +17,14 @@ QUALITY_OF_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "YELLOW"}  # FLAGGED means Lo
 FLAG_OF_EVENT = {
     "FLAGGED": "FLAGGED",
     "UNFLAGGED": "CONNECTED",
-    # Meta's word on the tier settles a pending Flagged outcome.
-    "UPGRADE": "CONNECTED",
+    # Meta's day-7 downgrade settles the Flagged outcome. UPGRADE says nothing about the flag (Meta never
+    # upgrades a Flagged number): logging it as "not flagged" would be a repeat of the value, and a repeat
+    # that arrives before the UNFLAGGED it follows would announce that UNFLAGGED's change a second time.
     "DOWNGRADE": "CONNECTED",
 }
+# FLAGGED / UNFLAGGED carry the current limit unchanged: only these events report a limit change (a
+# repeated limit delivered early would announce the real change twice). Unknown events keep their limit.
+NOT_A_LIMIT_CHANGE = frozenset({"FLAGGED", "UNFLAGGED"})
 
 
 def quality_reading(event: QualityUpdate, policy: Policy) -> tuple[str | None, str | None, MessagingLimit | None]:
@@ -28,6 +32,8 @@ def quality_reading(event: QualityUpdate, policy: Policy) -> tuple[str | None, s
     kind = event.event.upper()
     flag = FLAG_OF_EVENT.get(kind) if policy is Policy.PER_NUMBER else None  # no Flagged state since 2025-10
     limit = event.portfolio_limit if policy is Policy.PORTFOLIO else event.current_limit
+    if kind in NOT_A_LIMIT_CHANGE:
+        limit = None
     return QUALITY_OF_EVENT.get(kind), flag, limit
 
 

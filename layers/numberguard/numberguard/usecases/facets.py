@@ -19,6 +19,10 @@ from numberguard.store.state import FacetLogStore, LogConflict, StateStore
 LOG_RETRIES = 16
 
 
+class PublishDeferred(RuntimeError):
+    """Raised by a publisher that only keeps changes in the outbox (published later by the evaluator)."""
+
+
 class Facets:
     def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float],
                  window: Window | None = None):
@@ -32,10 +36,17 @@ class Facets:
 
     def log(self, subject: str, facet: str, key: str, value: str, initial: Callable[[], str | None]):
         """Add one entry to a facet log → (all transitions, latest value, latest time, entries)."""
+        return self.log_all(subject, facet, [(key, value)], initial)
+
+    def log_all(self, subject: str, facet: str, pairs: list[tuple[str, str]], initial: Callable[[], str | None]):
+        """Add entries to a facet log in one read-modify-write (a webhook batch's events for one facet)."""
         for _ in range(LOG_RETRIES):
             log = self.logs.read(subject, facet)
             first = initial() if log.version == 0 else log.initial
-            entries, changed = insert(log.entries, key, value)
+            entries, changed = dict(log.entries), False
+            for key, value in pairs:
+                entries, added = insert(entries, key, value)
+                changed = changed or added
             if changed:
                 try:
                     self.logs.write(log, entries, first)
@@ -48,6 +59,11 @@ class Facets:
     def limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
               counts: Counter, meta_reported: bool = True) -> list[Change]:
         """Meta's reported limit always wins: logged on the scope, applied to the counter."""
+        return self.limits(number, [(key, limit)], lambda _key: reason, counts, meta_reported)
+
+    def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
+               counts: Counter, meta_reported: bool = True) -> list[Change]:
+        """Several reported limits of one scope in one log write; `reason` names the entry that made a change."""
         scope = codec.s(number, "scope")
         pnid = codec.s(number, "pk")
 
@@ -55,7 +71,7 @@ class Facets:
             item = self.state.get_limit_item(scope)
             return codec.s(item, "tier") if item else None
 
-        moves, tier, at, _ = self.log(scope, "limit", key, limit.tier, current)
+        moves, tier, at, _ = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
         applied = parse_limit(tier)
         if applied is not None:
             # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
@@ -63,7 +79,7 @@ class Facets:
             done = self.state.set_limit(scope, applied, at, fill_bucket=fill)
             counts["limit_applied" if done.applied else "limit_stale"] += 1
             counts["limit_filled_from_unlimited"] += int(done.filled)
-        if meta_reported and codec.n(number, "flagged_at") is not None and moves and moves[-1].key == key:
+        if meta_reported and codec.n(number, "flagged_at") is not None and moves and moves[-1].key in dict(pairs):
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
             self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
         changes = []
@@ -72,7 +88,7 @@ class Facets:
             lower = before is not None and after is not None and after.limit is not None and (
                 before.limit is None or after.limit < before.limit)
             changes.append(dataclasses.replace(
-                change_of(pnid, "LIMIT_CHANGED", t, reason, "WARNING" if lower else "INFO"),
+                change_of(pnid, "LIMIT_CHANGED", t, reason(t.key), "WARNING" if lower else "INFO"),
                 before=limit_text(before), after=limit_text(after), scope=scope,
             ))
         return changes
@@ -89,6 +105,9 @@ class Facets:
             announced.append(change)
             try:
                 self.publisher.publish(notification)
+            except PublishDeferred:  # no topic here (e.g. the CLI): the evaluator publishes the outbox
+                counts["publish_deferred"] += 1
+                continue
             except Exception:  # the outbox keeps it unpublished; the evaluator publishes it later
                 logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
                 counts["publish_deferred"] += 1

@@ -78,9 +78,55 @@ def register(reg: NumberRegistration, settings: Settings, now: int) -> dict:
         )
     except AlreadyRegistered as err:
         raise RegistrationError(str(err)) from None
-    out = describe(done.number, done.limit)
+    adopted = adopt_kept(reg.phone_number_id, reg.waba_id, display, settings)
+    number = registry.get_number(reg.phone_number_id) if adopted else done.number
+    out = describe(number, registry.get_limit(number.scope) if adopted else done.limit)
     out["limit_was_shared"] = done.limit_was_shared
+    if adopted:
+        out["applied_at_registration"] = adopted
     return out
+
+
+class _KeepInOutbox:
+    """No notification topic configured (the CLI without a stack): changes wait in the outbox."""
+
+    def publish(self, notification) -> None:
+        from numberguard.usecases.facets import PublishDeferred
+
+        raise PublishDeferred(notification.id)
+
+
+def adopt_kept(phone_number_id: str, waba_id: str, display: str, settings: Settings, publisher=None,
+               clock=None) -> dict[str, int]:
+    """What Meta reported before the number was registered: the WABA's ban and restrictions, and the
+    quality updates kept for its display number. Returns what was applied (empty: nothing was kept)."""
+    import time
+
+    from numberguard import wiring
+    from numberguard.usecases.intake import Intake
+    from numberguard.usecases.limit_check import LimitChecker
+
+    state = wiring.state_store(settings)
+    kept = state.take_pending(waba_id, display)
+    if not kept and state.waba_item(waba_id) is None:
+        return {}
+    if publisher is None:
+        publisher = wiring.publisher(settings) if settings.notification_topic_arn else _KeepInOutbox()
+    facets = wiring.facets(settings, publisher, clock or time.time)
+    intake = Intake(facets, LimitChecker(wiring.limit_store(settings), settings), settings)
+    number = state.get_number_item(phone_number_id)
+    try:
+        summary = intake.adopt(number, kept)
+    except Exception:
+        # Nothing kept may be lost: put the updates back for the next attempt (applying is idempotent).
+        now = int((clock or time.time)())
+        for event in kept:
+            state.keep_pending(waba_id, display, event["dedup_key"], event, now)
+        raise
+    applied = {k: v for k, v in summary.counts.items() if v}
+    if summary.changes:
+        applied["changes"] = len(summary.changes)
+    return applied
 
 
 def describe(number, counter) -> dict:

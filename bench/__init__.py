@@ -1,0 +1,1 @@
+"""numberguard's benchmarks: `python -m bench` (or `make bench`); see bench/README.md."""

@@ -1,0 +1,164 @@
+"""What an operator looks at: a number's state, its usage of the moving 24 hours, its history.
+
+Read once from the store (the layer's StateStore, the same reads the functions make) into plain
+dicts, so the text commands and the HTML report show the same figures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from numberguard.domain.window import DAY_SECONDS, Window
+
+HOURS = 24
+
+
+@dataclass
+class NumberView:
+    phone_number_id: str
+    display_phone_number: str
+    waba_id: str
+    scope: str
+    status: str
+    connection: str
+    banned: bool
+    quality: str
+    flagged_at: int | None
+    tier: str | None
+    limit: int | None  # None: unlimited (or no counter)
+    used: int
+    hourly: list[int]  # recipients counted per hour of the last 24 h, oldest first (by their latest send)
+    next_free_at: int | None  # when the next slot frees (None: a slot is free now, or unlimited)
+    history: list[dict] = field(default_factory=list)  # newest first
+    now: int = 0
+    registered_at: int | None = None
+
+    @property
+    def percent(self) -> int | None:
+        if self.limit is None or self.limit <= 0:
+            return None
+        return min(100, 100 * self.used // self.limit)
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"percent": self.percent}
+
+
+def hourly_counts(window: Window, buckets: dict[int, int], now: int) -> list[int]:
+    """Live recipients per hour of the last 24 h, by the bucket of their latest counted send."""
+    counts = [0] * HOURS
+    start = now - DAY_SECONDS
+    for bucket, count in window.live(buckets, now).items():
+        at = bucket * window.bucket_seconds
+        index = min(HOURS - 1, max(0, (at - start) // 3600))
+        counts[index] += count
+    return counts
+
+
+def number_view(state_store, settings, phone_number_id: str, now: int, history_limit: int = 200) -> NumberView | None:
+    from numberguard.store import codec
+    from numberguard.store.limits import number_from_item, usage_from_item
+
+    item = state_store.get_number_item(phone_number_id)
+    if item is None or codec.s(item, "display_phone_number") is None:
+        return None
+    number = number_from_item(item)
+    counter = state_store.get_limit_item(number.scope)
+    window = settings.window
+    if counter:
+        usage = usage_from_item(counter)
+        tier = codec.s(counter, "tier")
+        used = window.used(usage.buckets, now)
+        limit = usage.limit
+        hourly = hourly_counts(window, dict(usage.buckets), now)
+        next_free = None
+        if limit is not None and used >= limit:
+            next_free = window.slots_free_at(usage.buckets, limit, 1, now)
+    else:
+        tier, used, limit, hourly, next_free = None, 0, None, [0] * HOURS, None
+    # The status the limit check shows: BANNED > PENDING > OFFLINE > RESTRICTED > FLAGGED > CONNECTED.
+    status = number.status(limit_reached=limit is not None and used >= limit, now=now).value
+    return NumberView(
+        phone_number_id=number.phone_number_id, display_phone_number=number.display_phone_number,
+        waba_id=number.waba_id, scope=number.scope, status=status, connection=number.connection.value,
+        banned=number.banned, quality=number.quality.value, flagged_at=number.flagged_at, tier=tier, limit=limit,
+        used=used, hourly=hourly, next_free_at=next_free,
+        history=state_store.history(phone_number_id, limit=history_limit), now=now,
+        registered_at=codec.n(item, "registered_at"),
+    )
+
+
+def all_number_ids(state_store) -> list[str]:
+    from numberguard.store import registry
+
+    return [n.pk for n in registry.list_numbers()]
+
+
+def iso(at: int | None) -> str:
+    return "-" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(seconds: int) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def usage_lines(view: NumberView) -> list[str]:
+    who = f"+{view.display_phone_number}" if not view.display_phone_number.startswith("+") else \
+        view.display_phone_number
+    lines = [f"{view.phone_number_id}  {who}  {view.status}, quality {view.quality}, {view.tier or 'no tier'}"]
+    if view.limit is None:
+        lines.append(f"  used          {view.used:,} unique recipients in the moving 24 h (unlimited)")
+    else:
+        lines.append(f"  used          {view.used:,} / {view.limit:,} unique recipients in the moving 24 h "
+                     f"({view.percent}%), {max(0, view.limit - view.used):,} free")
+    if view.next_free_at is not None:
+        wait = duration(view.next_free_at - view.now)
+        lines.append(f"  slots free    the next at {iso(view.next_free_at)} (in {wait})")
+    elif view.limit is not None:
+        lines.append("  slots free    now")
+    lines.append("  last 24 h     recipients by the hour of their latest counted send (oldest first)")
+    peak = max(view.hourly) or 1
+    start = view.now - DAY_SECONDS
+    for index, count in enumerate(view.hourly):
+        hour = datetime.fromtimestamp(start + index * 3600, UTC).strftime("%H:%M")
+        bar = "#" * (0 if count == 0 else max(1, round(30 * count / peak)))
+        lines.append(f"  {hour}  {bar:<30} {count:,}")
+    return lines
+
+
+def history_lines(view: NumberView) -> list[str]:
+    if not view.history:
+        return [f"{view.phone_number_id}: no history yet (changes of status, quality, tier and limit appear here)"]
+    lines = []
+    for entry in view.history:
+        doc = entry.get("document") or {}
+        moved = f"{doc.get('from') or '-'} → {doc.get('to') or '-'}"
+        lines.append(f"{iso(entry.get('at'))}  {entry.get('type'):<18} {moved:<40} {doc.get('reason') or ''}".rstrip())
+    return lines
+
+
+def status_spans(view: NumberView, since: int) -> list[tuple[int, int, str]]:
+    """(from, to, status) over [since, now], from the STATUS_CHANGED history (oldest first)."""
+    changes = sorted((e for e in view.history if e.get("type") == "STATUS_CHANGED"), key=lambda e: e.get("at") or 0)
+    spans: list[tuple[int, int, str]] = []
+    current = None
+    cursor = max(since, view.registered_at or since)  # nothing to show before the number was registered
+    for entry in changes:
+        doc = entry.get("document") or {}
+        at = int(entry.get("at") or 0)
+        if current is None:
+            current = doc.get("from") or "CONNECTED"
+        if at > cursor:
+            spans.append((cursor, min(at, view.now), current))
+            cursor = min(at, view.now)
+        current = doc.get("to") or current
+    spans.append((cursor, view.now, view.status))  # up to now: what the number shows today
+    return [s for s in spans if s[1] > s[0]]
+
+
+def to_json(value) -> str:
+    return json.dumps(value, indent=2, default=str)
