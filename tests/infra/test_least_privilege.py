@@ -14,15 +14,24 @@ from tests.infra.conftest import of_type
 NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
 
 
+def statements(document: dict) -> list[dict]:
+    """A policy's statements, both branches of a conditional one (Fn::If) included."""
+    found = []
+    for statement in document["Statement"]:
+        if "Fn::If" in statement:
+            found.extend(s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"})
+        else:
+            found.append(statement)
+    return found
+
+
 def role_statements(cfn: dict) -> list[tuple[str, dict]]:
     found = []
     for role_name, role in of_type(cfn, "AWS::IAM::Role").items():
         for policy in role["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                found.append((role_name, statement))
+            found.extend((role_name, statement) for statement in statements(policy["PolicyDocument"]))
     for name, policy in of_type(cfn, "AWS::IAM::Policy").items():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            found.append((name, statement))
+        found.extend((name, statement) for statement in statements(policy["Properties"]["PolicyDocument"]))
     return found
 
 

@@ -70,14 +70,20 @@ def test_every_rest_api_has_a_5xx_alarm(cfn):
 
 
 def _api_by_name(cfn: dict) -> set[str]:
-    """5XXError alarms name the API by ApiName (its Name), which may be a Sub: map them back."""
+    """5XXError alarms name the API by ApiName (its Name or title, e.g. the stack name): map them back."""
     found = set()
     apis = of_type(cfn, "AWS::ApiGateway::RestApi")
     for alarm in of_type(cfn, "AWS::CloudWatch::Alarm").values():
         for ns, metric, dims in _metrics(alarm):
             if ns == "AWS/ApiGateway" and metric == "5XXError":
-                found.update(api for api, res in apis.items() if res["Properties"].get("Name") == dims.get("ApiName"))
+                found.update(api for api, res in apis.items() if _api_name(res) == dims.get("ApiName"))
     return found
+
+
+def _api_name(api: dict):
+    """The name API Gateway reports metrics under: Name, or the title of the OpenAPI body SAM writes."""
+    props = api["Properties"]
+    return props.get("Name") or props.get("Body", {}).get("info", {}).get("title")
 
 
 def test_every_queue_has_a_depth_alarm(cfn):

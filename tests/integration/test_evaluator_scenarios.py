@@ -394,3 +394,19 @@ def test_7_every_type_reads_well_and_validates(world, clock):
     assert "meets the criteria" in upgrade and "Meta decides" in upgrade and "when Meta reports it" in upgrade
     account = email("ACCOUNT_RESTRICTED", "RESTRICTED_BIZ_INITIATED_MESSAGING")
     assert "from none to RESTRICTED_BIZ_INITIATED_MESSAGING" in account and "at its expiry" in account
+
+
+def test_a_run_near_its_timeout_leaves_the_rest_due_for_the_next_run(world, clock):
+    class AlmostOutOfTime(EvaluatorContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 10_000  # under the 15 s margin: take nothing new
+
+    world.stack.register(tier="TIER_10K", quality="GREEN")
+    world.webhook(world.quality_event("FLAGGED", "TIER_10K"))
+    world.inbox.read()
+    clock.advance(7 * DAY + PERIOD)
+    summary = evaluator_app.lambda_handler({}, AlmostOutOfTime())
+    assert summary["counts"] == {"stopped_early": 1} and world.inbox.read() == []
+    clock.advance(PERIOD)
+    world.evaluate()
+    assert sorted(r.type for r in world.inbox.read()) == ["FLAG_OUTCOME", "LIMIT_CHANGED", "STATUS_CHANGED"]

@@ -73,6 +73,20 @@ _CHECK_FIELDS = {"action", "phone_number_id", "recipient", "recipients", "messag
 _RELEASE_FIELDS = {"action", "phone_number_id", "recipient", "reference"}
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """A caller's value as echoed in an error: repr, cut short (an answer never mirrors a huge input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def echoed_number_id(payload: Any) -> str | None:
+    """The payload's phone_number_id for a rejection's answer, only when it is a well-formed id."""
+    value = payload.get("phone_number_id") if isinstance(payload, dict) else None
+    if isinstance(value, str) and _NUMBER_ID.match(value.strip()):
+        return value.strip()
+    return None
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -115,7 +129,7 @@ def _recipient(value: Any, where: str) -> str:
 def _reject_unknown(payload: dict, allowed: set[str]) -> None:
     unknown = sorted(set(payload) - allowed)
     if unknown:
-        raise InvalidRequest(f"unknown field '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+        raise InvalidRequest(f"unknown field {_shown(unknown[0])} (allowed: {', '.join(sorted(allowed))})")
 
 
 def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
@@ -124,7 +138,7 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
         raise InvalidRequest(f"the payload must be a JSON object, got {_type_name(payload)}")
     action = payload.get("action", "check")
     if action not in ("check", "release"):
-        raise InvalidRequest(f"'action' must be 'check' or 'release', got {action!r}")
+        raise InvalidRequest(f"'action' must be 'check' or 'release', got {_shown(action)}")
     if action == "release":
         _reject_unknown(payload, _RELEASE_FIELDS)
         phone_number_id = _phone_number_id(payload)
@@ -199,6 +213,9 @@ class Step(StrEnum):
 
     ANSWER = "ANSWER"  # decided, nothing to write
     MOVE = "MOVE"  # already counted, in an older bucket: move it to the current one
+    # Already counted in this bucket, but by a slot another send's reference may still release:
+    # take the reference away first, or a release would un-count a recipient this send reaches.
+    KEEP = "KEEP"
     RESERVE = "RESERVE"  # a new recipient: needs a slot
 
 
@@ -216,8 +233,9 @@ def classify(
     message: MessageKind,
     window: Window,
     now: int,
+    reference: str | None = None,
 ) -> Classification:
-    """Decide one recipient from the state read, before any write."""
+    """Decide one recipient from the state read, before any write (`reference`: this send's)."""
     if number.banned:
         return Classification(Step.ANSWER, Decision.DENIED_BANNED)
     if number.connection is Connection.PENDING:
@@ -240,6 +258,8 @@ def classify(
         # Only ever forward: a check whose clock reads an earlier bucket than the record (another
         # instance, or a read just before a bucket boundary) must not shorten the stint.
         if recipient.counted_bucket >= window.bucket_of(now):
+            if recipient.slot_reference is not None and recipient.slot_reference != reference:
+                return Classification(Step.KEEP, Decision.ALLOWED_ALREADY_COUNTED)
             return Classification(Step.ANSWER, Decision.ALLOWED_ALREADY_COUNTED)
         return Classification(Step.MOVE, Decision.ALLOWED_ALREADY_COUNTED)
     return Classification(Step.RESERVE, Decision.ALLOWED_NEW_RECIPIENT)
