@@ -148,8 +148,9 @@ def test_2_still_low_on_day_7_lowers_one_tier_for_the_next_checks(world, clock):
     for _ in range(2):  # later runs (and a re-run): the new limit is full, nothing about the flag again
         clock.advance(PERIOD)
         world.evaluate()
-    # Straight from 99 % to full: one Restricted notice, no warnings it overtook.
-    assert briefs(world.inbox.read()) == [("STATUS_CHANGED", "CONNECTED", "RESTRICTED")]
+    # From 99 % of the new limit to full between two runs: both warnings and Restricted, once.
+    assert briefs(world.inbox.read()) == [
+        ("STATUS_CHANGED", "CONNECTED", "RESTRICTED"), ("USAGE_WARNING", None, "80%"), ("USAGE_WARNING", None, "95%")]
     assert sorted(e["type"] for e in world.history() if e["type"] in ("FLAG_OUTCOME", "LIMIT_CHANGED")) == [
         "FLAG_OUTCOME", "LIMIT_CHANGED"]
 
@@ -313,7 +314,8 @@ def test_a_lowered_unlimited_number_starts_full_for_24_hours(world, clock):
     assert 0 < answer["retry_after_seconds"] <= DAY + 600
     world.evaluate()
     assert briefs(world.inbox.read()) == [("LIMIT_CHANGED", "TIER_UNLIMITED (unlimited)", "TIER_100K (100000)"),
-                                          ("STATUS_CHANGED", "CONNECTED", "RESTRICTED")]
+                                          ("STATUS_CHANGED", "CONNECTED", "RESTRICTED"),
+                                          ("USAGE_WARNING", None, "80%"), ("USAGE_WARNING", None, "95%")]
     clock.advance(DAY + 600)
     world.evaluate()
     assert briefs(world.inbox.read()) == [("STATUS_CHANGED", "RESTRICTED", "CONNECTED")]

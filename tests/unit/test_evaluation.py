@@ -65,11 +65,11 @@ def test_warnings_come_once_per_level_per_24_hours_however_usage_flaps():
         ("WARNING", 80, 0), ("WARNING", 95, 3600), ("WARNING", 80, DAY + 7200)]
 
 
-def test_restricted_and_released_follow_the_full_band_and_overtaken_warnings_stay_silent():
+def test_restricted_and_released_follow_the_full_band_and_a_jump_to_full_still_warns():
     entries = log((0, "full"), (DAY, "95"), (DAY + 60, "full"), (2 * DAY, "below"))
     assert kinds(usage_notices(entries, None, T0)) == [
-        ("RESTRICTED", None, 0), ("RELEASED", None, DAY), ("RESTRICTED", None, DAY + 60),
-        ("RELEASED", None, 2 * DAY)]
+        ("WARNING", 80, 0), ("WARNING", 95, 0), ("RESTRICTED", None, 0), ("RELEASED", None, DAY),
+        ("RESTRICTED", None, DAY + 60), ("RELEASED", None, 2 * DAY)]
 
 
 def test_only_what_follows_the_announced_entry_and_the_horizon_is_returned():
