@@ -92,6 +92,7 @@ class Tally:
     read_units: float = 0.0
     write_units: float = 0.0
     unreported: int = 0  # calls whose reply carried no ConsumedCapacity (failed conditions, errors)
+    call_seconds: float = 0.0  # wall-clock spent inside DynamoDB calls (request to parsed reply)
 
     @property
     def total_calls(self) -> int:
@@ -106,6 +107,7 @@ class Tally:
         self.read_units += other.read_units
         self.write_units += other.write_units
         self.unreported += other.unreported
+        self.call_seconds += other.call_seconds
 
 
 class Meter:
@@ -119,15 +121,19 @@ class Meter:
     def __init__(self):
         self._local = threading.local()
         self._clients: list = []
+        self._shared: Tally | None = None  # counts the calls of every thread (use cases with worker pools)
+        self._lock = threading.Lock()
 
     def attach(self, client) -> None:
         client.meta.events.register("provide-client-params.dynamodb", self._ask_capacity)
+        client.meta.events.register("before-call.dynamodb", self._before_call)
         client.meta.events.register("after-call.dynamodb", self._after_call)
         self._clients.append(client)
 
     def detach(self) -> None:
         for client in self._clients:
             client.meta.events.unregister("provide-client-params.dynamodb", self._ask_capacity)
+            client.meta.events.unregister("before-call.dynamodb", self._before_call)
             client.meta.events.unregister("after-call.dynamodb", self._after_call)
         self._clients.clear()
 
@@ -136,25 +142,40 @@ class Meter:
         if "ReturnConsumedCapacity" in model.input_shape.members:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
+    def _before_call(self, **_kwargs) -> None:
+        self._local.call_started = time.perf_counter()
+
     def _after_call(self, parsed=None, model=None, **_kwargs) -> None:
-        tally: Tally | None = getattr(self._local, "tally", None)
+        tally: Tally | None = getattr(self._local, "tally", None) or self._shared
         if tally is None:
             return
         op = model.name if model is not None else "?"
-        tally.calls[op] += 1
+        seconds = time.perf_counter() - getattr(self._local, "call_started", time.perf_counter())
         consumed = (parsed or {}).get("ConsumedCapacity")
-        if not consumed:
-            tally.unreported += 1
-            return
-        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed]))
-        if op in READ_OPS:
-            tally.read_units += units
-        else:
-            tally.write_units += units
+        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed])) \
+            if consumed else 0.0
+        with self._lock:
+            tally.calls[op] += 1
+            tally.call_seconds += seconds
+            if not consumed:
+                tally.unreported += 1
+            elif op in READ_OPS:
+                tally.read_units += units
+            else:
+                tally.write_units += units
 
     @contextmanager
-    def measure(self) -> Iterator[Tally]:
+    def measure(self, every_thread: bool = False) -> Iterator[Tally]:
+        """Tally the calls of this thread (per-check figures under concurrency), or of every thread while
+        the block runs (`every_thread`: a use case that fans its writes out to a pool)."""
         tally = Tally()
+        if every_thread:
+            self._shared = tally
+            try:
+                yield tally
+            finally:
+                self._shared = None
+            return
         outer = getattr(self._local, "tally", None)
         self._local.tally = tally
         try:

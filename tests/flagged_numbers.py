@@ -22,11 +22,12 @@ def display(i: int) -> str:
     return f"1555078{i:04d}"
 
 
-def flag_numbers(stack, count: int) -> None:
-    """`count` numbers on TIER_10K flagged now (Meta's FLAGGED); the even ones read Medium on day 3."""
+def flag_numbers(stack, count: int, publisher: FakePublisher | None = None) -> None:
+    """`count` numbers on TIER_10K flagged now (Meta's FLAGGED); the even ones read Medium on day 3.
+    What the intake announces goes to `publisher` (a fake: this is the set-up, not what is tested)."""
     from numberguard.usecases.intake import Intake
 
-    facets = wiring.facets(stack.settings, FakePublisher())  # setup only: what Meta said before the test
+    facets = wiring.facets(stack.settings, publisher or FakePublisher())
     intake = Intake(facets, stack.checker(), stack.settings)
     at = int(stack.clock())
 

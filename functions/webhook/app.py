@@ -1,7 +1,6 @@
 """WebhookFunction: Meta's webhooks through API Gateway, and AWS End User Messaging Social via SNS."""
 
 import base64
-import binascii
 import json
 
 from numberguard.observability import logger
@@ -24,11 +23,22 @@ def _header(event: dict, name: str) -> str | None:
     return None
 
 
+class BadBody(ValueError):
+    pass
+
+
 def _raw_body(event: dict) -> bytes:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        return base64.b64decode(body, validate=True)
-    return body.encode("utf-8")
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:  # binascii.Error, or characters outside ASCII
+            raise BadBody("the body is not valid base64") from None
+    try:
+        # surrogateescape: bytes that were not UTF-8 come back as they were sent (the signature covers them)
+        return body.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise BadBody("the body is not valid text (a lone surrogate)") from None
 
 
 def _sns(event: dict) -> dict:
@@ -53,6 +63,6 @@ def lambda_handler(event, context):
         return _response(HttpAnswer(405, {"error": f"method {method or '?'} not allowed: use GET or POST"}))
     try:
         raw = _raw_body(event)
-    except (binascii.Error, UnicodeEncodeError):
-        return _response(HttpAnswer(400, {"error": "the body is not valid base64"}))
+    except BadBody as err:
+        return _response(HttpAnswer(400, {"error": str(err)}))
     return _response(webhook_receiver().receive(raw, _header(event, "x-hub-signature-256")))

@@ -75,3 +75,31 @@ def test_6_two_runs_at_once_over_50_due_numbers_apply_and_publish_each_change_on
     stack.clock.advance(PERIOD)
     evaluator_app.lambda_handler({}, EvaluatorContext())  # the next run finds nothing left to do
     assert inbox.read() == []
+
+
+def test_two_runs_at_once_publish_each_waiting_notification_once(world):
+    """SNS was down while 20 numbers were flagged: 40 notifications wait in the outbox. Two runs at
+    once publish each of them exactly once (the claim), and later runs publish nothing more."""
+    from numberguard.notify.publisher import FakePublisher
+
+    stack, inbox = world
+    down = FakePublisher(fail_next=10_000)
+    flag_numbers(stack, 20, publisher=down)
+    assert inbox.read() == [] and not down.sent
+    stack.clock.advance(120)  # past the writers' grace
+
+    start = threading.Barrier(2)
+
+    def invoke(_):
+        start.wait()
+        return evaluator_app.lambda_handler({}, EvaluatorContext())
+
+    with ThreadPoolExecutor(2) as pool:
+        summaries = list(pool.map(invoke, range(2)))
+    received = inbox.read()
+    assert Counter(r.type for r in received) == Counter({"QUALITY_CHANGED": 20, "STATUS_CHANGED": 20})
+    assert len({r.document["id"] for r in received}) == 40
+    assert sum(s["counts"].get("outbox_published", 0) for s in summaries) == 40
+    stack.clock.advance(PERIOD)
+    evaluator_app.lambda_handler({}, EvaluatorContext())
+    assert inbox.read() == []

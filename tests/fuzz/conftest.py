@@ -9,6 +9,7 @@ a different seed is a change of the strategies, reviewed like code.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -23,3 +24,14 @@ settings.register_profile(
 )
 FUZZ = settings.get_profile("fuzz")
 PER_EXAMPLE = 10
+
+
+# The webhook function's world on moto (tables, archive bucket, SecureString secrets, topic).
+from tests.integration.conftest import webhook_world  # noqa: E402, F401
+
+
+@pytest.fixture
+def serial_writes(monkeypatch):
+    """The intake's parallel writes one at a time: moto's transactions are not thread-safe (a copy of a
+    table raced by another thread's write), and a fixed order makes every run the same."""
+    monkeypatch.setattr("numberguard.usecases.intake.PARALLEL_WRITES", 1)

@@ -26,6 +26,16 @@ def role_of(cfn: dict, function: str) -> str:
     raise AssertionError(f"{function} runs as a role the template does not create: {role!r}")
 
 
+def unconditional(statement) -> list[dict]:
+    """A statement, or both branches of `Fn::If` (a condition may grant either), `AWS::NoValue` dropped."""
+    if isinstance(statement, dict) and "Fn::If" in statement:
+        _, yes, no = statement["Fn::If"]
+        return unconditional(yes) + unconditional(no)
+    if statement == {"Ref": "AWS::NoValue"}:
+        return []
+    return [statement]
+
+
 def statements(cfn: dict, function: str) -> list[dict]:
     """Every inline statement of the function's role, wherever the template attached it."""
     role = role_of(cfn, function)
@@ -36,7 +46,7 @@ def statements(cfn: dict, function: str) -> list[dict]:
         props = policy["Properties"]
         if {"Ref": role} in as_list(props.get("Roles", [])):
             found.extend(as_list(props["PolicyDocument"]["Statement"]))
-    return found
+    return [s for statement in found for s in unconditional(statement)]
 
 
 def managed_policies(cfn: dict, function: str) -> list:

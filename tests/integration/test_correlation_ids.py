@@ -45,3 +45,22 @@ def test_a_rejected_check_is_logged_with_its_id_and_an_oversized_reference_is_no
     assert answer["decision"] == "INVALID_REQUEST"
     assert {r.get("correlation_id") for r in records} == {lambda_context.aws_request_id}
     assert huge not in json.dumps(records)
+
+
+def test_every_line_of_a_webhook_carries_the_api_request_id(webhook_world, lambda_context, monkeypatch):
+    from tests.webhooks import reference_body, signed_post
+
+    monkeypatch.setattr("numberguard.usecases.intake.PARALLEL_WRITES", 1)  # moto: one write at a time
+    webhook_world.stack.register()
+    event = signed_post(reference_body("phone_number_quality_update.current.json"))
+    event["requestContext"]["requestId"] = "api-req-7d1f"
+    # When Meta's POST is applied (and a forged one refused)
+    with captured_logs("DEBUG") as logs:
+        applied = webhook_world.invoke(event, lambda_context)
+        forged = webhook_world.invoke({**event, "headers": {"X-Hub-Signature-256": "sha256=" + "0" * 64}},
+                                      lambda_context)
+    # Then every line says which API request it belongs to
+    assert (applied["statusCode"], forged["statusCode"]) == (200, 401)
+    records = logs.records()
+    assert any(r["message"] == "webhook applied" for r in records), [r["message"] for r in records]
+    assert {r.get("correlation_id") for r in records} == {"api-req-7d1f"}

@@ -21,7 +21,7 @@ class Crash(Exception):
 @pytest.mark.parametrize("reply_lost", [False, True], ids=["call-refused", "call-applied-reply-lost"])
 def test_a_rerun_after_a_crash_at_any_call_applies_and_publishes_each_change_once(moto_stack, clock, monkeypatch,
                                                                                    reply_lost):
-    """The run dies at its k-th AWS call (each k in turn, before or after the call took effect); the
+    """The run dies at its k-th DynamoDB write (each in turn, before or after it took effect); the
     next scheduled run completes the work. Every change ends applied and published, none twice, except
     that a death between SNS accepting a message and the entry leaving the outbox publishes that one
     message again (same id: subscribers deduplicate)."""
@@ -45,11 +45,12 @@ def test_a_rerun_after_a_crash_at_any_call_applies_and_publishes_each_change_onc
     client.meta.events.register("before-call.dynamodb", count)
     world.evaluate()
     client.meta.events.unregister("before-call.dynamodb", count)
-    total = len(calls)
     assert Counter(r.type for r in inbox.read()) == want
-    assert total > 10
+    # Dying before a read is dying after the write before it: the writes are the points that matter.
+    writes = [k for k, name in enumerate(calls, 1) if name not in ("GetItem", "BatchGetItem", "Query")]
+    assert len(writes) > 10
 
-    for k in range(1, total + 1):
+    for k in writes:
         _restore(stack, snapshot)
         stack.clock.now = base
         seen = [0]

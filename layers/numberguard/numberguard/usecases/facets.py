@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from numberguard.domain.changes import Change, limit_text
-from numberguard.domain.facetlog import Transition, insert, latest, transitions
+from numberguard.domain.facetlog import Transition, insert, latest, touched, transitions
 from numberguard.domain.tiers import MessagingLimit, parse_limit
 from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
@@ -62,8 +62,12 @@ class Facets:
         return self.limits(number, [(key, limit)], lambda _key: reason, counts, meta_reported)
 
     def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
-               counts: Counter, meta_reported: bool = True) -> list[Change]:
-        """Several reported limits of one scope in one log write; `reason` names the entry that made a change."""
+               counts: Counter, meta_reported: bool = True,
+               only_touched: bool = False) -> list[Change]:
+        """Several reported limits of one scope in one log write; `reason` names the entry that made a change.
+
+        only_touched: just the changes these entries may have made (facetlog.touched), not the whole log's.
+        """
         scope = codec.s(number, "scope")
         pnid = codec.s(number, "pk")
 
@@ -71,15 +75,17 @@ class Facets:
             item = self.state.get_limit_item(scope)
             return codec.s(item, "tier") if item else None
 
-        moves, tier, at, _ = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
+        all_moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
+        moves = touched(all_moves, entries, {k for k, _ in pairs}) if only_touched else all_moves
         applied = parse_limit(tier)
         if applied is not None:
             # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
-            fill = self.window.bucket_of(int(self.clock())) if _from_unlimited(moves, tier) else None
+            fill = self.window.bucket_of(int(self.clock())) if _from_unlimited(all_moves, tier) else None
             done = self.state.set_limit(scope, applied, at, fill_bucket=fill)
             counts["limit_applied" if done.applied else "limit_stale"] += 1
             counts["limit_filled_from_unlimited"] += int(done.filled)
-        if meta_reported and codec.n(number, "flagged_at") is not None and moves and moves[-1].key in dict(pairs):
+        settles = meta_reported and all_moves and all_moves[-1].key in dict(pairs)
+        if settles and codec.n(number, "flagged_at") is not None:
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
             self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
         changes = []
