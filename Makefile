@@ -4,21 +4,27 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+RUN_OK := $(VENV)/.installed-run
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
 
-.PHONY: run test lint checkov bench setup clean
+.PHONY: run test lint checkov bench setup browser clean
 
 setup: $(PY_OK) $(NPM_OK)
 
-$(PY_OK): requirements-dev.txt layers/numberguard/requirements.txt pyproject.toml
+# Local mode's packages first (all `make run` needs), the test and lint tools on top (`make test`).
+$(RUN_OK): requirements-run.txt layers/numberguard/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# The layer's package and the function folders, importable as Lambda imports them.
 	@# (site-packages is asked for when this line runs: make expands a recipe before the venv exists)
 	@printf '%s\n' "$(CURDIR)/layers/numberguard" "$(CURDIR)/functions" \
 		> "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/numberguard-layer.pth"
+	@touch $@
+
+$(PY_OK): requirements-dev.txt $(RUN_OK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 # checkov (the template's security scan) lives in its own virtualenv: its many dependencies never
@@ -37,10 +43,16 @@ $(NPM_OK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: setup
+run: $(RUN_OK) $(NPM_OK)
 	$(BIN)/numberguard local $(ARGS)
 
-test: setup $(CHECKOV_OK)
+# The report test renders the page in headless Chromium (Debian's chromium package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y --no-install-recommends chromium \
+		|| (apt-get update && apt-get install -y --no-install-recommends chromium) \
+		|| { echo "make test needs Debian's chromium package: apt-get install chromium (as root)"; exit 1; }
+
+test: setup browser $(CHECKOV_OK)
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(MAKE) --no-print-directory checkov

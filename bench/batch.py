@@ -27,7 +27,7 @@ def run(ctx: Context) -> Section:
         client = dynamodb_client(ctx.endpoint)
         meter.attach(client)
         checker = world.checker(client, FixedClock(now))
-        for i in range(10):
+        for i in range(ctx.sizes.warmup):
             checker.handle({"phone_number_id": PHONE_NUMBER_ID, "recipient": f"1652{i:07d}", "message": "template"})
 
         with meter.measure() as singles:

@@ -12,6 +12,7 @@ class Sizes:
     """Every knob of a run; `quick()` and `full()` are the two presets, flags override single fields."""
 
     records: list[int] = field(default_factory=lambda: [1_000, 10_000, 100_000])  # scaling
+    warmup: int = 10  # unmeasured checks before each measured series
     scaling_checks: int = 200  # numberguard checks per size (new recipients)
     naive_checks: int = 40  # naive checks per size, fewer at 100K (each reads the whole window)
     kind_checks: int = 30  # repeats and service-window replies per size

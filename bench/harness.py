@@ -28,6 +28,8 @@ READ_OPS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetIt
 SEED_THREADS = 8
 
 _prefixes = itertools.count(1)
+_setup_lock = threading.Lock()
+_setup_clients: dict[str, object] = {}
 
 
 def fake_aws_environment() -> None:
@@ -45,28 +47,38 @@ def fake_aws_environment() -> None:
     })
 
 
-def dynamodb_client(endpoint: str, pool: int = 64):
-    """A botocore client of its own, configured as the layer configures its client."""
+_measured_clients: dict[tuple[str, str], object] = {}
+
+
+def dynamodb_client(endpoint: str, role: str = "checks"):
+    """A client configured as the layer configures its own, one per (endpoint, role): creating one costs
+    more than many calls. Meters attach to it and detach when their section ends."""
     import botocore.session
     from botocore.config import Config
     from numberguard.store.client import CLIENT_CONFIG
 
-    return botocore.session.get_session().create_client(
-        "dynamodb", region_name="us-east-1", endpoint_url=endpoint,
-        config=CLIENT_CONFIG.merge(Config(max_pool_connections=pool)),
-    )
+    with _setup_lock:
+        if (endpoint, role) not in _measured_clients:
+            _measured_clients[(endpoint, role)] = botocore.session.get_session().create_client(
+                "dynamodb", region_name="us-east-1", endpoint_url=endpoint,
+                config=CLIENT_CONFIG.merge(Config(max_pool_connections=64)),
+            )
+        return _measured_clients[(endpoint, role)]
 
 
 def setup_client(endpoint: str):
-    """A client for seeding and inspection: more retries, never metered."""
+    """The client for seeding and inspection (one per endpoint, shared by threads): more retries, never metered."""
     import botocore.session
     from botocore.config import Config
 
-    return botocore.session.get_session().create_client(
-        "dynamodb", region_name="us-east-1", endpoint_url=endpoint,
-        config=Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32,
-                      read_timeout=60),
-    )
+    with _setup_lock:
+        if endpoint not in _setup_clients:
+            _setup_clients[endpoint] = botocore.session.get_session().create_client(
+                "dynamodb", region_name="us-east-1", endpoint_url=endpoint,
+                config=Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32,
+                              read_timeout=60),
+            )
+        return _setup_clients[endpoint]
 
 
 # ---- metering ---------------------------------------------------------------------------------
@@ -80,6 +92,7 @@ class Tally:
     read_units: float = 0.0
     write_units: float = 0.0
     unreported: int = 0  # calls whose reply carried no ConsumedCapacity (failed conditions, errors)
+    call_seconds: float = 0.0  # wall-clock spent inside DynamoDB calls (request to parsed reply)
 
     @property
     def total_calls(self) -> int:
@@ -94,6 +107,7 @@ class Tally:
         self.read_units += other.read_units
         self.write_units += other.write_units
         self.unreported += other.unreported
+        self.call_seconds += other.call_seconds
 
 
 class Meter:
@@ -107,15 +121,19 @@ class Meter:
     def __init__(self):
         self._local = threading.local()
         self._clients: list = []
+        self._shared: Tally | None = None  # counts the calls of every thread (use cases with worker pools)
+        self._lock = threading.Lock()
 
     def attach(self, client) -> None:
         client.meta.events.register("provide-client-params.dynamodb", self._ask_capacity)
+        client.meta.events.register("before-call.dynamodb", self._before_call)
         client.meta.events.register("after-call.dynamodb", self._after_call)
         self._clients.append(client)
 
     def detach(self) -> None:
         for client in self._clients:
             client.meta.events.unregister("provide-client-params.dynamodb", self._ask_capacity)
+            client.meta.events.unregister("before-call.dynamodb", self._before_call)
             client.meta.events.unregister("after-call.dynamodb", self._after_call)
         self._clients.clear()
 
@@ -124,25 +142,40 @@ class Meter:
         if "ReturnConsumedCapacity" in model.input_shape.members:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
+    def _before_call(self, **_kwargs) -> None:
+        self._local.call_started = time.perf_counter()
+
     def _after_call(self, parsed=None, model=None, **_kwargs) -> None:
-        tally: Tally | None = getattr(self._local, "tally", None)
+        tally: Tally | None = getattr(self._local, "tally", None) or self._shared
         if tally is None:
             return
         op = model.name if model is not None else "?"
-        tally.calls[op] += 1
+        seconds = time.perf_counter() - getattr(self._local, "call_started", time.perf_counter())
         consumed = (parsed or {}).get("ConsumedCapacity")
-        if not consumed:
-            tally.unreported += 1
-            return
-        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed]))
-        if op in READ_OPS:
-            tally.read_units += units
-        else:
-            tally.write_units += units
+        units = sum(c.get("CapacityUnits", 0.0) for c in (consumed if isinstance(consumed, list) else [consumed])) \
+            if consumed else 0.0
+        with self._lock:
+            tally.calls[op] += 1
+            tally.call_seconds += seconds
+            if not consumed:
+                tally.unreported += 1
+            elif op in READ_OPS:
+                tally.read_units += units
+            else:
+                tally.write_units += units
 
     @contextmanager
-    def measure(self) -> Iterator[Tally]:
+    def measure(self, every_thread: bool = False) -> Iterator[Tally]:
+        """Tally the calls of this thread (per-check figures under concurrency), or of every thread while
+        the block runs (`every_thread`: a use case that fans its writes out to a pool)."""
         tally = Tally()
+        if every_thread:
+            self._shared = tally
+            try:
+                yield tally
+            finally:
+                self._shared = None
+            return
         outer = getattr(self._local, "tally", None)
         self._local.tally = tally
         try:
@@ -181,6 +214,7 @@ class World:
         self.env = {**defaults, **{name: renamed[defaults[name]] for name in TABLE_ENV},
                     "DYNAMODB_ENDPOINT": endpoint, **env_overrides}
         self.settings = Settings.from_env(self.env)
+        self._bound = False
 
     def _create(self, spec: dict) -> None:
         self.admin.create_table(**spec)
@@ -193,13 +227,15 @@ class World:
         """Point the pynamodb models (registration, the evaluator's reads) at this world's tables."""
         from numberguard.store import models
 
-        models.bind(self.settings)
+        models.bind(self.settings)  # drops pynamodb's cached connection: once per world, not per call
+        self._bound = True
 
     def register(self, phone_number_id: str = PHONE_NUMBER_ID, tier: str = "TIER_1K", *, now: int,
                  waba_id: str = WABA_ID, display: str = DISPLAY, quality: str = "GREEN") -> dict:
         from numberguard.usecases.numbers import NumberRegistration, register
 
-        self.bind()
+        if not self._bound:
+            self.bind()
         return register(NumberRegistration(phone_number_id, waba_id, display, tier, None, "CONNECTED", quality),
                         self.settings, now)
 
@@ -230,8 +266,9 @@ class World:
 def batch_write(endpoint: str, table: str, items: Callable[[int], dict], count: int,
                 threads: int = SEED_THREADS) -> float:
     """Write `count` items (items(i) → item) with BatchWriteItem, 25 at a time, in threads; seconds taken."""
+    client = setup_client(endpoint)
+
     def lane(lane_no: int) -> None:
-        client = setup_client(endpoint)
         for start in range(lane_no * 25, count, threads * 25):
             pending = {table: [{"PutRequest": {"Item": items(i)}} for i in range(start, min(start + 25, count))]}
             attempt = 0

@@ -111,8 +111,9 @@ def measure_size(ctx: Context, size: int) -> dict:
         meter.attach(client)
         checker = world.checker(client, clock)
         naive = NaivePeer(client, world.table(NAIVE_TABLE["TableName"]))
-        naive_checks = max(5, min(sizes.naive_checks, sizes.naive_checks * 10_000 // size))
-        for i in range(10):  # warm-up (JIT of DynamoDB Local, connection pool), not measured
+        naive_checks = max(min(5, sizes.naive_checks), sizes.naive_checks * 10_000 // size)
+        naive_checks = min(naive_checks, sizes.naive_checks)
+        for i in range(sizes.warmup):  # warm-up (JIT of DynamoDB Local, connection pool), not measured
             checker.handle(template(recipient(NEW_BASE - 1 - i)))
         naive.check(SCOPE, recipient(NEW_BASE - 100), int(LIMIT), now)
 

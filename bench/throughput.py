@@ -65,7 +65,7 @@ def measure(ctx: Context, threads: int) -> dict:
         world.register(tier=str(limit), now=int(time.time()))
         client = dynamodb_client(ctx.endpoint)
         checker = world.checker(client, time.time)
-        raw_client = dynamodb_client(ctx.endpoint)
+        raw_client = dynamodb_client(ctx.endpoint, "raw")
         # Warm-up of both paths (connection pools, DynamoDB Local's JIT), on another number's scope.
         raw_updates(raw_client, world.settings.limits_table, 50, threads)
 

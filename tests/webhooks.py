@@ -33,6 +33,11 @@ def reference_body(name: str) -> bytes:
 def api_event(method: str, body: bytes | None = None, headers: dict | None = None, query: dict | None = None,
               base64_body: bool = False) -> dict:
     """An API Gateway REST (proxy) event for /webhook."""
+    if body is not None and not base64_body:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            base64_body = True  # API Gateway hands over bodies that are not text as base64
     if body is None:
         text = None
     elif base64_body:

@@ -72,6 +72,13 @@ def _port(text: str) -> int:
     return port
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
+    return name.strip(), value
+
+
 def _rate(text: str) -> float:
     try:
         return local.parse_rate(text)
@@ -137,6 +144,12 @@ def build_parser() -> Parser:
                      help="the Meta app secret webhooks are signed with (default %(default)s)")
     run.add_argument("--verify-token", default=local.embedded_aws.DEFAULT_VERIFY_TOKEN,
                      help="the webhook verify token (default %(default)s)")
+    run.add_argument("--log-level", type=_upper_choice(("DEBUG", "INFO", "WARNING", "ERROR")), default="WARNING",
+                     help="the functions' log level (the template's LogLevel; default %(default)s, INFO logs "
+                          "every invocation)")
+    run.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE", type=_parameter,
+                     help="a template parameter's value instead of its default, as sam's --parameter-overrides "
+                          "(repeat it), e.g. EumSocialTopicArn=arn:aws:sns:us-east-1:123456789012:eum-social")
     run.add_argument("--template", type=Path, default=None, metavar="FILE",
                      help="serve another SAM template (default template.yaml of the project)")
     run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
@@ -238,6 +251,9 @@ def build_parser() -> Parser:
     send.add_argument("--app-secret", default=None,
                       help="the Meta app secret to sign with (default: NUMBERGUARD_APP_SECRET, else local mode's "
                            f"{local.embedded_aws.DEFAULT_APP_SECRET})")
+    send.add_argument("--now", action="store_true",
+                      help="set the body's event times (entry time, message and status timestamps) to now first, "
+                           "so a sample reads as news (the body is signed after)")
     send.add_argument("--unsigned", action="store_true", help="send no signature (the API must answer 401)")
     send.set_defaults(handler=cmd_send_webhook)
 
@@ -701,6 +717,28 @@ def signature(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
+def _times_now(body: bytes, name: str, now: int) -> bytes:
+    """Meta's envelope with its event times moved to `now` (entry.time, messages[] and statuses[] timestamps)."""
+    try:
+        envelope = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CliError(f"--now: {name} is not JSON ({err})") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
+        raise CliError(f"--now: {name} is not Meta's webhook envelope (no entry list)")
+    for entry in envelope["entry"]:
+        if not isinstance(entry, dict):
+            continue
+        if "time" in entry:
+            entry["time"] = now
+        for change in entry.get("changes") or []:
+            value = change.get("value") if isinstance(change, dict) else None
+            for kind in ("messages", "statuses"):
+                for item in (value or {}).get(kind) or []:
+                    if isinstance(item, dict) and "timestamp" in item:
+                        item["timestamp"] = str(now)
+    return json.dumps(envelope).encode()
+
+
 def cmd_send_webhook(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
@@ -711,6 +749,8 @@ def cmd_send_webhook(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {args.file}: {err.strerror or err}") from None
     if not body.strip():
         raise CliError(f"{args.file} is empty: a webhook body is Meta's JSON envelope")
+    if args.now:
+        body = _times_now(body, args.file, int(time.time()))
     secret = args.app_secret or os.environ.get("NUMBERGUARD_APP_SECRET") or local.embedded_aws.DEFAULT_APP_SECRET
     headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
     if not args.unsigned:
@@ -756,6 +796,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 # ---- local -----------------------------------------------------------------------------------------
 
 
+def _parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    from numberguard_ops import template
+
+    known = template.load().get("Parameters", {})
+    for name, _ in pairs:
+        if name not in known:
+            raise CliError(f"--parameter {name}: template.yaml has no such parameter "
+                           f"(it has {', '.join(sorted(known))})", EXIT_USAGE)
+    return dict(pairs)
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir.expanduser().resolve() if args.data_dir else local.DEFAULT_DATA_DIR)
     ports = {"--api-port": args.api_port, "--lambda-port": args.lambda_port, "--dynamodb-port": args.dynamodb_port,
@@ -775,10 +826,12 @@ def cmd_local(args: argparse.Namespace) -> int:
         try:
             template.load()
         except template.TemplateError as err:
+            template.select(None)
             raise CliError(f"--template: {err}") from None
     options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
                                  api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
-                                 verify_token=args.verify_token, schedule_rate=args.schedule_rate)
+                                 verify_token=args.verify_token, schedule_rate=args.schedule_rate,
+                                 log_level=args.log_level, parameters=_parameters(args.parameter))
     return local.run(options)
 
 

@@ -54,6 +54,11 @@ class DynamoDBLocal:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> DynamoDBLocal:
+        self.launch()
+        return self.wait(timeout)
+
+    def launch(self) -> None:
+        """Start the java process without waiting for it (local mode does other work while it boots)."""
         java = shutil.which("java")
         if java is None:
             raise DynamoDBLocalError("DynamoDB Local needs Java 17 or newer on PATH ('java' was not found)")
@@ -69,6 +74,11 @@ class DynamoDBLocal:
             args += ["-sharedDb", "-inMemory"]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(args, cwd=jar.parent, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 60.0) -> DynamoDBLocal:
+        """Until DynamoDB Local listens; DynamoDBLocalError (and the process stopped) if it does not."""
+        if self.process is None:
+            raise DynamoDBLocalError("DynamoDB Local was not started")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

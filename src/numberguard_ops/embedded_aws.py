@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from numberguard_ops import template
-from numberguard_ops.template import ACCOUNT_ID, REGION, Resolver
+from numberguard_ops.template import REGION, Resolver
 
 # What local mode stores in the SSM parameters a function reads, by the variable that names them.
 APP_SECRET_VARIABLE = "APP_SECRET_PARAMETER"  # noqa: S105 - a variable name, not a secret
@@ -154,17 +154,10 @@ def _attribute(envelope: dict, name: str) -> str | None:
 
 
 def email_text(document: dict) -> str:
-    """The `email` text the layer publishes with this document (the same function writes both)."""
-    from numberguard.domain.changes import Change
-    from numberguard.notify.messages import notification_for
+    """The `email` text the layer publishes with this document (SQS subscribers get the document only)."""
+    from numberguard.notify.messages import email_text as layer_email_text
 
-    at = document.get("at")
-    epoch = int(datetime.fromisoformat(str(at).replace("Z", "+00:00")).timestamp()) if at else 0
-    change = Change(str(document.get("phone_number_id")), str(document.get("type")), epoch, document.get("from"),
-                    document.get("to"), str(document.get("reason") or ""), document.get("scope"),
-                    str(document.get("severity") or "INFO"))
-    number = {k: document.get(k) for k in ("display_phone_number", "waba_id", "scope")}
-    return notification_for(change, number).email
+    return layer_email_text(document)
 
 
 def one_line(document: dict) -> str:
@@ -283,7 +276,3 @@ def wait_for(predicate: Callable[[], Any], timeout: float, step: float = 0.1) ->
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
-
-
-def account_region() -> tuple[str, str]:
-    return ACCOUNT_ID, REGION

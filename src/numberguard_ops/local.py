@@ -161,8 +161,15 @@ class DynamoDBService:
             raise LocalModeError(f"--data-dir {self.data_dir}: cannot create it ({err.strerror})") from None
 
     def start(self) -> None:
+        """Launch java only: the JVM boots while moto and its resources start (`DynamoDBTablesService`)."""
         try:
-            self.db.start()
+            self.db.launch()
+        except DynamoDBLocalError as err:
+            raise LocalModeError(f"{err} (its log: {self.db.log_path})") from None
+
+    def finish(self) -> None:
+        try:
+            self.db.wait(timeout=120)
         except DynamoDBLocalError as err:
             raise LocalModeError(f"{err} (its log: {self.db.log_path})") from None
         client = dynamodb_client(self.endpoint)
@@ -189,6 +196,30 @@ class DynamoDBService:
         process = self.db.process
         if process is not None and process.poll() is not None:
             return f"DynamoDB Local exited (code {process.returncode}); its log: {self.db.log_path}"
+        return None
+
+
+class DynamoDBTablesService:
+    """Waits for DynamoDB Local (launched earlier) and creates or upgrades the template's tables."""
+
+    name = "DynamoDB tables"
+
+    def __init__(self, dynamodb: DynamoDBService):
+        self.dynamodb = dynamodb
+
+    def preflight(self) -> None:
+        pass
+
+    def start(self) -> None:
+        self.dynamodb.finish()
+
+    def stop(self) -> None:
+        pass  # DynamoDBService stops the process
+
+    def describe(self) -> list[str]:
+        return []  # DynamoDBService describes the tables
+
+    def problem(self) -> str | None:
         return None
 
 
@@ -285,9 +316,10 @@ class FunctionsService:
             cfg = Settings.from_env(self.environment)
         except ConfigError as err:
             return [f"settings        invalid: {err}"]
+        level = self.environment.get("POWERTOOLS_LOG_LEVEL")
         return [
             f"policy          {cfg.policy.value} (LimitPolicy), buckets of {cfg.bucket_minutes} min (BucketMinutes), "
-            f"fail {cfg.fail_mode.value} (FailMode)"
+            f"fail {cfg.fail_mode.value} (FailMode)" + (f", function logs at {level} (--log-level)" if level else "")
         ]
 
     def problem(self) -> str | None:
@@ -427,11 +459,15 @@ class AwsResourcesService:
         # Topics that functions read (an SNS event) deliver to them; every other topic to the mailbox.
         for sub in template.topic_subscriptions(self.resolver):
             fn = self.runtime.resolve(sub.function)
-            url = embedded_aws.subscribe_queue(endpoint, self.created.topics[sub.topic],
-                                               f"numberguard-local-{sub.function}-{sub.topic}")
-            arn = f"{self.created.topics[sub.topic]}:local-{sub.function}"
-            self._poll(url, self._deliver(fn, arn), f"{sub.topic}→{sub.function}")
-            self.deliveries.append(f"{sub.topic} → {sub.function}")
+            topic_arn = self.created.topics.get(sub.topic)
+            if topic_arn is None:  # a topic from outside the template (a parameter): made here, by its name
+                name = sub.topic.rsplit(":", 1)[-1]
+                topic_arn = embedded_aws.client("sns", endpoint).create_topic(Name=name)["TopicArn"]
+            label = sub.topic if sub.topic in self.created.topics else topic_arn
+            url = embedded_aws.subscribe_queue(endpoint, topic_arn,
+                                               f"numberguard-local-{sub.function}-{topic_arn.rsplit(':', 1)[-1]}")
+            self._poll(url, self._deliver(fn, f"{topic_arn}:local-{sub.function}"), f"{label}→{sub.function}")
+            self.deliveries.append(f"{label} → {sub.function} (publish to it to reach the function)")
         for logical_id, arn in self.created.topics.items():
             if logical_id in consumed:
                 continue
@@ -666,6 +702,8 @@ class LocalOptions:
     app_secret: str = embedded_aws.DEFAULT_APP_SECRET
     verify_token: str = embedded_aws.DEFAULT_VERIFY_TOKEN
     schedule_rate: float | None = None  # seconds; None: each schedule's own rate from template.yaml
+    log_level: str = "WARNING"  # the template's LogLevel parameter (INFO logs every invocation)
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameters, as --parameter-overrides
 
 
 class LocalMode:
@@ -755,16 +793,22 @@ class LocalMode:
 
 
 def build(options: LocalOptions) -> LocalMode:
-    resolver = template.Resolver()
+    doc = template.load()
+    overrides = {"LogLevel": options.log_level} if "LogLevel" in doc.get("Parameters", {}) else {}
+    overrides.update(options.parameters)
+    resolver = template.Resolver(doc, overrides)
     dynamodb = DynamoDBService(options.dynamodb_port, options.data_dir)
     moto = MotoService(options.moto_port)
-    functions = FunctionsService(dynamodb.endpoint, aws_endpoint=lambda: moto.endpoint)
+    functions = FunctionsService(dynamodb.endpoint, specs_from_template(resolver.template, overrides),
+                                 aws_endpoint=lambda: moto.endpoint)
     secrets = embedded_aws.Secrets(options.app_secret, options.verify_token)
     resources = AwsResourcesService(moto, secrets, options.data_dir / "mailbox", functions.runtime, resolver)
     lambda_api = LambdaApiService(functions.runtime, options.lambda_port)
     api = ApiService(functions.runtime, template.api_routes(resolver), options.api_port)
     schedules = ScheduleService(functions.runtime, template.schedules(resolver), options.schedule_rate)
-    services: list[Service] = [dynamodb, moto, resources, functions, lambda_api, api, schedules]
+    # java boots while moto and its resources start; the tables are made once it listens
+    services: list[Service] = [dynamodb, moto, resources, DynamoDBTablesService(dynamodb), functions, lambda_api,
+                               api, schedules]
     return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources))
 
 
@@ -803,7 +847,7 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiS
     webhook = ""
     if api is not None and api.server is not None and any(r.path == "/webhook" for r in api.routes):
         url_flag = "" if api.port == DEFAULT_API_PORT else f" --url {api.endpoint}/webhook"
-        webhook = f", post a signed sample webhook with `{cli} send-webhook{url_flag} {SAMPLE_WEBHOOK}`"
+        webhook = f", post a signed sample webhook with `{cli} send-webhook --now{url_flag} {SAMPLE_WEBHOOK}`"
     if numbers:
         return (f"{len(numbers)} number(s) registered already ({cli} numbers list{ddb_flag}); check a send with "
                 f"{check}{webhook}")

@@ -57,15 +57,16 @@ def _setting(logical_id: str, name: str, default: Any, doc: dict) -> Any:
     return value if isinstance(value, int | float) else default
 
 
-def specs_from_template(doc: dict | None = None) -> list[FunctionSpec]:
-    """Every AWS::Serverless::Function of template.yaml, with its environment as deployed."""
+def specs_from_template(doc: dict | None = None, overrides: dict[str, str] | None = None) -> list[FunctionSpec]:
+    """Every AWS::Serverless::Function of template.yaml, with its environment as deployed (parameters
+    at their defaults, or `overrides`, as `sam local --parameter-overrides`)."""
     doc = doc or template.load()
     return [
         FunctionSpec(
             name=logical_id,
             code_uri=Path(fn["code_uri"]),
             handler=fn["handler"],
-            environment=template.function_environment(logical_id, doc),
+            environment=template.function_environment(logical_id, doc, overrides),
             timeout=_setting(logical_id, "Timeout", DEFAULT_TIMEOUT, doc),
             memory_mb=_setting(logical_id, "MemorySize", DEFAULT_MEMORY, doc),
         )

@@ -349,7 +349,7 @@ class Schedule:
 @dataclass(frozen=True)
 class TopicSubscription:
     function: str
-    topic: str  # logical id of the topic
+    topic: str  # logical id of a topic of the template, or the ARN of a topic from outside it
 
 
 def api_routes(resolver: Resolver) -> list[Route]:
@@ -396,14 +396,31 @@ def schedules(resolver: Resolver) -> list[Schedule]:
 
 
 def topic_subscriptions(resolver: Resolver) -> list[TopicSubscription]:
-    """SNS events of functions (the topic delivers to the function)."""
+    """Topics that deliver to a function: SNS events of functions, and AWS::SNS::Subscription resources
+    with protocol lambda (e.g. End User Messaging Social's topic, when its parameter is set)."""
     subs = []
-    for logical_id, res in active_resources("AWS::Serverless::Function", resolver).items():
+    fns = active_resources("AWS::Serverless::Function", resolver)
+    for logical_id, res in fns.items():
         for event in (res["Properties"].get("Events") or {}).values():
             if event.get("Type") == "SNS":
                 topic = (event.get("Properties") or {}).get("Topic")
-                if isinstance(topic, dict) and "Ref" in topic and resolver.active(topic["Ref"]):
-                    subs.append(TopicSubscription(logical_id, topic["Ref"]))
+                if isinstance(topic, dict) and "Ref" in topic and topic["Ref"] in resolver.template["Resources"]:
+                    if resolver.active(topic["Ref"]):
+                        subs.append(TopicSubscription(logical_id, topic["Ref"]))
+                elif topic is not None:
+                    subs.append(TopicSubscription(logical_id, str(resolver.resolve(topic))))
+    arns = {resolver.arn(fn): fn for fn in fns}
+    names = set(fns)
+    topics = {resolver.arn(t): t for t in active_resources("AWS::SNS::Topic", resolver)}
+    for res in active_resources("AWS::SNS::Subscription", resolver).values():
+        props = resolver.resolve(res.get("Properties") or {})
+        if str(props.get("Protocol", "")).lower() != "lambda":
+            continue
+        endpoint = str(props.get("Endpoint", ""))
+        function = arns.get(endpoint) or (endpoint if endpoint in names else None)
+        topic = str(props.get("TopicArn", ""))
+        if function and topic:
+            subs.append(TopicSubscription(function, topics.get(topic, topic)))
     return subs
 
 

@@ -6,7 +6,6 @@ dicts, so the text commands and the HTML report show the same figures.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -158,7 +157,3 @@ def status_spans(view: NumberView, since: int) -> list[tuple[int, int, str]]:
         current = doc.get("to") or current
     spans.append((cursor, view.now, view.status))  # up to now: what the number shows today
     return [s for s in spans if s[1] > s[0]]
-
-
-def to_json(value) -> str:
-    return json.dumps(value, indent=2, default=str)

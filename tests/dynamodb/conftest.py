@@ -77,16 +77,23 @@ class DynamoStack(Stack):
         return DynamoStack(self.client, self.clock, {**self.env, **overrides}, self.endpoint)
 
     def own_checker(self, clock: Callable[[], float] | None = None):
-        """A checker wired as in production but with DynamoDB clients of its own (another Lambda instance)."""
-        from numberguard.store.client import reset_clients
-        from numberguard.usecases.limit_check import LimitChecker
-        from numberguard.wiring import limit_store
+        """A checker wired as in production but with a DynamoDB client of its own (another Lambda instance).
 
-        reset_clients()  # forget the cached clients: limit_store builds new ones for this checker only
-        try:
-            return LimitChecker(limit_store(self.settings), self.settings, clock=clock or self.clock)
-        finally:
-            reset_clients()
+        The client is built here, not taken from the process-wide cache: checkers built in parallel
+        threads must never share one (a fault hooked on one would break the other's calls).
+        """
+        import botocore.session
+        from numberguard.store.client import CLIENT_CONFIG
+        from numberguard.store.limits import LimitStore
+        from numberguard.usecases.limit_check import LimitChecker
+
+        cfg = self.settings
+        client = botocore.session.get_session().create_client(
+            "dynamodb", region_name=cfg.region, endpoint_url=cfg.dynamodb_endpoint, config=CLIENT_CONFIG
+        )
+        store = LimitStore(client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
+                           limits_table=cfg.limits_table)
+        return LimitChecker(store, cfg, clock=clock or self.clock)
 
     def counter(self, scope: str = f"number#{PHONE_NUMBER_ID}") -> dict:
         """The scope's counter item as stored: {'limit', 'used', 'buckets'}."""

@@ -15,6 +15,7 @@ recipients stay allowed; and every slot a fault leaked is free again 24 h + W af
 
 from __future__ import annotations
 
+import itertools
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -50,6 +51,7 @@ IN_WINDOW = recipient(50)
 FRESH = [recipient(100 + i) for i in range(LIMIT + 2)]
 READS = frozenset({"BatchGetItem", "GetItem", "Query", "Scan"})
 PARALLEL = 4  # scenarios run side by side, each on its own number, clock and clients
+_numbers = itertools.count(300_000_000_000_001)  # a number of its own for every scenario of the session
 
 
 def client_error(code: str, status: int, operation: str) -> ClientError:
@@ -218,7 +220,7 @@ def sweep(stack: DynamoStack, calls: list[str], kind: str, fail_mode: str = "clo
         if only is not None and n not in only:
             continue
         own = DynamoStack(stack.client, FakeClock(), {**stack.env, "FAIL_MODE": fail_mode}, stack.endpoint)
-        pnid = str(300_000_000_000_000 + n)
+        pnid = str(next(_numbers))
         own.register(phone_number_id=pnid, tier=str(LIMIT))
         runs.append((n, operation, own, pnid))
 

@@ -60,14 +60,8 @@ class Senders:
         return [self.send(checker, template(recipient(start + i)))["decision"] for i in range(count)]
 
 
-GIVE_BACK_RETRIED = pytest.mark.xfail(strict=True, reason=(
-    "over-admission: give_back is not idempotent; applied, answered 500 and retried by botocore, it "
-    "returns two slots for one"
-))
-
-
 @pytest.mark.parametrize("fault", [
-    None, "refused", "reply_lost", pytest.param("retried", marks=GIVE_BACK_RETRIED),
+    None, "refused", "reply_lost", "retried",
 ])
 def test_two_checks_of_one_new_recipient_take_one_slot(ddb_stack, fault):
     limit = 4
@@ -112,14 +106,6 @@ def test_a_batch_and_a_single_counting_one_recipient_count_it_at_least_once(ddb_
     assert senders.ledger.max_meta_count() <= limit
 
 
-BATCH_MOVE_LOST = pytest.mark.xfail(strict=True, reason=(
-    "over-admission: when the batch's move_buckets condition fails (a single check moved one of its "
-    "recipients first), _check_batch still answers every repeat ALLOWED_ALREADY_COUNTED but moves none "
-    "of them, so they free up to 24 h earlier than Meta frees them"
-))
-
-
-@BATCH_MOVE_LOST
 def test_a_batch_of_repeats_racing_a_single_repeat_keeps_every_repeat_counted(ddb_stack):
     limit = 10
     ddb_stack.register(tier=str(limit))
@@ -144,14 +130,6 @@ def test_a_batch_of_repeats_racing_a_single_repeat_keeps_every_repeat_counted(dd
     assert senders.ledger.max_meta_count() <= limit
 
 
-BACKWARD_MOVE = pytest.mark.xfail(strict=True, reason=(
-    "over-admission: a check whose clock reads an earlier bucket than the recipient's record (another "
-    "instance, or a check that read the time before a bucket boundary) 'moves' the recipient back to "
-    "the older bucket, which frees before 24 h after the latest send"
-))
-
-
-@BACKWARD_MOVE
 def test_a_check_with_an_earlier_clock_never_moves_a_recipient_back(ddb_stack):
     limit = 1
     ddb_stack.register(tier=str(limit))
@@ -169,3 +147,36 @@ def test_a_check_with_an_earlier_clock_never_moves_a_recipient_back(ddb_stack):
     clock.now = boundary + DAY
     senders.fill(a, 1)
     assert senders.ledger.max_meta_count() <= limit
+
+
+@pytest.mark.parametrize("repeat", ["single", "batch"])
+def test_a_release_after_a_repeat_in_the_same_bucket_keeps_the_recipient_counted(ddb_stack, repeat):
+    limit = 1
+    ddb_stack.register(tier=str(limit))
+    checker = ddb_stack.own_checker()
+    senders = Senders(ddb_stack)
+    # Given send-1 took R's slot, and send-2 to R, five minutes later in the same bucket, was allowed
+    assert senders.send(checker, template(R, reference="send-1"))["decision"] == "ALLOWED_NEW_RECIPIENT"
+    ddb_stack.clock.advance(300)
+    body = template(R, reference="send-2") if repeat == "single" else {**batch([R]), "reference": "send-2"}
+    assert senders.send(checker, body)["allowed"]
+    # When send-1 fails before Meta and its slot is released
+    release = {"action": "release", "phone_number_id": PHONE_NUMBER_ID, "recipient": R, "reference": "send-1"}
+    answer = checker.handle(release)
+    # Then nothing is released: send-2 reached R, so Meta counts R, and nobody new is admitted
+    assert answer["decision"] == "NOTHING_TO_RELEASE", answer
+    assert ddb_stack.counted_recipients() == {R}
+    senders.fill(checker, 2)
+    assert senders.ledger.max_meta_count() <= limit
+
+
+def test_a_release_of_the_latest_send_still_frees_its_slot(ddb_stack):
+    ddb_stack.register(tier="1")
+    checker = ddb_stack.own_checker()
+    # Given R was sent to twice under the same reference (a retried send), then that send failed
+    for _ in range(2):
+        assert checker.handle(template(R, reference="send-1"))["allowed"]
+    release = {"action": "release", "phone_number_id": PHONE_NUMBER_ID, "recipient": R, "reference": "send-1"}
+    # Then its slot comes back and another recipient may take it
+    assert checker.handle(release)["decision"] == "RELEASED"
+    assert checker.handle(template(recipient(2)))["decision"] == "ALLOWED_NEW_RECIPIENT"

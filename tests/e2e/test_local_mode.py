@@ -89,6 +89,16 @@ class Local:
     dynamodb_port: int
     data_dir: Path
     log: Path
+    api_port: int = 0
+    moto_port: int = 0
+
+    @property
+    def api_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def moto_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
 
     @property
     def lambda_endpoint(self) -> str:
@@ -111,7 +121,7 @@ class Local:
     def invoke(self, payload, **kwargs) -> dict:
         response = self.lambda_client().invoke(FunctionName="LimitCheckFunction", Payload=json.dumps(payload),
                                                **kwargs)
-        assert response.get("FunctionError") is None, response
+        assert response.get("FunctionError") is None, json.loads(response["Payload"].read())
         return json.loads(response["Payload"].read())
 
     def register(self, phone_number_id: str, tier: str = "TIER_1K", *extra: str) -> subprocess.CompletedProcess:
@@ -133,18 +143,25 @@ class Local:
         return self.process.returncode
 
 
-def start_local(data_dir: Path, log: Path) -> Local:
-    lambda_port = free_port()
-    dynamodb_port = free_port()
-    while dynamodb_port == lambda_port:
-        dynamodb_port = free_port()
+def free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def start_local(data_dir: Path, log: Path, *extra: str) -> Local:
+    lambda_port, dynamodb_port, api_port, moto_port = free_ports(4)
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "numberguard_ops.cli", "local", "--lambda-port", str(lambda_port),
-             "--dynamodb-port", str(dynamodb_port), "--data-dir", str(data_dir)],
+             "--dynamodb-port", str(dynamodb_port), "--api-port", str(api_port), "--moto-port", str(moto_port),
+             "--data-dir", str(data_dir), *extra],
             stdout=out, stderr=subprocess.STDOUT, env=_env(),
         )
-    local = Local(process, lambda_port, dynamodb_port, data_dir, log)
+    local = Local(process, lambda_port, dynamodb_port, data_dir, log, api_port, moto_port)
     deadline = time.monotonic() + 90
     while READY not in local.output():
         if process.poll() is not None:
@@ -236,15 +253,24 @@ def test_concurrent_invokes_never_admit_more_than_the_limit(local_mode):
     number = "106540352240020"
     added = local_mode.register(number, "20")
     assert added.returncode == 0, added.stderr
+    client = local_mode.lambda_client()
 
     def send(i: int) -> str:
-        return local_mode.invoke({"phone_number_id": number, "recipient": f"1777555{i:04d}",
-                                  "message": "template"})["decision"]
+        response = client.invoke(FunctionName="LimitCheckFunction", Payload=json.dumps(
+            {"phone_number_id": number, "recipient": f"1777555{i:04d}", "message": "template"}))
+        answer = json.loads(response["Payload"].read())
+        # A busy machine may run an invoke past the template's Timeout: Lambda's answer, never a false allow.
+        return answer["errorType"] if response.get("FunctionError") else answer["decision"]
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         decisions = list(pool.map(send, range(40)))
-    assert decisions.count("ALLOWED_NEW_RECIPIENT") == 20
-    assert decisions.count("DENIED_LIMIT_REACHED") == 20
+    allowed = decisions.count("ALLOWED_NEW_RECIPIENT")
+    assert allowed <= 20
+    assert allowed + decisions.count("DENIED_LIMIT_REACHED") + decisions.count("Sandbox.Timedout") == 40
+    time.sleep(1)  # a timed-out handler finishes its writes in the background, as on Lambda
+    final = local_mode.invoke({"phone_number_id": number, "recipient": "17775559999", "message": "template",
+                               "dry_run": True})
+    assert final["used"] <= 20 and (final["used"] == 20 or "Sandbox.Timedout" in decisions)
 
 
 # ---- the CLI against local mode --------------------------------------------------------------------

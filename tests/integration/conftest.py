@@ -10,6 +10,15 @@ import pytest
 from tests.webhooks import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
 
 
+@pytest.fixture(autouse=True)
+def one_write_at_a_time(monkeypatch):
+    """moto is not thread-safe (a transaction deep-copies the table while another thread writes to it):
+    on moto the intake writes one at a time. DynamoDB Local (bench, tests/dynamodb) runs them side by side."""
+    from numberguard.usecases import intake
+
+    monkeypatch.setattr(intake, "PARALLEL_WRITES", 1)
+
+
 @dataclass
 class WebhookWorld:
     stack: object  # tests.conftest.Stack

@@ -148,8 +148,9 @@ def test_2_still_low_on_day_7_lowers_one_tier_for_the_next_checks(world, clock):
     for _ in range(2):  # later runs (and a re-run): the new limit is full, nothing about the flag again
         clock.advance(PERIOD)
         world.evaluate()
-    # Straight from 99 % to full: one Restricted notice, no warnings it overtook.
-    assert briefs(world.inbox.read()) == [("STATUS_CHANGED", "CONNECTED", "RESTRICTED")]
+    # From 99 % of the new limit to full between two runs: both warnings and Restricted, once.
+    assert briefs(world.inbox.read()) == [
+        ("STATUS_CHANGED", "CONNECTED", "RESTRICTED"), ("USAGE_WARNING", None, "80%"), ("USAGE_WARNING", None, "95%")]
     assert sorted(e["type"] for e in world.history() if e["type"] in ("FLAG_OUTCOME", "LIMIT_CHANGED")) == [
         "FLAG_OUTCOME", "LIMIT_CHANGED"]
 
@@ -313,7 +314,8 @@ def test_a_lowered_unlimited_number_starts_full_for_24_hours(world, clock):
     assert 0 < answer["retry_after_seconds"] <= DAY + 600
     world.evaluate()
     assert briefs(world.inbox.read()) == [("LIMIT_CHANGED", "TIER_UNLIMITED (unlimited)", "TIER_100K (100000)"),
-                                          ("STATUS_CHANGED", "CONNECTED", "RESTRICTED")]
+                                          ("STATUS_CHANGED", "CONNECTED", "RESTRICTED"),
+                                          ("USAGE_WARNING", None, "80%"), ("USAGE_WARNING", None, "95%")]
     clock.advance(DAY + 600)
     world.evaluate()
     assert briefs(world.inbox.read()) == [("STATUS_CHANGED", "RESTRICTED", "CONNECTED")]
@@ -394,3 +396,19 @@ def test_7_every_type_reads_well_and_validates(world, clock):
     assert "meets the criteria" in upgrade and "Meta decides" in upgrade and "when Meta reports it" in upgrade
     account = email("ACCOUNT_RESTRICTED", "RESTRICTED_BIZ_INITIATED_MESSAGING")
     assert "from none to RESTRICTED_BIZ_INITIATED_MESSAGING" in account and "at its expiry" in account
+
+
+def test_a_run_near_its_timeout_leaves_the_rest_due_for_the_next_run(world, clock):
+    class AlmostOutOfTime(EvaluatorContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 10_000  # under the 15 s margin: take nothing new
+
+    world.stack.register(tier="TIER_10K", quality="GREEN")
+    world.webhook(world.quality_event("FLAGGED", "TIER_10K"))
+    world.inbox.read()
+    clock.advance(7 * DAY + PERIOD)
+    summary = evaluator_app.lambda_handler({}, AlmostOutOfTime())
+    assert summary["counts"] == {"stopped_early": 1} and world.inbox.read() == []
+    clock.advance(PERIOD)
+    world.evaluate()
+    assert sorted(r.type for r in world.inbox.read()) == ["FLAG_OUTCOME", "LIMIT_CHANGED", "STATUS_CHANGED"]

@@ -74,8 +74,22 @@ def test_a_recipient_whose_count_ended_is_new_again(policy):
 
 
 def test_a_repeat_in_the_current_bucket_is_answered_without_a_write(policy):
-    found = decide(number(policy), recipient=COUNTED_NOW)
+    # Given R counted in this bucket by a send whose slot nobody can release any more (no reference)
+    settled = RecipientView(counted_bucket=B, counted_until=WINDOW.frees_at(B))
+    found = decide(number(policy), recipient=settled)
     assert found == Classification(Step.ANSWER, Decision.ALLOWED_ALREADY_COUNTED)
+    # or by this very send (a retry under the same reference)
+    again = classify(number(policy), ROOM, COUNTED_NOW, TEMPLATE, WINDOW, NOW, reference="ref-1")
+    assert again == Classification(Step.ANSWER, Decision.ALLOWED_ALREADY_COUNTED)
+
+
+@pytest.mark.parametrize("reference", [None, "ref-2"])
+def test_a_repeat_in_the_current_bucket_takes_the_slot_reference_away(policy, reference):
+    # Given R counted in this bucket by send ref-1, which the sender may still release
+    # When another send (without a reference, or with its own) repeats R
+    found = classify(number(policy), ROOM, COUNTED_NOW, TEMPLATE, WINDOW, NOW, reference=reference)
+    # Then the check keeps R counted by taking ref-1's claim away before it answers
+    assert found == Classification(Step.KEEP, Decision.ALLOWED_ALREADY_COUNTED)
 
 
 def test_a_repeat_counted_in_an_older_bucket_moves_to_the_current_one(policy):

@@ -73,3 +73,11 @@ def test_schedule_rate_flag(text, seconds):
 def test_schedule_rate_flag_refuses_what_is_not_a_rate(text):
     with pytest.raises(ValueError, match="rate"):
         parse_rate(text)
+
+
+def test_eum_social_subscription_delivers_to_the_webhook_function_once_its_parameter_is_set():
+    doc = template.load()
+    assert [s for s in template.topic_subscriptions(template.Resolver(doc)) if s.function == "WebhookFunction"] == []
+    eum = "arn:aws:sns:us-east-1:123456789012:eum-social"
+    subs = template.topic_subscriptions(template.Resolver(doc, {"EumSocialTopicArn": eum}))
+    assert template.TopicSubscription("WebhookFunction", eum) in subs

@@ -213,6 +213,9 @@ class Step(StrEnum):
 
     ANSWER = "ANSWER"  # decided, nothing to write
     MOVE = "MOVE"  # already counted, in an older bucket: move it to the current one
+    # Already counted in this bucket, but by a slot another send's reference may still release:
+    # take the reference away first, or a release would un-count a recipient this send reaches.
+    KEEP = "KEEP"
     RESERVE = "RESERVE"  # a new recipient: needs a slot
 
 
@@ -230,8 +233,9 @@ def classify(
     message: MessageKind,
     window: Window,
     now: int,
+    reference: str | None = None,
 ) -> Classification:
-    """Decide one recipient from the state read, before any write."""
+    """Decide one recipient from the state read, before any write (`reference`: this send's)."""
     if number.banned:
         return Classification(Step.ANSWER, Decision.DENIED_BANNED)
     if number.connection is Connection.PENDING:
@@ -254,6 +258,8 @@ def classify(
         # Only ever forward: a check whose clock reads an earlier bucket than the record (another
         # instance, or a read just before a bucket boundary) must not shorten the stint.
         if recipient.counted_bucket >= window.bucket_of(now):
+            if recipient.slot_reference is not None and recipient.slot_reference != reference:
+                return Classification(Step.KEEP, Decision.ALLOWED_ALREADY_COUNTED)
             return Classification(Step.ANSWER, Decision.ALLOWED_ALREADY_COUNTED)
         return Classification(Step.MOVE, Decision.ALLOWED_ALREADY_COUNTED)
     return Classification(Step.RESERVE, Decision.ALLOWED_NEW_RECIPIENT)

@@ -73,8 +73,8 @@ class UsageNotice:
 
 def usage_notices(entries: Mapping[str, str], after_key: str | None, since: int) -> list[UsageNotice]:
     """What a scope's usage log asks to announce: a warning when usage first crosses 80 % or 95 % (at
-    most once per level per 24 h; none when it jumps straight to full), Restricted when the limit is
-    reached, Connected when slots free.
+    most once per level per 24 h, also when usage jumps straight to full), Restricted when the limit
+    is reached, Connected when slots free.
 
     Only transitions after `after_key` (the last entry already announced) and not older than `since`
     are returned; the 24-hour rule is computed over the whole log, so every run decides the same.
@@ -89,7 +89,7 @@ def usage_notices(entries: Mapping[str, str], after_key: str | None, since: int)
                 if level in last_warned and t.at - last_warned[level] < WARNING_REPEAT_AFTER:
                     continue
                 last_warned[level] = t.at
-                if fresh and after < 3:  # straight to full: the Restricted notice says it all
+                if fresh:  # also when usage jumps straight to full: a subscriber may filter on warnings only
                     notices.append(UsageNotice(t.key, t.at, "WARNING", level))
         if fresh and (after == 3) != (before == 3):
             notices.append(UsageNotice(t.key, t.at, "RESTRICTED" if after == 3 else "RELEASED"))

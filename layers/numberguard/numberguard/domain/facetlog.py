@@ -84,3 +84,18 @@ def value_at(entries: Mapping[str, str], initial: str | None, at: int) -> str | 
             break
         value = entries[key]
     return value
+
+
+def touched(moves: list[Transition], entries: Mapping[str, str], keys: set[str]) -> list[Transition]:
+    """The transitions that entries `keys` may have made or changed: their own, and the one right after each.
+
+    Every other transition had the same predecessor before these entries came, so it was announced
+    when it was made. A retried delivery touches its keys again, so a change that a crash left
+    unannounced is announced on Meta's retry.
+    """
+    order = sorted(entries)
+    near = set(keys)
+    for i, key in enumerate(order[:-1]):
+        if key in keys:
+            near.add(order[i + 1])
+    return [t for t in moves if t.key in near]

@@ -29,6 +29,7 @@ from numberguard.store import codec, keys
 RECORD_TTL_SECONDS = 4 * 24 * 3600
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
+TRANSACT_MAX = 100  # actions per TransactWriteItems: the counter and up to 99 records
 MAX_CONTENTION_RETRIES = 8
 ATTENTION = "due"  # hash key of the ByAttention indexes (numbers and limits tables)
 
@@ -79,6 +80,21 @@ class LimitStore:
         self.numbers_table = numbers_table
         self.recipients_table = recipients_table
         self.limits_table = limits_table
+
+    def _update_item(self, **kwargs) -> dict:
+        """UpdateItem, retried while the item is locked by another check's transaction.
+
+        DynamoDB rejects a plain write to an item that a transaction is writing with
+        TransactionConflictException, which botocore does not retry; it is contention, not an outage.
+        """
+        for attempt in range(1, MAX_CONTENTION_RETRIES + 1):
+            try:
+                return self.client.update_item(**kwargs)
+            except ClientError as err:
+                if _code(err) != "TransactionConflictException":
+                    raise
+                _backoff(attempt)
+        raise StoreUnavailable("an item stayed locked by other checks' transactions")
 
     # ---- read -------------------------------------------------------------------------------
 
@@ -168,7 +184,7 @@ class LimitStore:
         if removes:
             update += " REMOVE " + ", ".join(removes)
         try:
-            reply = self.client.update_item(
+            reply = self._update_item(
                 TableName=self.limits_table,
                 Key=keys.scope_key(scope),
                 UpdateExpression=update,
@@ -206,32 +222,101 @@ class LimitStore:
             raise
         return True
 
-    def move_buckets(self, scope: str, moves: dict[int, int], to_bucket: int, now: int) -> bool:
-        """Move recipients from older buckets to `to_bucket` (used unchanged); batch form."""
-        names = {"#to": str(to_bucket)}
-        total = sum(moves.values())
-        values = {":total": {"N": str(total)}, ":zero": {"N": "0"}, ":now": {"N": str(now)}}
+    def move_recipients(
+        self, scope: str, moves: Sequence[tuple[str, int]], new_bucket: int, counted_until: int, now: int
+    ) -> tuple[str, set[str]]:
+        """Move counted recipients (recipient, old bucket) to `new_bucket`: counter and records together.
+
+        One TransactWriteItems for at most TRANSACT_MAX - 1 recipients (the batch form of
+        move_recipient): the counter's buckets and the records move together or not at all, so a lost
+        call can never leave a record pointing at a bucket that no longer holds it. Returns
+        ("moved", {}), ("stale", recipients whose record moved meanwhile: nothing was written),
+        ("counter", {}) (an old bucket holds fewer than moved from it) or ("conflict", {}) (retry).
+        """
+        if not 0 < len(moves) < TRANSACT_MAX:
+            raise ValueError(f"move 1 to {TRANSACT_MAX - 1} recipients at a time, got {len(moves)}")
+        by_bucket: dict[int, int] = {}
+        for _, old in moves:
+            by_bucket[old] = by_bucket.get(old, 0) + 1
+        names = {"#to": str(new_bucket)}
+        values = {":total": {"N": str(len(moves))}, ":zero": {"N": "0"}, ":now": {"N": str(now)}}
         sets = ["buckets.#to = if_not_exists(buckets.#to, :zero) + :total", "updated_at = :now"]
         conditions = []
-        for i, (bucket, count) in enumerate(sorted(moves.items())):
+        for i, (bucket, count) in enumerate(sorted(by_bucket.items())):
             names[f"#m{i}"] = str(bucket)
             values[f":m{i}"] = {"N": str(count)}
             sets.append(f"buckets.#m{i} = buckets.#m{i} - :m{i}")
             conditions.append(f"buckets.#m{i} >= :m{i}")
+        items = [{"Update": {
+            "TableName": self.limits_table,
+            "Key": keys.scope_key(scope),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }}]
+        for recipient, old in moves:
+            items.append({"Update": {
+                "TableName": self.recipients_table,
+                "Key": keys.counted_key(scope, recipient),
+                "UpdateExpression": "SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
+                "REMOVE slot_reference",
+                "ConditionExpression": "counted_bucket = :old",
+                "ExpressionAttributeValues": {
+                    ":new": {"N": str(new_bucket)}, ":old": {"N": str(old)},
+                    ":cu": {"N": str(counted_until)}, ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
+                },
+            }})
         try:
-            self.client.update_item(
-                TableName=self.limits_table,
-                Key=keys.scope_key(scope),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            self.client.transact_write_items(TransactItems=items)
         except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
-                return False
+            if _code(err) == "TransactionCanceledException":
+                reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
+                stale = {r for (r, _), why in zip(moves, reasons[1:], strict=False) if why == "ConditionalCheckFailed"}
+                if stale:
+                    return "stale", stale
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return "counter", set()
+                return "conflict", set()
+            if _code(err) == "TransactionConflictException":
+                return "conflict", set()
             raise
-        return True
+        return "moved", set()
+
+    def keep_counted(self, scope: str, entries: Sequence[tuple[str, int, str]]) -> set[str]:
+        """Take the slot reference away from counted records (recipient, bucket, reference).
+
+        One TransactWriteItems for at most TRANSACT_MAX records, each guarded by its bucket and
+        reference: a repeat the sender is told to send must not be un-counted by a later release of
+        the send that took the slot. Returns the recipients whose record changed meanwhile (not
+        written: read again).
+        """
+        entries = list(entries)
+        stale: set[str] = set()
+        for attempt in range(1, MAX_CONTENTION_RETRIES + 1):
+            if not entries:
+                return stale
+            items = [{"Update": {
+                "TableName": self.recipients_table,
+                "Key": keys.counted_key(scope, recipient),
+                "UpdateExpression": "REMOVE slot_reference",
+                "ConditionExpression": "counted_bucket = :b AND slot_reference = :ref",
+                "ExpressionAttributeValues": {":b": {"N": str(bucket)}, ":ref": {"S": reference}},
+            }} for recipient, bucket, reference in entries]
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return stale
+            except ClientError as err:
+                if _code(err) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
+                failed = {e[0] for e, why in zip(entries, reasons, strict=False) if why == "ConditionalCheckFailed"}
+                if failed:  # the transaction wrote nothing: try the others again
+                    stale |= failed
+                    entries = [e for e in entries if e[0] not in failed]
+                else:
+                    _backoff(attempt)
+        raise StoreUnavailable("the recipients' records stayed too contended to keep them counted")
 
     # ---- recipient records ------------------------------------------------------------------
 
@@ -268,7 +353,7 @@ class LimitStore:
         else:
             update += " REMOVE slot_reference"
         try:
-            self.client.update_item(
+            self._update_item(
                 TableName=self.recipients_table,
                 Key=keys.counted_key(scope, recipient),
                 UpdateExpression=update,
@@ -286,7 +371,7 @@ class LimitStore:
                  now: int) -> bool:
         """Point a record at a new bucket (after a fresh slot was taken for it there)."""
         try:
-            self.client.update_item(
+            self._update_item(
                 TableName=self.recipients_table,
                 Key=keys.counted_key(scope, recipient),
                 UpdateExpression="SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "

@@ -188,6 +188,8 @@ class StateStore:
 
     def reschedule(self, table: str, key: dict, seen_at: int, next_at: int | None) -> bool:
         """Move (or, with None, drop) an item's attention, unless someone changed it since we read it."""
+        if seen_at is None:
+            return False  # another run already dropped it
         if next_at is None:
             update, values = "REMOVE attention, attention_at", {":seen": {"N": str(seen_at)}}
         else:

@@ -103,14 +103,16 @@ class Evaluator:
         if flagged_at is None or self.policy is Policy.PORTFOLIO:
             return []
         pnid, scope = codec.s(number, "pk"), codec.s(number, "scope")
-        quality_log = self.facets.logs.read(pnid, "quality")
+        # The tier when the number was flagged, the same answer in every run, racing or re-run: the
+        # counter is read before the log, and a limit is always logged before the counter changes, so
+        # a counter already lowered by another run comes with the log that remembers the tier before.
+        counter = self.state.get_limit_item(scope) or {}
         limit_log = self.facets.logs.read(scope, "limit")
+        tier = value_at(limit_log.entries, limit_log.initial or codec.s(counter, "tier"), flagged_at)
+        quality_log = self.facets.logs.read(pnid, "quality")
         deadline = flagged_at + FLAG_OUTCOME_AFTER
         quality = parse_quality(value_at(quality_log.entries, quality_log.initial or codec.s(number, "quality"),
                                          deadline) or "UNKNOWN")
-        # The tier when the number was flagged: the same answer on every re-run, even after a crash.
-        counter = self.state.get_limit_item(scope) or {}
-        tier = value_at(limit_log.entries, limit_log.initial or codec.s(counter, "tier"), flagged_at)
         if tier is None:
             return []
         reported = self._reported_limit(limit_log.entries, flagged_at, tier, now)
@@ -128,7 +130,7 @@ class Evaluator:
         if outcome.downgraded:
             # The lower limit first: applied to limit checks from this instant on.
             changes += self.facets.limit(number, key, limit_of_tier(outcome.tier_after), f"flag outcome: {reason}",
-                                         counts)
+                                         counts, meta_reported=False)
         moves, value, at, entries = self.facets.log(pnid, "flag", key, "CONNECTED", lambda: "FLAGGED")
         changes += [change_of(pnid, "STATUS_CHANGED", t, f"flag outcome: {reason}", "INFO")
                     for t in moves if t.key == key]

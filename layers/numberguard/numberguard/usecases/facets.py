@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from numberguard.domain.changes import Change, limit_text
-from numberguard.domain.facetlog import Transition, insert, latest, transitions
+from numberguard.domain.facetlog import Transition, insert, latest, touched, transitions
 from numberguard.domain.tiers import MessagingLimit, parse_limit
 from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
@@ -57,13 +57,17 @@ class Facets:
         raise LogConflict(f"{subject}/{facet} stayed contended")
 
     def limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
-               counts: Counter) -> list[Change]:
+              counts: Counter, meta_reported: bool = True) -> list[Change]:
         """Meta's reported limit always wins: logged on the scope, applied to the counter."""
-        return self.limits(number, [(key, limit)], lambda _key: reason, counts)
+        return self.limits(number, [(key, limit)], lambda _key: reason, counts, meta_reported)
 
     def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
-               counts: Counter) -> list[Change]:
-        """Several reported limits of one scope in one log write; `reason` names the entry that made a change."""
+               counts: Counter, meta_reported: bool = True,
+               only_touched: bool = False) -> list[Change]:
+        """Several reported limits of one scope in one log write; `reason` names the entry that made a change.
+
+        only_touched: just the changes these entries may have made (facetlog.touched), not the whole log's.
+        """
         scope = codec.s(number, "scope")
         pnid = codec.s(number, "pk")
 
@@ -71,14 +75,17 @@ class Facets:
             item = self.state.get_limit_item(scope)
             return codec.s(item, "tier") if item else None
 
-        moves, tier, at, _ = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
+        all_moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
+        moves = touched(all_moves, entries, {k for k, _ in pairs}) if only_touched else all_moves
         applied = parse_limit(tier)
         if applied is not None:
             # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
-            done = self.state.set_limit(scope, applied, at, fill_bucket=self.window.bucket_of(int(self.clock())))
+            fill = self.window.bucket_of(int(self.clock())) if _from_unlimited(all_moves, tier) else None
+            done = self.state.set_limit(scope, applied, at, fill_bucket=fill)
             counts["limit_applied" if done.applied else "limit_stale"] += 1
             counts["limit_filled_from_unlimited"] += int(done.filled)
-        if codec.n(number, "flagged_at") is not None and moves:
+        settles = meta_reported and all_moves and all_moves[-1].key in dict(pairs)
+        if settles and codec.n(number, "flagged_at") is not None:
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
             self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
         changes = []
@@ -113,6 +120,14 @@ class Facets:
                 continue
             self.state.mark_published(change)
         return announced
+
+
+def _from_unlimited(moves: list[Transition], tier: str | None) -> bool:
+    """The latest change of the limit log made this tier, and it came from unlimited."""
+    if not moves or moves[-1].after != tier or moves[-1].before is None:
+        return False
+    before = parse_limit(moves[-1].before)
+    return before is not None and before.unlimited
 
 
 def change_of(pnid: str, kind: str, t: Transition, reason: str, severity: str) -> Change:

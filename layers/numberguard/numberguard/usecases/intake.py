@@ -24,7 +24,7 @@ from numberguard.domain import events as ev
 from numberguard.domain.changes import Change, quality_reading
 from numberguard.domain.check import ReleaseRequest
 from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
-from numberguard.domain.facetlog import entry_key, run_start
+from numberguard.domain.facetlog import entry_key, run_start, touched
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
@@ -133,14 +133,16 @@ class Intake:
             summary.counts[f"quality_update_{event.event.lower()}"] += 1
         changes: list[Change] = []
         if qualities:
-            moves, value, at, _ = self.facets.log_all(pnid, "quality", qualities,
-                                                      lambda: codec.s(number, "quality", "UNKNOWN"))
+            moves, value, at, entries = self.facets.log_all(pnid, "quality", qualities,
+                                                            lambda: codec.s(number, "quality", "UNKNOWN"))
+            moves = touched(moves, entries, {k for k, _ in qualities})
             self.state.set_facet(pnid, "quality", {"quality": value}, (), at)
             changes += [change_of(pnid, "QUALITY_CHANGED", t, reason_of(t.key, "phone_number_quality_update"),
                                   "WARNING" if t.after == "RED" else "INFO") for t in moves]
         if flags:
             moves, value, at, entries = self.facets.log_all(
                 pnid, "flag", flags, lambda: "FLAGGED" if codec.n(number, "flagged_at") else "CONNECTED")
+            moves = touched(moves, entries, {k for k, _ in flags})
             flagged_at = run_start(entries, "FLAGGED") if value == "FLAGGED" else None
             if value == "FLAGGED" and flagged_at is None:
                 flagged_at = codec.n(number, "flagged_at")  # flagged before the log began
@@ -155,7 +157,7 @@ class Intake:
                                   "WARNING" if t.after == "FLAGGED" else "INFO") for t in moves]
         if limits:
             changes += self.facets.limits(number, limits, lambda k: reason_of(k, "phone_number_quality_update"),
-                                          summary.counts)
+                                          summary.counts, only_touched=True)
         self._announce([(changes, number)], summary)
 
     # ---- business_capability_update ---------------------------------------------------------
@@ -179,7 +181,7 @@ class Intake:
             batches = []
             for members in by_scope.values():
                 changes = self.facets.limits(members[0], pairs, lambda k: reason_of(k, "business_capability_update"),
-                                             summary.counts)
+                                             summary.counts, only_touched=True)
                 # Every number sharing the scope (a portfolio) hears of its limit.
                 for number in members:
                     pnid = codec.s(number, "pk")
@@ -200,7 +202,8 @@ class Intake:
             key = labelled_key(event, f"account_update#DISABLED_UPDATE#{event.state}")
             by_waba[event.waba_id].append((key, "BANNED" if event.state == "DISABLE" else "ACTIVE"))
         for waba, pairs in by_waba.items():
-            moves, value, at, _ = self.facets.log_all(waba, "ban", pairs, lambda: "ACTIVE")
+            moves, value, at, entries = self.facets.log_all(waba, "ban", pairs, lambda: "ACTIVE")
+            moves = touched(moves, entries, {k for k, _ in pairs})
             self.state.set_waba_facets(waba, "ban", {"banned": value == "BANNED"}, at)
             batches = []
             for number in self.state.numbers_of_waba(waba):
@@ -225,7 +228,8 @@ class Intake:
             by_waba[event.waba_id].append((key, json.dumps(dict(sorted(event.restrictions.items())))))
             summary.counts["account_restriction"] += 1
         for waba, pairs in by_waba.items():
-            moves, latest_value, at, _ = self.facets.log_all(waba, "restrictions", pairs, lambda: "{}")
+            moves, latest_value, at, entries = self.facets.log_all(waba, "restrictions", pairs, lambda: "{}")
+            moves = touched(moves, entries, {k for k, _ in pairs})
             restrictions = json.loads(latest_value or "{}")
             self.state.set_waba_facets(waba, "restrictions", {"restrictions": restrictions}, at)
             batches = []
@@ -287,16 +291,23 @@ class Intake:
         summary.counts["window_unchanged"] += len(events) - sum(opened)
 
     def _statuses(self, events: list[ev.MessageStatus], summary: IntakeSummary) -> None:
+        releases: dict[str, list[ev.MessageStatus]] = defaultdict(list)
         for event in events:
             summary.counts[f"status_{event.status.lower()}"] += 1
             for code in event.error_codes:
                 summary.counts[f"error_{code}"] += 1
-            if event.status.lower() != "failed" or not event.reference:
-                continue
-            answer = self.checker.release(
-                ReleaseRequest(event.phone_number_id, event.recipient, event.reference), int(self.clock())
-            )
-            summary.counts["slot_released" if answer["decision"] == "RELEASED" else "slot_not_released"] += 1
+            if event.status.lower() == "failed" and event.reference:
+                releases[event.phone_number_id].append(event)
+        now = int(self.clock())
+
+        def release_all(group: list[ev.MessageStatus]) -> list[str]:
+            # One number's releases one after another (they share its counter item); numbers side by side.
+            return [self.checker.release(ReleaseRequest(e.phone_number_id, e.recipient, e.reference), now)["decision"]
+                    for e in group]
+
+        for decisions in self._parallel(release_all, list(releases.values())):
+            for decision in decisions:
+                summary.counts["slot_released" if decision == "RELEASED" else "slot_not_released"] += 1
 
     def _send_errors(self, events: list[ev.SendErrors], summary: IntakeSummary) -> None:
         by_number: dict[str, Counter] = defaultdict(Counter)
@@ -355,7 +366,7 @@ class Intake:
 
     @staticmethod
     def _parallel(fn, items: list) -> list:
-        if len(items) <= 1:
+        if len(items) <= 1 or PARALLEL_WRITES <= 1:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(PARALLEL_WRITES, len(items))) as pool:
             return list(pool.map(fn, items))

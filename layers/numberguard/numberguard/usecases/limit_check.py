@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from numberguard.domain.check import (
 from numberguard.domain.number import NumberState
 from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
-from numberguard.store.limits import LimitStore, Snapshot, StoreUnavailable
+from numberguard.store.limits import TRANSACT_MAX, LimitStore, Snapshot, StoreUnavailable
 
 MAX_ATTEMPTS = 24  # contention on one counter item: each failed condition returns the item
 
@@ -85,16 +86,24 @@ class LimitChecker:
         number, usage = snap.number, snap.usage
         record = snap.records[recipient]
         for _ in range(MAX_ATTEMPTS):
-            found = classify(number, usage, record, request.message, self.window, now)
+            found = classify(number, usage, record, request.message, self.window, now, request.reference)
             if found.step is Step.ANSWER or request.dry_run:
                 return self._dry(found, usage, 1, now), usage
+            if found.step is Step.KEEP:
+                kept = [(recipient, record.counted_bucket, record.slot_reference)]
+                if not self.store.keep_counted(number.scope, kept):
+                    return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
+                snap = self.store.read(request.phone_number_id, number.scope, [recipient])  # released meanwhile?
+                number, usage, record = snap.number, snap.usage, snap.records[recipient]
+                continue
             if found.step is Step.MOVE:
                 result = self.store.move_recipient(
                     number.scope, recipient, record.counted_bucket, self.window.bucket_of(now),
                     self.window.counted_until(now), now,
                 )
                 if result == "moved":
-                    return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
+                    moved = _shift(usage, {record.counted_bucket: 1}, self.window.bucket_of(now))
+                    return Outcome(Decision.ALLOWED_ALREADY_COUNTED), moved
                 if result == "counter":
                     # A batch moved it in the counter but its record write was lost: count it afresh.
                     return self._recount(number, usage, recipient, record.counted_bucket, now)
@@ -142,33 +151,54 @@ class LimitChecker:
         self, request: CheckRequest, snap: Snapshot, unique: list[str], now: int
     ) -> tuple[dict[str, Outcome], ScopeUsage]:
         number, usage = snap.number, snap.usage
-        found = {r: classify(number, usage, snap.records[r], request.message, self.window, now) for r in unique}
+        found = {
+            r: classify(number, usage, snap.records[r], request.message, self.window, now, request.reference)
+            for r in unique
+        }
         outcomes: dict[str, Outcome] = {}
         new = [r for r in unique if found[r].step is Step.RESERVE]
         moves = [r for r in unique if found[r].step is Step.MOVE]
+        keeps = [r for r in unique if found[r].step is Step.KEEP]
         for r in unique:
             if found[r].step is Step.ANSWER:
                 outcomes[r] = Outcome(found[r].decision, found[r].retry_at)
-        for r in moves:
+        for r in moves + keeps:
             outcomes[r] = Outcome(Decision.ALLOWED_ALREADY_COUNTED)
         bucket = self.window.bucket_of(now)
         counted_until = self.window.counted_until(now)
 
+        one_by_one: list[str] = []
         if moves and not request.dry_run:
-            by_bucket: dict[int, int] = {}
-            for r in moves:
-                b = snap.records[r].counted_bucket
-                by_bucket[b] = by_bucket.get(b, 0) + 1
-            # Counter first, then records: a crash in between only keeps recipients counted longer.
-            if self.store.move_buckets(number.scope, by_bucket, bucket, now):
-                self.store.record_counted_batch(
-                    number.scope, number.phone_number_id, [(r, None) for r in moves], bucket, counted_until, now
-                )
-            else:
-                # A single check moved one of them first: move them one by one (each re-reads on a race).
-                one = CheckRequest(request.phone_number_id, (), request.message, request.reference, False, False)
-                for r in moves:
-                    outcomes[r], usage = self._check_one(one, Snapshot(number, usage, snap.tier, snap.records), r, now)
+            # Counter and records move together, 99 recipients per transaction. Recipients another
+            # check moved meanwhile are moved one by one (each re-reads its record on a race).
+            for start in range(0, len(moves), TRANSACT_MAX - 1):
+                chunk = [(r, snap.records[r].counted_bucket) for r in moves[start : start + TRANSACT_MAX - 1]]
+                for _ in range(MAX_ATTEMPTS):
+                    result, stale = self.store.move_recipients(number.scope, chunk, bucket, counted_until, now)
+                    if result == "stale":
+                        one_by_one += [r for r, _ in chunk if r in stale]
+                        chunk = [(r, b) for r, b in chunk if r not in stale]
+                    elif result == "counter":
+                        one_by_one += [r for r, _ in chunk]
+                        chunk = []
+                    elif result == "conflict":
+                        _pause()
+                    else:  # moved: later answers report the buckets as they now stand
+                        usage = _shift(usage, Counter(b for _, b in chunk), bucket)
+                        chunk = []
+                    if not chunk:
+                        break
+                else:
+                    raise StoreUnavailable("the scope's counter stayed too contended to move repeats")
+        if keeps and not request.dry_run:
+            for start in range(0, len(keeps), TRANSACT_MAX):
+                chunk = [(r, snap.records[r].counted_bucket, snap.records[r].slot_reference)
+                         for r in keeps[start : start + TRANSACT_MAX]]
+                one_by_one += sorted(self.store.keep_counted(number.scope, chunk))
+        if one_by_one:
+            one = CheckRequest(request.phone_number_id, (), request.message, request.reference, False, False)
+            for r in one_by_one:
+                outcomes[r], usage = self._check_one(one, Snapshot(number, usage, snap.tier, snap.records), r, now)
 
         granted = 0
         if new:
@@ -339,6 +369,15 @@ def _less(usage: ScopeUsage, bucket: int, slots: int) -> ScopeUsage:
     buckets = dict(usage.buckets)
     buckets[bucket] = buckets.get(bucket, 0) - slots
     return ScopeUsage(usage.limit, usage.used - slots, buckets)
+
+
+def _shift(usage: ScopeUsage, moved: Mapping[int, int], to_bucket: int) -> ScopeUsage:
+    """The usage after recipients moved from their buckets to `to_bucket` (used unchanged)."""
+    buckets = dict(usage.buckets)
+    for bucket, count in moved.items():
+        buckets[bucket] = buckets.get(bucket, 0) - count
+        buckets[to_bucket] = buckets.get(to_bucket, 0) + count
+    return ScopeUsage(usage.limit, usage.used, buckets)
 
 
 def _pause() -> None:

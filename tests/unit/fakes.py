@@ -1,0 +1,162 @@
+"""An in-memory LimitStore: the limit check's use case without DynamoDB (same methods, same answers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from numberguard.domain.check import RecipientView
+from numberguard.domain.number import NumberState
+from numberguard.domain.window import ReservePlan, ScopeUsage
+from numberguard.store.limits import Snapshot, StoreUnavailable
+
+
+@dataclass
+class Counter:
+    limit: int | None
+    tier: str
+    buckets: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def used(self) -> int:
+        return sum(self.buckets.values())
+
+    def usage(self) -> ScopeUsage:
+        return ScopeUsage(self.limit, self.used, dict(self.buckets))
+
+
+@dataclass
+class Counted:
+    bucket: int
+    until: int
+    reference: str | None
+
+
+class FakeLimitStore:
+    """What the use case sees of the store, kept in dicts; `down` makes every call fail like an outage."""
+
+    def __init__(self):
+        self.numbers: dict[str, NumberState] = {}
+        self.counters: dict[str, Counter] = {}
+        self.counted: dict[tuple[str, str], Counted] = {}
+        self.windows: dict[tuple[str, str], int] = {}
+        self.down = False
+        self.calls = 0
+
+    def _call(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise StoreUnavailable("injected: DynamoDB cannot be reached")
+
+    # ---- set-up ---------------------------------------------------------------------------------
+
+    def add(self, number: NumberState, limit: int | None, tier: str) -> None:
+        self.numbers[number.phone_number_id] = number
+        self.counters.setdefault(number.scope, Counter(limit, tier))
+
+    # ---- the LimitStore interface ---------------------------------------------------------------
+
+    def get_number(self, phone_number_id: str) -> NumberState | None:
+        self._call()
+        return self.numbers.get(phone_number_id)
+
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot:
+        self._call()
+        counter = self.counters.get(scope)
+        records = {}
+        for r in recipients:
+            c = self.counted.get((scope, r))
+            records[r] = RecipientView(
+                counted_bucket=c.bucket if c else None, counted_until=c.until if c else 0,
+                service_window_until=self.windows.get((phone_number_id, r), 0),
+                slot_reference=c.reference if c else None,
+            )
+        return Snapshot(self.numbers.get(phone_number_id), counter.usage() if counter else None,
+                        counter.tier if counter else None, records)
+
+    def reserve(self, scope: str, plan: ReservePlan, now: int):
+        self._call()
+        counter = self.counters.get(scope)
+        if counter is None:
+            return False, None
+        expired_ok = all(counter.buckets.get(b) == n for b, n in plan.expired.items())
+        if counter.limit != plan.limit or counter.used > plan.max_used or not expired_ok:
+            return False, counter.usage()
+        for b in plan.expired:
+            del counter.buckets[b]
+        counter.buckets[plan.bucket] = counter.buckets.get(plan.bucket, 0) + plan.slots
+        return True, counter.usage()
+
+    def record_counted(self, scope, phone_number_id, recipient, bucket, counted_until, reference, now, claim) -> bool:
+        self._call()
+        c = self.counted.get((scope, recipient))
+        if c is not None and c.until > now:
+            return False
+        self.counted[(scope, recipient)] = Counted(bucket, counted_until, reference)
+        return True
+
+    def give_back(self, scope: str, bucket: int, slots: int, now: int) -> bool:
+        self._call()
+        buckets = self.counters[scope].buckets
+        if buckets.get(bucket, 0) < slots:
+            return False
+        buckets[bucket] -= slots
+        return True
+
+    def move_recipient(self, scope, recipient, old_bucket, new_bucket, counted_until, now) -> str:
+        result, _ = self.move_recipients(scope, [(recipient, old_bucket)], new_bucket, counted_until, now)
+        return result
+
+    def move_recipients(self, scope, moves, new_bucket, counted_until, now):
+        self._call()
+        stale = {r for r, old in moves if getattr(self.counted.get((scope, r)), "bucket", None) != old}
+        if stale:
+            return "stale", stale
+        buckets = self.counters[scope].buckets
+        need: dict[int, int] = {}
+        for _, old in moves:
+            need[old] = need.get(old, 0) + 1
+        if any(buckets.get(b, 0) < n for b, n in need.items()):
+            return "counter", set()
+        for b, n in need.items():
+            buckets[b] -= n
+        buckets[new_bucket] = buckets.get(new_bucket, 0) + len(moves)
+        for r, _ in moves:
+            self.counted[(scope, r)] = Counted(new_bucket, counted_until, None)
+        return "moved", set()
+
+    def rebucket(self, scope, recipient, old_bucket, new_bucket, counted_until, now) -> bool:
+        self._call()
+        c = self.counted.get((scope, recipient))
+        if c is None or c.bucket != old_bucket:
+            return False
+        self.counted[(scope, recipient)] = Counted(new_bucket, counted_until, None)
+        return True
+
+    def keep_counted(self, scope, entries) -> set[str]:
+        self._call()
+        stale = set()
+        for r, bucket, reference in entries:
+            c = self.counted.get((scope, r))
+            if c is None or c.bucket != bucket or c.reference != reference:
+                stale.add(r)
+            else:
+                c.reference = None
+        return stale
+
+    def record_counted_batch(self, scope, phone_number_id, entries, bucket, counted_until, now) -> None:
+        self._call()
+        for r, reference in entries:
+            self.counted[(scope, r)] = Counted(bucket, counted_until, reference)
+
+    def release_slot(self, scope, recipient, reference, bucket, now) -> str:
+        self._call()
+        c = self.counted.get((scope, recipient))
+        if c is None or c.reference != reference or c.bucket != bucket:
+            return "not_that_slot"
+        del self.counted[(scope, recipient)]
+        buckets = self.counters[scope].buckets
+        if buckets.get(bucket, 0) < 1:
+            return "folded"
+        buckets[bucket] -= 1
+        return "released"
