@@ -56,22 +56,23 @@ class StateStore:
         items = reply.get("Items", [])
         return items[0] if items else None
 
-    def numbers_of_waba(self, waba_id: str) -> list[dict]:
+    def _query_all(self, **query) -> list[dict]:
+        """Every item a Query matches, page after page."""
         items, start = [], None
         while True:
-            kwargs = {
-                "TableName": self.numbers_table,
-                "IndexName": "ByWaba",
-                "KeyConditionExpression": "waba_id = :w",
-                "ExpressionAttributeValues": {":w": {"S": waba_id}},
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            reply = self.client.query(**kwargs)
+            reply = self.client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
             items.extend(reply.get("Items", []))
             start = reply.get("LastEvaluatedKey")
             if not start:
                 return items
+
+    def numbers_of_waba(self, waba_id: str) -> list[dict]:
+        return self._query_all(
+            TableName=self.numbers_table,
+            IndexName="ByWaba",
+            KeyConditionExpression="waba_id = :w",
+            ExpressionAttributeValues={":w": {"S": waba_id}},
+        )
 
     def get_number_item(self, phone_number_id: str) -> dict | None:
         reply = self.client.get_item(TableName=self.numbers_table, Key=keys.number_key(phone_number_id),
@@ -152,22 +153,13 @@ class StateStore:
 
     def attention(self, table: str, now: int, page: int = 100) -> list[dict]:
         """Items due for evaluation at `now` (their attention_at has come)."""
-        items, start = [], None
-        while True:
-            kwargs = {
-                "TableName": table,
-                "IndexName": "ByAttention",
-                "KeyConditionExpression": "attention = :due AND attention_at <= :now",
-                "ExpressionAttributeValues": {":due": {"S": ATTENTION}, ":now": {"N": str(now)}},
-                "Limit": page,
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            reply = self.client.query(**kwargs)
-            items.extend(reply.get("Items", []))
-            start = reply.get("LastEvaluatedKey")
-            if not start:
-                return items
+        return self._query_all(
+            TableName=table,
+            IndexName="ByAttention",
+            KeyConditionExpression="attention = :due AND attention_at <= :now",
+            ExpressionAttributeValues={":due": {"S": ATTENTION}, ":now": {"N": str(now)}},
+            Limit=page,
+        )
 
     def want_attention(self, table: str, key: dict, at: int) -> None:
         """Be evaluated at `at` at the latest (an earlier wish stands)."""
@@ -360,22 +352,13 @@ class StateStore:
 
     def unpublished(self, now: int, page: int = 100) -> list[dict]:
         """History entries still unpublished whose grace (or another run's lease) is over."""
-        items, start = [], None
-        while True:
-            kwargs = {
-                "TableName": self.history_table,
-                "IndexName": "Outbox",
-                "KeyConditionExpression": "outbox = :o AND outbox_at <= :now",
-                "ExpressionAttributeValues": {":o": {"S": OUTBOX}, ":now": {"N": str(now)}},
-                "Limit": page,
-            }
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            reply = self.client.query(**kwargs)
-            items.extend(reply.get("Items", []))
-            start = reply.get("LastEvaluatedKey")
-            if not start:
-                return items
+        return self._query_all(
+            TableName=self.history_table,
+            IndexName="Outbox",
+            KeyConditionExpression="outbox = :o AND outbox_at <= :now",
+            ExpressionAttributeValues={":o": {"S": OUTBOX}, ":now": {"N": str(now)}},
+            Limit=page,
+        )
 
     def claim_unpublished(self, phone_number_id: str, sk: str, seen_at: int, until: int) -> bool:
         """Take an unpublished entry for one publish attempt: moves its outbox time to `until` unless
