@@ -344,33 +344,31 @@ def _reset_numberguard(bind: bool = True) -> None:
 # ---- the Lambda invoke API ----------------------------------------------------------------------
 
 
-class LambdaApiService:
-    name = "Lambda API"
+class _HttpService:
+    """An HTTP server of local mode served from a thread (the Lambda API, the API of Api events)."""
 
-    def __init__(self, runtime: FunctionRuntime, port: int, host: str = HOST):
-        self.runtime = runtime
+    name = "HTTP"
+    port_flag = "--port"
+
+    def __init__(self, port: int, host: str):
         self.host = host
         self.port = port
-        self.server: InvokeServer | None = None
+        self.server = None
         self.thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def preflight(self) -> None:
-        if self.port and not port_free(self.port, self.host):
-            raise LocalModeError(f"port {self.port} is already in use: choose another with --lambda-port")
-
-    def start(self) -> None:
+    def _serve(self, make_server: Callable[[], object], thread_name: str) -> None:
         try:
-            self.server = InvokeServer((self.host, self.port), self.runtime)
+            self.server = make_server()
         except OSError as err:
             raise LocalModeError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): "
-                                 "choose another port with --lambda-port") from None
+                                 f"choose another port with {self.port_flag}") from None
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                       name="lambda-api", daemon=True)
+                                       name=thread_name, daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -382,13 +380,29 @@ class LambdaApiService:
             self.thread.join(timeout=5)
             self.thread = None
 
-    def describe(self) -> list[str]:
-        return [f"Lambda API      {self.endpoint}  invoke {', '.join(self.runtime.names)}"]
-
     def problem(self) -> str | None:
         if self.thread is not None and not self.thread.is_alive():
-            return "the Lambda API stopped serving"
+            return f"the {self.name} stopped serving"
         return None
+
+
+class LambdaApiService(_HttpService):
+    name = "Lambda API"
+    port_flag = "--lambda-port"
+
+    def __init__(self, runtime: FunctionRuntime, port: int, host: str = HOST):
+        super().__init__(port, host)
+        self.runtime = runtime
+
+    def preflight(self) -> None:
+        if self.port and not port_free(self.port, self.host):
+            raise LocalModeError(f"port {self.port} is already in use: choose another with --lambda-port")
+
+    def start(self) -> None:
+        self._serve(lambda: InvokeServer((self.host, self.port), self.runtime), "lambda-api")
+
+    def describe(self) -> list[str]:
+        return [f"Lambda API      {self.endpoint}  invoke {', '.join(self.runtime.names)}"]
 
 
 # ---- moto's server and the template's SNS / S3 / SSM / SQS resources -----------------------------
@@ -528,59 +542,30 @@ class AwsResourcesService:
 # ---- the API of the functions' Api events ---------------------------------------------------------
 
 
-class ApiService:
+class ApiService(_HttpService):
     name = "API"
+    port_flag = "--api-port"
 
     def __init__(self, runtime: FunctionRuntime, routes: list[template.Route], port: int, host: str = HOST,
                  say: Callable[[str], None] = _say):
+        super().__init__(port, host)
         self.runtime = runtime
         self.routes = routes
-        self.port = port
-        self.host = host
         self.say = say
-        self.server: ApiServer | None = None
-        self.thread: threading.Thread | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def preflight(self) -> None:
         if self.routes and self.port and not port_free(self.port, self.host):
             raise LocalModeError(f"port {self.port} is already in use: choose another with --api-port")
 
     def start(self) -> None:
-        if not self.routes:
-            return
-        try:
-            self.server = ApiServer((self.host, self.port), self.routes, self.runtime, log=self.say)
-        except OSError as err:
-            raise LocalModeError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): "
-                                 "choose another port with --api-port") from None
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                       name="api", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-            self.thread = None
+        if self.routes:
+            self._serve(lambda: ApiServer((self.host, self.port), self.routes, self.runtime, log=self.say), "api")
 
     def describe(self) -> list[str]:
         if not self.routes:
             return ["API             none (no function of template.yaml has an Api event yet)"]
         routes = ", ".join(f"{r.method} {r.path} → {r.function}" for r in self.routes)
         return [f"API             {self.endpoint}  {routes}"]
-
-    def problem(self) -> str | None:
-        if self.thread is not None and not self.thread.is_alive():
-            return "the API stopped serving"
-        return None
 
 
 # ---- schedules ------------------------------------------------------------------------------------
