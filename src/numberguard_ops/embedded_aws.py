@@ -33,6 +33,8 @@ VERIFY_TOKEN_VARIABLE = "VERIFY_TOKEN_PARAMETER"  # noqa: S105
 DEFAULT_APP_SECRET = "local-app-secret"  # noqa: S105 - local mode's documented default, never used on AWS
 DEFAULT_VERIFY_TOKEN = "local-verify-token"  # noqa: S105
 MAILBOX_QUEUE = "numberguard-local-mailbox"
+# moto's services local mode serves: requirements-run.txt installs exactly these extras of moto.
+SERVICES = ("s3", "sns", "sqs", "ssm")
 FAKE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
