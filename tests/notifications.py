@@ -64,3 +64,12 @@ class Inbox:
                 attributes = {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()}
                 out.append(Received(document, attributes, envelope.get("Subject")))
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def receipt_queue(sns, sqs, topic_arn: str, name: str = "numberguard-notificationreceiptqueue") -> str:
+    """The template's NotificationReceiptQueue: subscribed to the topic, envelope kept; returns its URL
+    (the evaluator's NOTIFICATION_RECEIPT_QUEUE_URL)."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
+    return url

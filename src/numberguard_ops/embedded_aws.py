@@ -106,6 +106,7 @@ class Created:
     buckets: list[str] = field(default_factory=list)
     topics: dict[str, str] = field(default_factory=dict)  # logical id → ARN
     queues: dict[str, str] = field(default_factory=dict)  # logical id → URL
+    subscriptions: list[str] = field(default_factory=list)  # logical ids of queue subscriptions
     parameters: dict[str, tuple[str, str]] = field(default_factory=dict)  # variable → (name, value)
 
 
@@ -130,6 +131,17 @@ def create_resources(endpoint: str, secrets: Secrets, resolver: Resolver | None 
         attributes = {"FifoQueue": "true"} if resolver.resolve(props.get("FifoQueue")) in (True, "true") else {}
         made.queues[logical_id] = sqs.create_queue(QueueName=resolver.physical_name(logical_id),
                                                    Attributes=attributes)["QueueUrl"]
+    # Queues subscribed to topics (the notification receipts): email and lambda protocols have no
+    # local endpoint (the mailbox and the topic deliveries stand in for them).
+    for logical_id, res in template.active_resources("AWS::SNS::Subscription", resolver).items():
+        props = res.get("Properties") or {}
+        if resolver.resolve(props.get("Protocol")) != "sqs":
+            continue
+        raw = resolver.resolve(props.get("RawMessageDelivery")) in (True, "true")
+        sns.subscribe(TopicArn=resolver.resolve(props.get("TopicArn")), Protocol="sqs",
+                      Endpoint=resolver.resolve(props.get("Endpoint")),
+                      Attributes={"RawMessageDelivery": "true" if raw else "false"})
+        made.subscriptions.append(logical_id)
     ssm = client("ssm", endpoint)
     for variable, name in template.secure_parameters(resolver).items():
         value = secrets.value_for(variable)

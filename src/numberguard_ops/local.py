@@ -523,6 +523,8 @@ class AwsResourcesService:
             lines.append(f"SNS topic       {arn} ({logical_id})")
         for logical_id, url in made.queues.items():
             lines.append(f"SQS queue       {url} ({logical_id})")
+        for logical_id in made.subscriptions:
+            lines.append(f"SNS → SQS       {logical_id}")
         for variable, (name, value) in made.parameters.items():
             lines.append(f"SSM parameter   {name} = {value!r} (SecureString, the functions' {variable})")
         for line in self.deliveries:

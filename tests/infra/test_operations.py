@@ -86,17 +86,21 @@ def _api_name(api: dict):
     return props.get("Name") or props.get("Body", {}).get("info", {}).get("title")
 
 
-def test_every_queue_has_a_depth_alarm(cfn):
+def test_every_queue_has_an_alarm_that_it_is_not_emptied(cfn):
+    """A dead-letter queue alarms on any message in it; the receipt queue, emptied by each evaluator
+    run, on the age of its oldest message."""
     queues = set(of_type(cfn, "AWS::SQS::Queue"))
-    depth = {
-        value["Fn::GetAtt"][0]
+    watched = {
+        value["Fn::GetAtt"][0]: metric
         for alarm in of_type(cfn, "AWS::CloudWatch::Alarm").values()
         for ns, metric, dims in _metrics(alarm)
-        if ns == "AWS/SQS" and metric == "ApproximateNumberOfMessagesVisible"
+        if ns == "AWS/SQS" and metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage")
         for value in [dims.get("QueueName")]
         if isinstance(value, dict) and "Fn::GetAtt" in value
     }
-    assert queues <= depth
+    assert queues <= set(watched)
+    assert {q for q, metric in watched.items() if metric == "ApproximateNumberOfMessagesVisible"} == \
+        {q for q in queues if q.endswith("DeadLetterQueue")}
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(cfn):

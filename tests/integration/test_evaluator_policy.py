@@ -66,13 +66,21 @@ def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock,
     at = int(clock())
     world.webhook(AccountRestriction(WABA, at, f"r-{at}", {"RESTRICTED_BIZ_INITIATED_MESSAGING": at + 600}))
     sns_client.create_topic(Name="numberguard-notifications")
-    sns_client.subscribe(TopicArn=world.topic_arn, Protocol="sqs", Endpoint=subscriptions[0]["Endpoint"])
+    for subscription in subscriptions:  # the inbox and the receipt queue, envelope kept
+        sns_client.subscribe(TopicArn=world.topic_arn, Protocol="sqs", Endpoint=subscription["Endpoint"])
 
     evaluator = wiring.evaluator()
     clients = [evaluator.state.client, evaluator.facets.logs.client]
     for client in {id(c): c for c in clients}.values():
         client.meta.events.register("before-parameter-build.dynamodb", dynamodb)
     evaluator.facets.publisher.client.meta.events.register("before-parameter-build.sns", sns)
+
+    def sqs(model=None, params=None, **_):
+        assert params["QueueUrl"] == world.stack.env["NOTIFICATION_RECEIPT_QUEUE_URL"]
+        made.add(({"DeleteMessageBatch": "sqs:DeleteMessage"}.get(model.name, f"sqs:{model.name}"),
+                  "NotificationReceiptQueue"))
+
+    evaluator.outbox.receipts.client.meta.events.register("before-parameter-build.sqs", sqs)
 
     def evaluate() -> None:
         evaluating[0] = True

@@ -21,7 +21,7 @@ from numberguard.domain.facetlog import entry_key
 from numberguard.domain.tiers import parse_limit
 
 from tests.conftest import LambdaContext, load_event
-from tests.notifications import Inbox
+from tests.notifications import Inbox, receipt_queue
 
 PNID, WABA, DISPLAY = "106540352242922", "102290129340398", "15550783881"
 PORTFOLIO = "506914307656634"
@@ -75,7 +75,11 @@ class World:
 def make_world(moto_stack, clock, monkeypatch, **env) -> World:
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic_arn = sns.create_topic(Name="numberguard-notifications")["TopicArn"]
-    for name, value in {"NOTIFICATION_TOPIC_ARN": topic_arn, **env}.items():
+    receipts = receipt_queue(sns, sqs, topic_arn)
+    # moto's short poll sees every message: the long poll before a republish would only wait
+    monkeypatch.setattr("numberguard.usecases.outbox.RECEIPT_WAIT_SECONDS", 0)
+    for name, value in {"NOTIFICATION_TOPIC_ARN": topic_arn, "NOTIFICATION_RECEIPT_QUEUE_URL": receipts,
+                        **env}.items():
         monkeypatch.setenv(name, value)
         moto_stack.env[name] = value
     monkeypatch.setattr(wiring, "clock", clock)
@@ -260,7 +264,8 @@ def test_publish_failures_are_kept_and_published_by_a_later_run_once(world, cloc
     assert [e["published"] for e in world.history()] == [False, False]  # recorded, not lost
 
     topic = sns.create_topic(Name="numberguard-notifications")["TopicArn"]  # SNS is back (same ARN)
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=subscriptions[0]["Endpoint"])
+    for subscription in subscriptions:  # the inbox and the receipt queue
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=subscription["Endpoint"])
     world.evaluate()
     assert world.inbox.read() == []  # inside the writer's grace: the writer may still be publishing
     clock.advance(PERIOD)

@@ -34,6 +34,8 @@ class Settings:
     region: str = "us-east-1"
     archive_bucket: str = "numberguard-archive"
     notification_topic_arn: str | None = None
+    # The queue SNS copies each notification to: the outbox's proof that SNS took a message.
+    notification_receipt_queue_url: str | None = None
 
     @property
     def window(self) -> Window:
@@ -67,6 +69,7 @@ class Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             archive_bucket=env.get("ARCHIVE_BUCKET", cls.archive_bucket),
             notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
+            notification_receipt_queue_url=env.get("NOTIFICATION_RECEIPT_QUEUE_URL") or None,
         )
 
 

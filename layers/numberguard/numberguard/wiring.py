@@ -57,10 +57,24 @@ def publisher(cfg: Settings):
 
     if not cfg.notification_topic_arn:
         raise RuntimeError("NOTIFICATION_TOPIC_ARN is not set: the template sets it on every function")
-    # Bounded: a publish (with retries) ends well inside the outbox's grace, so the outbox never
-    # publishes again what a slow writer is still publishing.
-    bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    # Bounded: a publish ends well inside the outbox's grace, so the outbox never publishes again what
+    # a slow writer is still publishing. One SDK attempt: SnsPublisher retries only what SNS refused.
+    bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
     return SnsPublisher(boto3.client("sns", region_name=cfg.region, config=bounded), cfg.notification_topic_arn)
+
+
+def receipt_queue(cfg: Settings):
+    """The queue SNS copies every notification to (None where the template gives none: local CLI use)."""
+    if not cfg.notification_receipt_queue_url:
+        return None
+    import boto3
+    from botocore.config import Config
+
+    from numberguard.notify.receipts import SqsReceiptQueue
+
+    config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+    return SqsReceiptQueue(boto3.client("sqs", region_name=cfg.region, config=config),
+                           cfg.notification_receipt_queue_url)
 
 
 def facets(cfg: Settings, publish, clock=now):
@@ -83,7 +97,10 @@ def evaluator():
 
     cfg = settings()
     models.bind(cfg)
-    return Evaluator(facets(cfg, publisher(cfg)), cfg, clock=now)
+    from numberguard.usecases.outbox import Outbox
+
+    parts = facets(cfg, publisher(cfg))
+    return Evaluator(parts, cfg, clock=now, outbox=Outbox(parts.state, parts.publisher, receipt_queue(cfg)))
 
 
 @lru_cache(maxsize=1)

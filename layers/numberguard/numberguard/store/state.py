@@ -350,15 +350,15 @@ class StateStore:
             ExpressionAttributeValues={":t": {"BOOL": published}},
         )
 
-    def unpublished(self, now: int, page: int = 100) -> list[dict]:
-        """History entries still unpublished whose grace (or another run's lease) is over."""
-        return self._query_all(
-            TableName=self.history_table,
-            IndexName="Outbox",
-            KeyConditionExpression="outbox = :o AND outbox_at <= :now",
-            ExpressionAttributeValues={":o": {"S": OUTBOX}, ":now": {"N": str(now)}},
-            Limit=page,
-        )
+    def unpublished(self, now: int | None, page: int = 100) -> list[dict]:
+        """History entries still unpublished whose grace (or another run's lease) is over; with
+        `now` None, every unpublished entry."""
+        if now is None:
+            condition, values = "outbox = :o", {":o": {"S": OUTBOX}}
+        else:
+            condition, values = "outbox = :o AND outbox_at <= :now", {":o": {"S": OUTBOX}, ":now": {"N": str(now)}}
+        return self._query_all(TableName=self.history_table, IndexName="Outbox",
+                               KeyConditionExpression=condition, ExpressionAttributeValues=values, Limit=page)
 
     def claim_unpublished(self, phone_number_id: str, sk: str, seen_at: int, until: int) -> bool:
         """Take an unpublished entry for one publish attempt: moves its outbox time to `until` unless
