@@ -13,7 +13,7 @@ from html import escape
 
 from numberguard.domain.window import DAY_SECONDS
 
-from numberguard_ops.views import HOURS, NumberView, iso, status_spans
+from numberguard_ops.views import HOURS, NumberView, hour_spans, iso, span_label, status_spans
 
 TIMELINE_DAYS = 14
 STATUS_COLOURS = {
@@ -94,15 +94,16 @@ def usage_chart_svg(view: NumberView) -> str:
              f'<line x1="{left}" y1="{top + plot_h}" x2="{w - 8}" y2="{top + plot_h}" stroke="#9aa5b1"/>',
              f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" font-size="10" fill="#52606d">{peak:,}</text>',
              f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" font-size="10" fill="#52606d">0</text>']
-    start = view.now - DAY_SECONDS
-    for i, count in enumerate(view.hourly):
+    # Each bar is the hour that ends where the next begins; the last one ends now (not at a full hour).
+    for i, ((start, end), count) in enumerate(zip(hour_spans(view.now), view.hourly, strict=True)):
         bh = plot_h * count / scale
         x = left + i * bar_w + 1
-        hour = datetime.fromtimestamp(start + i * 3600, UTC).strftime("%H:00")
         parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - bh:.1f}" width="{bar_w - 2:.1f}" height="{bh:.1f}" '
-                     f'fill="#3e7bfa"><title>{hour} UTC: {count:,} recipients</title></rect>')
+                     f'fill="#3e7bfa"><title>{span_label(start, end)} UTC: {count:,} recipients</title></rect>')
         if i % 6 == 0:
-            parts.append(f'<text x="{x:.1f}" y="{h - 6}" font-size="10" fill="#52606d">{hour}</text>')
+            tick = datetime.fromtimestamp(start, UTC).strftime("%H:%M")
+            parts.append(f'<text x="{x:.1f}" y="{h - 6}" font-size="10" fill="#52606d">{tick}</text>')
+    parts.append(f'<text x="{w - 8}" y="{h - 6}" text-anchor="end" font-size="10" fill="#52606d">now</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -55,6 +55,17 @@ def hourly_counts(window: Window, buckets: dict[int, int], now: int) -> list[int
     return counts
 
 
+def hour_spans(now: int) -> list[tuple[int, int]]:
+    """The 24 rows of `hourly`, oldest first, as (start, end): the first starts 24 h ago, the last ends now."""
+    start = now - DAY_SECONDS
+    return [(start + i * 3600, start + (i + 1) * 3600) for i in range(HOURS)]
+
+
+def span_label(start: int, end: int) -> str:
+    """`20:35-21:35` (UTC): a row of the histogram is an hour that ends, not one that starts."""
+    return f"{datetime.fromtimestamp(start, UTC):%H:%M}-{datetime.fromtimestamp(end, UTC):%H:%M}"
+
+
 def number_view(state_store, settings, phone_number_id: str, now: int, history_limit: int = 200) -> NumberView | None:
     from numberguard.store import codec
     from numberguard.store.limits import number_from_item, usage_from_item
@@ -119,13 +130,12 @@ def usage_lines(view: NumberView) -> list[str]:
         lines.append(f"  slots free    the next at {iso(view.next_free_at)} (in {wait})")
     elif view.limit is not None:
         lines.append("  slots free    now")
-    lines.append("  last 24 h     recipients by the hour of their latest counted send (oldest first)")
+    lines.append("  last 24 h     recipients by the hour of their latest counted send (UTC, oldest first; "
+                 "the last row ends now)")
     peak = max(view.hourly) or 1
-    start = view.now - DAY_SECONDS
-    for index, count in enumerate(view.hourly):
-        hour = datetime.fromtimestamp(start + index * 3600, UTC).strftime("%H:%M")
+    for (start, end), count in zip(hour_spans(view.now), view.hourly, strict=True):
         bar = "#" * (0 if count == 0 else max(1, round(30 * count / peak)))
-        lines.append(f"  {hour}  {bar:<30} {count:,}")
+        lines.append(f"  {span_label(start, end)}  {bar:<30} {count:,}")
     return lines
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from numberguard.config import Settings, settings
-from numberguard.store import models
+from numberguard.store import bind_models
 from numberguard.store.client import dynamodb_client
 from numberguard.store.limits import LimitStore
 from numberguard.usecases.limit_check import LimitChecker
@@ -33,7 +33,7 @@ def limit_store(cfg: Settings) -> LimitStore:
 @lru_cache(maxsize=1)
 def limit_checker() -> LimitChecker:
     cfg = settings()
-    models.bind(cfg)
+    bind_models(cfg)  # pynamodb is imported only if something uses the models
     return LimitChecker(limit_store(cfg), cfg, clock=now)
 
 
@@ -96,7 +96,7 @@ def evaluator():
     from numberguard.usecases.evaluator import Evaluator
 
     cfg = settings()
-    models.bind(cfg)
+    bind_models(cfg)  # pynamodb is imported only if something uses the models
     from numberguard.usecases.outbox import Outbox
 
     parts = facets(cfg, publisher(cfg))
@@ -112,7 +112,7 @@ def webhook_receiver():
     from numberguard.usecases.webhook import WebhookReceiver
 
     cfg = settings()
-    models.bind(cfg)
+    bind_models(cfg)  # pynamodb is imported only if something uses the models
     archive = S3Archive(boto3.client("s3", region_name=cfg.region), cfg.archive_bucket)
     return WebhookReceiver(intake(cfg), archive, ParameterSecrets.from_env())
 

@@ -16,6 +16,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from numberguard import store as _store
 from numberguard.config import Settings
 
 
@@ -79,3 +80,7 @@ def bind(settings: Settings) -> None:
         for index in (getattr(model, name) for name in dir(model)):
             if isinstance(index, GlobalSecondaryIndex):
                 index._connection = None
+
+
+# A bind asked for before this module was imported (wiring binds without importing pynamodb).
+_store._models_imported(bind)

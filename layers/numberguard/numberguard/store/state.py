@@ -14,7 +14,13 @@ from botocore.exceptions import ClientError
 from numberguard.domain.changes import Change
 from numberguard.domain.tiers import MessagingLimit
 from numberguard.store import codec, keys
-from numberguard.store.limits import ATTENTION, RECORD_TTL_SECONDS
+from numberguard.store.limits import (
+    ATTENTION,
+    MAX_CONTENTION_RETRIES,
+    RECORD_TTL_SECONDS,
+    StoreUnavailable,
+    _backoff,
+)
 
 HISTORY_TTL_SECONDS = 400 * 24 * 3600  # kept well past the 90 days people look back
 PENDING_TTL_SECONDS = 30 * 24 * 3600
@@ -23,6 +29,10 @@ OUTBOX = "unpublished"  # hash key of the history table's sparse Outbox index
 # The writer of a history entry publishes it right away; the outbox takes over an entry still
 # unpublished this long after it was recorded (longer than a publish with the SDK's bounded retries).
 OUTBOX_GRACE_SECONDS = 60
+# Service windows of a batch: read first (one BatchGetItem per 100) from this many (number, user)
+# pairs on, then written up to this many per transaction (1: one conditional UpdateItem each).
+BATCH_WINDOWS_FROM = 3
+WINDOWS_PER_TRANSACTION = 100
 
 
 def _code(err: ClientError) -> str:
@@ -249,22 +259,94 @@ class StateStore:
 
     def open_window(self, phone_number_id: str, recipient: str, until: int, now: int) -> bool:
         """Extend the (number, user) service window to `until`; never shortens it."""
-        try:
-            self.client.update_item(
-                TableName=self.recipients_table,
-                Key=keys.window_key(phone_number_id, recipient),
-                UpdateExpression="SET service_window_until = :u, expires_at = :exp",
-                ConditionExpression="attribute_not_exists(service_window_until) OR service_window_until < :u",
-                ExpressionAttributeValues={
-                    ":u": {"N": str(until)},
-                    ":exp": {"N": str(max(until, now) + RECORD_TTL_SECONDS)},
-                },
-            )
-        except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        for attempt in range(1, MAX_CONTENTION_RETRIES + 1):
+            try:
+                self.client.update_item(**self._window_update(phone_number_id, recipient, until, now))
+                return True
+            except ClientError as err:
+                if _code(err) == "ConditionalCheckFailedException":
+                    return False
+                # A batch's transaction holds the item (another delivery of the same user's window).
+                if _code(err) != "TransactionConflictException":
+                    raise
+                _backoff(attempt)
+        raise StoreUnavailable("a service window stayed locked by other deliveries' transactions")
+
+    def open_windows(self, windows: list[tuple[str, str, int]], now: int) -> list[bool]:
+        """open_window for many (number, user, until), distinct pairs; True where the window grew.
+
+        One eventually consistent BatchGetItem per 100 windows drops those already open as far (a
+        retried POST writes nothing); the rest are written with the same conditional update,
+        WINDOWS_PER_TRANSACTION per TransactWriteItems. A stale read only shows an older, shorter
+        window (they never shrink), so it can cost a write, never skip a needed one; the condition
+        still decides each write, so a window is never shortened whatever runs meanwhile.
+        """
+        if len(windows) < BATCH_WINDOWS_FROM:
+            return [self.open_window(pnid, recipient, until, now) for pnid, recipient, until in windows]
+        stored = self._windows_stored(windows)
+        opened = [False] * len(windows)
+        todo = [i for i, (pnid, recipient, until) in enumerate(windows) if stored.get((pnid, recipient), 0) < until]
+        for start in range(0, len(todo), WINDOWS_PER_TRANSACTION):
+            chunk = todo[start:start + WINDOWS_PER_TRANSACTION]
+            for i, grew in zip(chunk, self._open_window_chunk([windows[i] for i in chunk], now), strict=True):
+                opened[i] = grew
+        return opened
+
+    def _windows_stored(self, windows: list[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+        """service_window_until of each (number, user) that has one (eventually consistent)."""
+        found: dict[tuple[str, str], int] = {}
+        for start in range(0, len(windows), 100):
+            request = {self.recipients_table: {
+                "Keys": [keys.window_key(pnid, recipient) for pnid, recipient, _ in windows[start:start + 100]],
+                "ProjectionExpression": "pk, service_window_until"}}
+            while request:
+                reply = self.client.batch_get_item(RequestItems=request)
+                for item in reply.get("Responses", {}).get(self.recipients_table, []):
+                    _, pnid, recipient = codec.s(item, "pk").split("#", 2)
+                    found[(pnid, recipient)] = codec.n(item, "service_window_until", 0)
+                request = reply.get("UnprocessedKeys") or {}
+        return found
+
+    def _open_window_chunk(self, windows: list[tuple[str, str, int]], now: int) -> list[bool]:
+        """One transaction of open_window's updates; windows that another write already opened as
+        far come back by name in the cancellation reasons, and the rest is tried again."""
+        if len(windows) == 1:
+            return [self.open_window(*windows[0], now)]
+        result: dict[int, bool] = {}
+        pending = list(range(len(windows)))
+        for attempt in range(1, MAX_CONTENTION_RETRIES + 1):
+            if not pending:
+                break
+            try:
+                self.client.transact_write_items(TransactItems=[
+                    {"Update": self._window_update(*windows[i], now)} for i in pending])
+                result.update(dict.fromkeys(pending, True))
+                pending = []
+            except ClientError as err:
+                if _code(err) not in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
+                failed = {i for i, why in zip(pending, reasons, strict=False) if why == "ConditionalCheckFailed"}
+                if failed:  # the transaction wrote nothing: try the others again
+                    result.update(dict.fromkeys(failed, False))
+                    pending = [i for i in pending if i not in failed]
+                else:
+                    _backoff(attempt)
+        for i in pending:  # still contended: one by one, as a single delivery writes them
+            result[i] = self.open_window(*windows[i], now)
+        return [result[i] for i in range(len(windows))]
+
+    def _window_update(self, phone_number_id: str, recipient: str, until: int, now: int) -> dict:
+        return {
+            "TableName": self.recipients_table,
+            "Key": keys.window_key(phone_number_id, recipient),
+            "UpdateExpression": "SET service_window_until = :u, expires_at = :exp",
+            "ConditionExpression": "attribute_not_exists(service_window_until) OR service_window_until < :u",
+            "ExpressionAttributeValues": {
+                ":u": {"N": str(until)},
+                ":exp": {"N": str(max(until, now) + RECORD_TTL_SECONDS)},
+            },
+        }
 
     # ---- updates for numbers not registered yet ------------------------------------------------
 

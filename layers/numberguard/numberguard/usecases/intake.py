@@ -34,6 +34,7 @@ from numberguard.usecases.limit_check import LimitChecker
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
 PARALLEL_WRITES = 16  # independent conditional writes in flight at once (windows, announcements)
+WINDOWS_PER_CALL = 100  # service windows read (BatchGetItem) and written (a transaction) per call
 
 
 @dataclass
@@ -285,8 +286,11 @@ class Intake:
             pair = (event.phone_number_id, event.sender)
             until[pair] = max(until.get(pair, 0), event.at + span)
         now = int(self.clock())
-        opened = self._parallel(lambda item: self.state.open_window(item[0][0], item[0][1], item[1], now),
-                                list(until.items()))
+        windows = [(pnid, sender, at) for (pnid, sender), at in until.items()]
+        # One read per 100 windows, then one transaction per 100 that grow; chunks side by side.
+        chunks = [windows[i:i + WINDOWS_PER_CALL] for i in range(0, len(windows), WINDOWS_PER_CALL)]
+        opened = [grew for part in self._parallel(lambda chunk: self.state.open_windows(chunk, now), chunks)
+                  for grew in part]
         summary.counts["window_opened"] += sum(opened)
         summary.counts["window_unchanged"] += len(events) - sum(opened)
 
