@@ -93,7 +93,7 @@ class LimitStore:
             except ClientError as err:
                 if _code(err) != "TransactionConflictException":
                     raise
-                _backoff(attempt)
+                backoff(attempt)
         raise StoreUnavailable("an item stayed locked by other checks' transactions")
 
     # ---- read -------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class LimitStore:
                 attempt += 1
                 if attempt > MAX_CONTENTION_RETRIES:
                     raise StoreUnavailable("DynamoDB kept returning unprocessed keys")
-                _backoff(attempt)
+                backoff(attempt)
 
     # ---- counter writes ---------------------------------------------------------------------
 
@@ -315,7 +315,7 @@ class LimitStore:
                     stale |= failed
                     entries = [e for e in entries if e[0] not in failed]
                 else:
-                    _backoff(attempt)
+                    backoff(attempt)
         raise StoreUnavailable("the recipients' records stayed too contended to keep them counted")
 
     # ---- recipient records ------------------------------------------------------------------
@@ -472,7 +472,7 @@ class LimitStore:
                     attempt += 1
                     if attempt > MAX_CONTENTION_RETRIES:
                         raise StoreUnavailable("DynamoDB kept returning unprocessed items")
-                    _backoff(attempt)
+                    backoff(attempt)
 
     def release_slot(self, scope: str, recipient: str, reference: str, bucket: int, now: int) -> str:
         """Un-count the recipient whose slot `reference` took and give the slot back, atomically.
@@ -501,7 +501,7 @@ class LimitStore:
                 return "released"
             except ClientError as err:
                 if _code(err) == "TransactionConflictException":
-                    _backoff(2)
+                    backoff(2)
                     continue
                 if _code(err) != "TransactionCanceledException":
                     raise
@@ -519,8 +519,9 @@ class LimitStore:
                         if _code(inner) != "ConditionalCheckFailedException":
                             raise
                     return "folded"
-                _backoff(2)
+                backoff(2)
         raise StoreUnavailable("the scope's counter stayed too contended to release a slot")
 
-def _backoff(attempt: int) -> None:
+def backoff(attempt: int) -> None:
+    """A short jittered pause before retrying a contended write (every writer of store/ uses it)."""
     time.sleep(min(0.2, 0.005 * (2**attempt)) * random.random())

@@ -19,7 +19,7 @@ from numberguard.store.limits import (
     MAX_CONTENTION_RETRIES,
     RECORD_TTL_SECONDS,
     StoreUnavailable,
-    _backoff,
+    backoff,
 )
 
 HISTORY_TTL_SECONDS = 400 * 24 * 3600  # kept well past the 90 days people look back
@@ -269,7 +269,7 @@ class StateStore:
                 # A batch's transaction holds the item (another delivery of the same user's window).
                 if _code(err) != "TransactionConflictException":
                     raise
-                _backoff(attempt)
+                backoff(attempt)
         raise StoreUnavailable("a service window stayed locked by other deliveries' transactions")
 
     def open_windows(self, windows: list[tuple[str, str, int]], now: int) -> list[bool]:
@@ -331,7 +331,7 @@ class StateStore:
                     result.update(dict.fromkeys(failed, False))
                     pending = [i for i in pending if i not in failed]
                 else:
-                    _backoff(attempt)
+                    backoff(attempt)
         for i in pending:  # still contended: one by one, as a single delivery writes them
             result[i] = self.open_window(*windows[i], now)
         return [result[i] for i in range(len(windows))]
