@@ -255,18 +255,8 @@ class LimitStore:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }}]
-        for recipient, old in moves:
-            items.append({"Update": {
-                "TableName": self.recipients_table,
-                "Key": keys.counted_key(scope, recipient),
-                "UpdateExpression": "SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
-                "REMOVE slot_reference",
-                "ConditionExpression": "counted_bucket = :old",
-                "ExpressionAttributeValues": {
-                    ":new": {"N": str(new_bucket)}, ":old": {"N": str(old)},
-                    ":cu": {"N": str(counted_until)}, ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
-                },
-            }})
+        items += [{"Update": self._record_move(scope, recipient, old, new_bucket, counted_until, now)}
+                  for recipient, old in moves]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as err:
@@ -371,22 +361,28 @@ class LimitStore:
                  now: int) -> bool:
         """Point a record at a new bucket (after a fresh slot was taken for it there)."""
         try:
-            self._update_item(
-                TableName=self.recipients_table,
-                Key=keys.counted_key(scope, recipient),
-                UpdateExpression="SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
-                "REMOVE slot_reference",
-                ConditionExpression="counted_bucket = :old",
-                ExpressionAttributeValues={
-                    ":new": {"N": str(new_bucket)}, ":old": {"N": str(old_bucket)},
-                    ":cu": {"N": str(counted_until)}, ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
-                },
-            )
+            self._update_item(**self._record_move(scope, recipient, old_bucket, new_bucket, counted_until, now))
         except ClientError as err:
             if _code(err) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+    def _record_move(self, scope: str, recipient: str, old_bucket: int, new_bucket: int, counted_until: int,
+                     now: int) -> dict:
+        """The update that points a counted record at a new bucket, if it still sits in `old_bucket`
+        (alone in rebucket, with the counter's move in move_recipient and move_recipients)."""
+        return {
+            "TableName": self.recipients_table,
+            "Key": keys.counted_key(scope, recipient),
+            "UpdateExpression": "SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
+                                "REMOVE slot_reference",
+            "ConditionExpression": "counted_bucket = :old",
+            "ExpressionAttributeValues": {
+                ":new": {"N": str(new_bucket)}, ":old": {"N": str(old_bucket)},
+                ":cu": {"N": str(counted_until)}, ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
+            },
+        }
 
     def move_recipient(
         self, scope: str, recipient: str, old_bucket: int, new_bucket: int, counted_until: int, now: int
@@ -415,21 +411,7 @@ class LimitStore:
                             },
                         }
                     },
-                    {
-                        "Update": {
-                            "TableName": self.recipients_table,
-                            "Key": keys.counted_key(scope, recipient),
-                            "UpdateExpression": "SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
-                            "REMOVE slot_reference",
-                            "ConditionExpression": "counted_bucket = :old",
-                            "ExpressionAttributeValues": {
-                                ":new": {"N": str(new_bucket)},
-                                ":old": {"N": str(old_bucket)},
-                                ":cu": {"N": str(counted_until)},
-                                ":exp": {"N": str(now + RECORD_TTL_SECONDS)},
-                            },
-                        }
-                    },
+                    {"Update": self._record_move(scope, recipient, old_bucket, new_bucket, counted_until, now)},
                 ]
             )
         except ClientError as err:
