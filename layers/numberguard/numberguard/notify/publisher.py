@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,8 +53,6 @@ class SnsPublisher:
     first asks the receipt queue whether SNS has it (notify/receipts.py)."""
 
     def __init__(self, client, topic_arn: str, attempts: int = ATTEMPTS, pause=None):
-        import time
-
         self.client = client
         self.topic_arn = topic_arn
         self.attempts = attempts
