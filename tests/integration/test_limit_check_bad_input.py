@@ -56,6 +56,24 @@ BAD = [
     ("release without recipient", without(RELEASE, "recipient"), "INVALID_REQUEST", "'recipient'"),
     ("release of a batch", {**without(RELEASE, "recipient"), "recipients": ["16505551234"]}, "INVALID_REQUEST",
      "'recipients'"),
+    ("template not an object", {**CHECK, "template": "order_confirmation"}, "INVALID_REQUEST", "'template'"),
+    ("template as a list", {**CHECK, "template": ["order_confirmation", "en_US"]}, "INVALID_REQUEST", "'template'"),
+    ("template without name", {**CHECK, "template": {"language": "en_US"}}, "INVALID_REQUEST", "'template.name'"),
+    ("template without language", {**CHECK, "template": {"name": "t"}}, "INVALID_REQUEST", "'template.language'"),
+    ("number as template name", {**CHECK, "template": {"name": 1, "language": "en"}}, "INVALID_REQUEST",
+     "'template.name'"),
+    ("oversized template name", {**CHECK, "template": {"name": "t" * 10_000, "language": "en"}}, "INVALID_REQUEST",
+     "'template.name'"),
+    ("oversized language", {**CHECK, "template": {"name": "t", "language": "en" * 500}}, "INVALID_REQUEST",
+     "'template.language'"),
+    ("Meta's language object", {**CHECK, "template": {"name": "t", "language": {"code": "en_US"}}},
+     "INVALID_REQUEST", "'template.language'"),
+    ("unknown template field", {**CHECK, "template": {"name": "t", "language": "en", "components": []}},
+     "INVALID_REQUEST", "'template.components'"),
+    ("template of a session message", {**CHECK, "message": "session", "template": {"name": "t", "language": "en"}},
+     "INVALID_REQUEST", "'template'"),
+    ("unknown category", {**CHECK, "category": "promotional"}, "INVALID_REQUEST", "'category'"),
+    ("number as category", {**CHECK, "category": 3}, "INVALID_REQUEST", "'category'"),
     ("unknown number", {**CHECK, "phone_number_id": UNKNOWN}, "DENIED_UNKNOWN_NUMBER", UNKNOWN),
     ("unknown number, batch", {**without(CHECK, "recipient"), "phone_number_id": UNKNOWN,
                                "recipients": ["16505551234"]}, "DENIED_UNKNOWN_NUMBER", UNKNOWN),
@@ -105,6 +123,8 @@ def test_bad_input_is_answered_naming_the_field_and_changes_nothing_stored(busy_
         # Then each is an answer (never an exception): not allowed, its decision, an error naming the field
         if (answer["allowed"], answer["decision"]) != (False, decision) or named not in answer.get("error", ""):
             wrong.append((case, answer.get("decision"), answer.get("error")))
+        elif answer.get("warnings") != [] or len(answer["error"]) > 300:
+            wrong.append((case, "warnings / error size", answer.get("warnings"), len(answer["error"])))
     assert not wrong, "\n".join(map(str, wrong))
 
     # and not one stored item changed

@@ -152,6 +152,7 @@ def test_every_decision_for_its_case(policy, decision, scenario, options, status
     assert answer["allowed"] is Decision(decision).allowed
     assert answer["status"] == status, answer
     assert answer["retry_after_seconds"] == retry_after, answer
+    assert answer["warnings"] == [], answer  # every answer carries the list, empty with nothing to say
     if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE",
                     "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE"):
         assert answer["error"], answer
@@ -205,3 +206,12 @@ def test_a_batch_answers_each_recipient_in_order(policy):
         "ALLOWED_NEW_RECIPIENT",
     ]
     assert (answer["decision"], answer["allowed_count"], answer["denied_count"]) == ("MIXED", 4, 1)
+
+
+@pytest.mark.parametrize("fail_mode", [None, FailMode.CLOSED])
+def test_every_batch_result_carries_warnings(policy, fail_mode):
+    world = World(policy)
+    world.store.down = fail_mode is not None
+    answer = world.checker.handle({"phone_number_id": PNID, "message": "template", "recipients": [R, OTHER, R]})
+    assert answer["warnings"] == []
+    assert [r["warnings"] for r in answer["results"]] == [[], [], []]

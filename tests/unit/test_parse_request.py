@@ -12,6 +12,7 @@ from numberguard.domain.check import (
     ReleaseRequest,
     parse_request,
 )
+from numberguard.domain.templates import Category, TemplateRef
 
 PNID, RECIPIENT = "106540352242922", "16505551234"
 CHECK = {"phone_number_id": PNID, "recipient": RECIPIENT, "message": "template"}
@@ -248,3 +249,77 @@ def test_a_release_needs_its_reference():
 def test_an_unknown_field_is_named_with_the_allowed_ones(base, extra, fragment):
     message = rejects({**base, **extra}, fragment)
     assert "(allowed: " in message and "phone_number_id" in message
+
+
+# ---- template and category ----------------------------------------------------------------------------
+
+
+def test_a_template_and_a_category_are_read():
+    request = parse_request({**CHECK, "template": {"name": " order_confirmation ", "language": "en-US"},
+                             "category": " MARKETING "})
+    assert request.template == TemplateRef("order_confirmation", "en-US")
+    assert request.category is Category.MARKETING
+
+
+@pytest.mark.parametrize("spelling", ["en_US", "en-US", "EN_us", "en-us", " en_US "])
+def test_languages_match_in_any_case_with_dash_or_underscore(spelling):
+    request = parse_request({**CHECK, "template": {"name": "order_confirmation", "language": spelling}})
+    assert request.template.key == ("order_confirmation", "en_us")
+
+
+@pytest.mark.parametrize(("spelling", "category"), [("utility", Category.UTILITY), ("Authentication",
+                         Category.AUTHENTICATION), ("MARKETING", Category.MARKETING)])
+def test_a_category_in_any_case_is_answered_in_lower_case(spelling, category):
+    found = parse_request({**CHECK, "category": spelling}).category
+    assert found is category and found.value == spelling.lower()
+
+
+def test_template_and_category_are_optional_and_null_means_absent():
+    request = parse_request({**CHECK, "template": None, "category": None})
+    assert request.template is None and request.category is None
+    assert parse_request(CHECK).template is None
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("order_confirmation", "'template' must be an object"),
+        (["order_confirmation", "en_US"], "'template' must be an object"),
+        (42, "'template' must be an object"),
+        ({}, "'template.name' is required"),
+        ({"language": "en_US"}, "'template.name' is required"),
+        ({"name": "order_confirmation"}, "'template.language' is required"),
+        ({"name": None, "language": "en_US"}, "'template.name' is required"),
+        ({"name": "", "language": "en_US"}, "'template.name' must not be empty"),
+        ({"name": 7, "language": "en_US"}, "'template.name' must be a string, got int"),
+        ({"name": "t", "language": {"code": "en_US"}}, "'template.language' must be a string, got dict"),
+        ({"name": "t" * 513, "language": "en_US"}, "'template.name' is too long (513 characters, at most 512)"),
+        ({"name": "t", "language": "e" * 100}, "'template.language' is too long"),
+        ({"name": "t", "language": "english"}, "'template.language' must be a language code"),
+        ({"name": "t", "language": "en US"}, "'template.language' must be a language code"),
+        ({"name": "t", "language": "en_US", "components": []}, "unknown field 'template.components'"),
+        ({"name": "t", "language": "en_US", "x" * 500: 1}, "unknown field 'template.xxxx"),
+    ],
+)
+def test_a_bad_template_names_the_field(value, fragment):
+    message = rejects({**CHECK, "template": value}, fragment)
+    assert len(message) < 200
+
+
+def test_a_session_message_names_no_template():
+    rejects({**CHECK, "message": "session", "template": {"name": "t", "language": "en"}}, "'template'", "'message'")
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("promotional", "'category' must be one of 'marketing', 'utility', 'authentication' (any case), got 'promo"),
+        ("", "'category' must be one of"),
+        (1, "got int"),
+        (["marketing"], "got list"),
+        ("m" * 1000, "'category' must be one of"),
+    ],
+)
+def test_a_bad_category_names_the_field(value, fragment):
+    message = rejects({**CHECK, "category": value}, fragment)
+    assert len(message) < 200

@@ -10,10 +10,13 @@ from typing import Any
 
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
 from numberguard.domain.status import Connection
+from numberguard.domain.templates import Category, TemplateRef
 from numberguard.domain.window import ScopeUsage, Window
 
 MAX_BATCH = 1000
 MAX_REFERENCE = 256
+MAX_TEMPLATE_NAME = 512  # Meta's limit on a template's name
+MAX_LANGUAGE = 15
 
 
 class Decision(StrEnum):
@@ -58,6 +61,8 @@ class CheckRequest:
     reference: str | None
     dry_run: bool
     batch: bool
+    template: TemplateRef | None = None
+    category: Category | None = None  # the caller's; the known template's category is applied later
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,11 @@ class ReleaseRequest:
 
 _PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}$")  # ASCII digits only: one key per person
 _NUMBER_ID = re.compile(r"^[0-9]{1,32}$")
-_CHECK_FIELDS = {"action", "phone_number_id", "recipient", "recipients", "message", "reference", "dry_run"}
+_CHECK_FIELDS = {
+    "action", "phone_number_id", "recipient", "recipients", "message", "reference", "dry_run", "template", "category",
+}
+_TEMPLATE_FIELDS = {"name", "language"}
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,2}$")  # en, en_US, en-US, zh_Hant_TW
 _RELEASE_FIELDS = {"action", "phone_number_id", "recipient", "reference"}
 
 
@@ -91,19 +100,22 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _text(payload: dict, name: str, *, required: bool = True, max_len: int = 64) -> str | None:
+def _text(
+    payload: dict, name: str, *, required: bool = True, max_len: int = 64, where: str | None = None
+) -> str | None:
+    where = where or name  # how the error names the field (e.g. 'template.name')
     if name not in payload or payload[name] is None:
         if required:
-            raise InvalidRequest(f"'{name}' is required")
+            raise InvalidRequest(f"'{where}' is required")
         return None
     value = payload[name]
     if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string, got {_type_name(value)}")
+        raise InvalidRequest(f"'{where}' must be a string, got {_type_name(value)}")
     value = value.strip()
     if not value:
-        raise InvalidRequest(f"'{name}' must not be empty")
+        raise InvalidRequest(f"'{where}' must not be empty")
     if len(value) > max_len:
-        raise InvalidRequest(f"'{name}' is too long ({len(value)} characters, at most {max_len})")
+        raise InvalidRequest(f"'{where}' is too long ({len(value)} characters, at most {max_len})")
     return value
 
 
@@ -130,6 +142,36 @@ def _reject_unknown(payload: dict, allowed: set[str]) -> None:
     unknown = sorted(set(payload) - allowed)
     if unknown:
         raise InvalidRequest(f"unknown field {_shown(unknown[0])} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _template(payload: dict, message: MessageKind) -> TemplateRef | None:
+    raw = payload.get("template")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidRequest(f"'template' must be an object {{\"name\", \"language\"}}, got {_type_name(raw)}")
+    unknown = sorted(set(raw) - _TEMPLATE_FIELDS, key=str)
+    if unknown:
+        raise InvalidRequest(f"unknown field 'template.{str(unknown[0])[:40]}' (allowed: language, name)")
+    if message is MessageKind.SESSION:
+        raise InvalidRequest("'template' names the template of a template message: give 'message': 'template'")
+    name = _text(raw, "name", max_len=MAX_TEMPLATE_NAME, where="template.name")
+    language = _text(raw, "language", max_len=MAX_LANGUAGE, where="template.language")
+    if not _LANGUAGE.match(language):
+        raise InvalidRequest(f"'template.language' must be a language code such as 'en_US', got {_shown(language)}")
+    return TemplateRef(name, language)
+
+
+def _category(payload: dict) -> Category | None:
+    raw = payload.get("category")
+    if raw is None:
+        return None
+    found = Category.read(raw)
+    if found is None:
+        allowed = ", ".join(f"'{c.value}'" for c in Category)
+        shown = _type_name(raw) if not isinstance(raw, str) else _shown(raw)
+        raise InvalidRequest(f"'category' must be one of {allowed} (any case), got {shown}")
+    return found
 
 
 def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
@@ -189,6 +231,8 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
         reference=_text(payload, "reference", required=False, max_len=MAX_REFERENCE),
         dry_run=dry_run,
         batch=has_many,
+        template=_template(payload, kind),
+        category=_category(payload),
     )
 
 

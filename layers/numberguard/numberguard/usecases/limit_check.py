@@ -38,6 +38,7 @@ class Outcome:
     decision: Decision
     retry_at: int | None = None
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # never change the decision (DESIGN §3)
 
 
 class LimitChecker:
@@ -314,6 +315,7 @@ class LimitChecker:
             "remaining": None if used is None else max(usage.limit - used, 0),
             "retry_after_seconds": None if outcome.retry_at is None else max(outcome.retry_at - now, 0),
             "evaluated_at": iso(now),
+            "warnings": list(outcome.warnings),
         })
         if outcome.error:
             answer["error"] = outcome.error
@@ -339,7 +341,8 @@ class LimitChecker:
         answer = error_answer(decision, message, request.phone_number_id, now)
         if isinstance(request, CheckRequest) and request.batch:
             answer["results"] = [
-                {"recipient": r, "allowed": fail_open, "decision": decision.value} for r in request.recipients
+                {"recipient": r, "allowed": fail_open, "decision": decision.value, "warnings": []}
+                for r in request.recipients
             ]
         return answer
 
@@ -358,6 +361,7 @@ def error_answer(decision: Decision, error: str, phone_number_id: str | None, no
         "retry_after_seconds": None,
         "evaluated_at": iso(now),
         "error": error,
+        "warnings": [],
     }
 
 
