@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from numberguard.domain.templates import Category, StatusReading
 from numberguard.domain.tiers import MessagingLimit
 
 
@@ -96,10 +97,24 @@ class SendErrors(Event):
 
 @dataclass(frozen=True)
 class TemplateQuality(Event):
+    """message_template_quality_update: a template's quality score (GREEN, YELLOW, RED, UNKNOWN)."""
+
     template_id: str
     template_name: str | None
     previous: str | None
     new: str | None
+    template_language: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateStatusUpdate(Event):
+    """message_template_status_update: Meta's event about one template (APPROVED, PAUSED, DISABLED, …)."""
+
+    template_id: str | None
+    template_name: str | None
+    template_language: str | None
+    reading: StatusReading
+    category: Category | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from numberguard.domain.changes import Change
 from numberguard.domain.check import iso
 from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
+from numberguard.domain.templates import TemplateRef
 from numberguard.notify.publisher import Notification
 
 # What it means and what to do, per type (the email's middle lines).
@@ -96,10 +97,84 @@ def notification_for(change: Change, number: dict) -> Notification:
 
 
 def notification_from_document(document: dict) -> Notification:
+    if document["type"] == TEMPLATE_STATUS_CHANGED:
+        email, subject = template_email_text(document), template_subject(document)
+    else:
+        email, subject = email_text(document), subject_of(document)
     return Notification(
         id=document["id"], type=document["type"], severity=document["severity"], document=document,
-        email=email_text(document), subject=subject_of(document),
+        email=email, subject=subject,
     )
+
+
+# ---- templates: a notice about a WABA's template, published once (phone_number_id null) ----------------
+
+TEMPLATE_STATUS_CHANGED = "TEMPLATE_STATUS_CHANGED"
+
+
+def template_document(change: Change, waba_id: str, template: TemplateRef, template_id: str | None,
+                      until: int | None) -> dict:
+    """The JSON document of a template's change (`change.phone_number_id` is its history subject)."""
+    return {
+        "id": change.id,
+        "type": TEMPLATE_STATUS_CHANGED,
+        "phone_number_id": None,
+        "display_phone_number": None,
+        "waba_id": waba_id,
+        "scope": None,
+        "from": change.before,
+        "to": change.after,
+        "reason": change.reason,
+        "at": iso(change.at),
+        "severity": change.severity,
+        "template_name": template.name,
+        "template_language": template.language,
+        "template_id": template_id,
+        "until": None if until is None else iso(until),
+    }
+
+
+def _template_who(document: dict) -> str:
+    return f"template {document['template_name']!r} ({document['template_language']}) of WABA {document['waba_id']}"
+
+
+def template_subject(document: dict) -> str:
+    return f"numberguard: {_template_who(document)}: {document.get('to') or '-'}"
+
+
+def _template_next(to: str) -> tuple[str, str]:
+    """(what Meta does next, what to do) after a template's change to `to`."""
+    edit = ("Edit the template (content, audience, opt-ins) and move traffic to another approved template "
+            "meanwhile; numberguard denies sends naming it (DENIED_TEMPLATE_*) so none is wasted.")
+    if to.startswith("PAUSED (pacing"):
+        return ("Meta holds it until it is unpaused (in WhatsApp Manager or by Meta); it does not end by itself.",
+                "Unpause it in WhatsApp Manager when ready, or use another template; numberguard allows it again "
+                "when Meta reports it approved.")
+    if to.startswith("PAUSED (first"):
+        return ("If its quality stays low after the pause, Meta pauses it again for 6 hours; a third time it is "
+                "disabled for good (error 132016).", edit)
+    if to.startswith("PAUSED"):
+        return ("If its quality stays low, Meta disables it for good next time (error 132016).", edit)
+    if to == "DISABLED":
+        return ("It stays disabled: only Meta can reinstate it (after an appeal or an edit).",
+                "Move its traffic to another template; create a new one if needed, or appeal in WhatsApp Manager.")
+    if to == "quality RED":
+        return ("Meta may pause it: 3 hours the first time, 6 hours the second, disabled the third.", edit)
+    return ("It may be sent again; numberguard allows sends naming it.", "Resume the sends that used it.")
+
+
+def template_email_text(document: dict) -> str:
+    until = f" until {document['until']}" if document.get("until") else ""
+    happened = (f"{_template_who(document)} changed from {document.get('from') or 'unknown'} to "
+                f"{document.get('to') or 'unknown'}{until} at {document['at']} ({document['reason']}).")
+    meta_next, todo = _template_next(document.get("to") or "")
+    return "\n".join([
+        f"What happened: {happened}",
+        f"What Meta does next: {meta_next}",
+        f"What to do: {todo}",
+        "When it is re-evaluated: on every template webhook from Meta; a timed pause ends by itself at its time.",
+        f"Notification id: {document['id']} (the same id on any repeat of this notification).",
+    ])
 
 
 def _who(document: dict) -> str:

@@ -20,12 +20,16 @@ class Notification:
     subject: str
 
     def attributes(self) -> dict:
-        return {
+        attributes = {
             "event_type": {"DataType": "String", "StringValue": self.type},
             "phone_number_id": {"DataType": "String", "StringValue": str(self.document.get("phone_number_id") or "-")},
             "severity": {"DataType": "String", "StringValue": self.severity},
             "notification_id": {"DataType": "String", "StringValue": self.id},
         }
+        for name in ("waba_id", "template_name"):  # filter policies by WABA and by template
+            if self.document.get(name):
+                attributes[name] = {"DataType": "String", "StringValue": str(self.document[name])[:256]}
+        return attributes
 
 
 class Publisher(Protocol):

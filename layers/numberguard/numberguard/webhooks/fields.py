@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterator
 
 from numberguard.domain import events as ev
+from numberguard.domain.status import Quality
+from numberguard.domain.templates import KNOWN_EVENTS, MAX_REASON, Category, StatusReading, pause_end
 from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
 
 QUALITY_EVENTS = frozenset({
@@ -231,14 +233,63 @@ def _codes(errors: object) -> tuple[int, ...]:
     return tuple(codes)
 
 
+# ---- message templates (every field optional: what cannot be read is left out) ------------------------
+
+_TEMPLATE_TEXT_MAX = 512  # Meta's longest template name
+
+
+def _loose(value: object, name: str) -> str | None:
+    """An optional text of Meta's: None when missing, of another type, empty or oversized."""
+    raw = value.get(name) if isinstance(value, dict) else None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > _TEMPLATE_TEXT_MAX:
+        return None
+    return raw.strip()
+
+
+def _template_names(value: dict) -> tuple[str | None, str | None, str | None]:
+    """(Meta's template id, name, language); a template must be named by its id or by name and language."""
+    names = tuple(_loose(value, n) for n in
+                  ("message_template_id", "message_template_name", "message_template_language"))
+    template_id, name, language = names
+    if template_id is None and (name is None or language is None):
+        raise Unreadable("names no template (message_template_id, or message_template_name and _language)")
+    return template_id, name, language
+
+
+def _template_reason(value: dict) -> str | None:
+    rejection = value.get("rejection_info")
+    reason = _loose(rejection, "reason") or _loose(value, "reason")
+    if reason is None or reason.upper() == "NONE":
+        return None
+    return reason[:MAX_REASON]
+
+
+def _template_status(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
+    at = time or 0
+    event = (_loose(value, "event") or "").upper()
+    if event not in KNOWN_EVENTS:
+        yield ev.Unrecognised(waba, at, key, "message_template_status_update", f"event {event[:40] or '(none)'!r}"
+                              " not known")
+        return
+    template_id, name, language = _template_names(value)
+    info = value.get("other_info")
+    title = (_loose(info, "title") or "").upper() or None
+    until = pause_end(info.get("description"), at) if event == "PAUSED" and isinstance(info, dict) else None
+    reading = StatusReading(event, title, until, _template_reason(value))
+    yield ev.TemplateStatusUpdate(waba, at, key, template_id, name, language, reading,
+                                  Category.read(value.get("message_template_category")))
+
+
 def _template_quality(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
-    yield ev.TemplateQuality(
-        waba, time or 0, key,
-        template_id=_text(value, "message_template_id") or "",
-        template_name=_text(value, "message_template_name"),
-        previous=_text(value, "previous_quality_score"),
-        new=_text(value, "new_quality_score"),
-    )
+    template_id, name, language = _template_names(value)
+    new = (_loose(value, "new_quality_score") or "").upper()
+    if new not in Quality.__members__:
+        raise Unreadable(f"new_quality_score {new[:40] or '(none)'!r} is not GREEN, YELLOW, RED or UNKNOWN")
+    yield ev.TemplateQuality(waba, time or 0, key, template_id=template_id or "", template_name=name,
+                             previous=(_loose(value, "previous_quality_score") or "").upper() or None, new=new,
+                             template_language=language)
 
 
 def _name_update(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
@@ -260,6 +311,7 @@ READERS: dict[str, Callable[[str, int | None, str, dict], Iterator[ev.Event]]] =
     "account_update": _account,
     "messages": _messages,
     "message_template_quality_update": _template_quality,
+    "message_template_status_update": _template_status,
     "phone_number_name_update": _name_update,
     "account_alerts": _alerts,
 }
