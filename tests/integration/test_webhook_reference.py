@@ -99,8 +99,12 @@ def _alerts(world, answer):
     assert waba["last_alert_severity"] == {"S": "WARNING"}
 
 
-def _template_quality(world, answer):
-    assert answer["counts"] == {"template_quality": 1} and history_of(world) == []
+def _template(count: str, told: bool):
+    # The template's own state, history and notices: tests/integration/test_webhook_templates.py
+    def check(world, answer):
+        expected = {count: 1} if told else {count: 1, "template_history_only": 1}
+        assert answer["counts"] == expected and history_of(world) == []
+    return check
 
 
 def _name_update(world, answer):
@@ -121,6 +125,11 @@ def _status_failed(world, answer):
     assert answer["counts"] == {"error_131049": 1, "status_failed": 1}
 
 
+def _status_failed_132015(world, answer):
+    # No biz_opaque_callback_data: no check named its template; nothing to give back or mark.
+    assert answer["counts"] == {"error_132015": 1, "status_failed": 1}
+
+
 def _status_sent(world, answer):
     assert answer["counts"] == {"status_sent": 1} and window_until(world, "16505551234") is None
 
@@ -131,7 +140,16 @@ EXPECTED = {
     "account_update.restriction.json": _restriction,
     "account_update.violation.json": _violation,
     "business_capability_update.json": _capability,
-    "message_template_quality_update.json": _template_quality,
+    "message_template_quality_update.json": _template("template_quality", told=False),
+    "message_template_quality_update.red.json": _template("template_quality", told=True),
+    "message_template_status_update.approved.json": _template("template_approved", told=False),
+    "message_template_status_update.disabled.json": _template("template_disabled", told=True),
+    "message_template_status_update.paused-first.json": _template("template_paused", told=True),
+    "message_template_status_update.paused-second.json": _template("template_paused", told=True),
+    "message_template_status_update.reinstated.json": _template("template_reinstated", told=False),
+    "message_template_status_update.rejected.json": _template("template_rejected", told=False),
+    "message_template_status_update.unpaused.json": _template("template_approved", told=False),
+    "messages.status-failed-132015-paused-template.json": _status_failed_132015,
     "messages.errors-rate-limit.json": _errors,
     "messages.inbound-text.json": _inbound,
     "messages.status-failed.json": _status_failed,

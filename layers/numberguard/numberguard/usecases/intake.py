@@ -29,8 +29,10 @@ from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
 from numberguard.store import codec, keys
+from numberguard.store.templates import TemplateStore
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
+from numberguard.usecases.templates import TemplateIntake
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
 PARALLEL_WRITES = 16  # independent conditional writes in flight at once (windows, announcements)
@@ -61,12 +63,16 @@ def reason_of(key: str, default: str) -> str:
 
 
 class Intake:
-    def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings):
+    def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings,
+                 templates: TemplateIntake | None = None):
         self.facets = facets
         self.state = facets.state
         self.checker = checker
         self.policy = settings.policy
         self.clock = facets.clock
+        self.templates = templates or TemplateIntake(
+            facets.state, facets.logs, TemplateStore(facets.state.client, facets.state.numbers_table),
+            facets.publisher, facets.clock)
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
         summary = IntakeSummary()
@@ -95,6 +101,7 @@ class Intake:
             (ev.AccountNotice, self._notices),
             (ev.AccountAlert, self._alerts),
             (ev.TemplateQuality, self._template_quality),
+            (ev.TemplateStatusUpdate, self._template_status),
             (ev.NameUpdate, self._name_updates),
             (ev.InboundMessage, self._inbound),
             (ev.MessageStatus, self._statuses),
@@ -265,10 +272,10 @@ class Intake:
         summary.counts["account_alert"] += len(events)
 
     def _template_quality(self, events: list[ev.TemplateQuality], summary: IntakeSummary) -> None:
-        for event in events:
-            logger.info("template quality", extra={"template": event.template_name, "from": event.previous,
-                                                    "to": event.new, "waba_id": event.waba_id})
-        summary.counts["template_quality"] += len(events)
+        summary.changes.extend(self.templates.quality_updates(events, summary.counts))
+
+    def _template_status(self, events: list[ev.TemplateStatusUpdate], summary: IntakeSummary) -> None:
+        summary.changes.extend(self.templates.status_updates(events, summary.counts))
 
     def _name_updates(self, events: list[ev.NameUpdate], summary: IntakeSummary) -> None:
         for event in events:

@@ -1,0 +1,166 @@
+"""A WABA's message templates: Meta's status, quality and category of each (DESIGN §2).
+
+Items, in the numbers table beside the WABA items and facet logs (no display number: never listed as
+a number):
+- one per template, `TPL#<waba>#<name>#<language key>` (languages in one spelling, domain/templates.py):
+  the state the check reads (`status`, `paused_until`, `pacing`, `pause_count`, `status_reason`,
+  `quality`, `category`), Meta's id and spelling of the language, and each facet's watermark:
+  `status_version` / `quality_version` (the version of the facet log the value was folded from: a
+  slower writer with fewer entries never overwrites a fuller fold) and `category_at` (event time).
+- one per WABA, `TPLS#<waba>`: `templates`, the set of its templates' `<name>#<language key>`, and
+  `id#<Meta's template id>` → `<name>#<language key>` (an update may name a template by id only).
+The facet logs (store/state.py's FacetLogStore) use the subject `TPL#<waba>#<name>#<language key>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from numberguard.domain.status import Quality
+from numberguard.domain.templates import Category, StatusFold, TemplateRef, TemplateState, TemplateStatus
+from numberguard.store import codec
+
+BATCH_GET_MAX = 100
+
+
+def subject(waba_id: str, ref: TemplateRef) -> str:
+    """The template's name in facet logs and history (one per WABA, name and language)."""
+    name, language = ref.key
+    return f"TPL#{waba_id}#{name}#{language}"
+
+
+def template_key(waba_id: str, ref: TemplateRef) -> dict:
+    return {"pk": {"S": subject(waba_id, ref)}}
+
+
+def _index_key(waba_id: str) -> dict:
+    return {"pk": {"S": f"TPLS#{waba_id}"}}
+
+
+def template_from_item(item: dict) -> TemplateState:
+    status = StatusFold(
+        status=TemplateStatus(codec.s(item, "status", TemplateStatus.UNKNOWN.value)),
+        at=codec.n(item, "status_at"),
+        paused_until=codec.n(item, "paused_until"),
+        pacing=codec.b(item, "pacing"),
+        pause_count=codec.n(item, "pause_count", 0),
+        reason=codec.s(item, "status_reason"),
+        in_appeal=codec.b(item, "in_appeal"),
+    )
+    return TemplateState(
+        waba_id=codec.s(item, "waba_id", ""),
+        name=codec.s(item, "name", ""),
+        language=codec.s(item, "language", ""),
+        template_id=codec.s(item, "template_id"),
+        status=status,
+        quality=Quality(codec.s(item, "quality", Quality.UNKNOWN.value)),
+        category=Category.read(codec.s(item, "category")),
+        quality_at=codec.n(item, "quality_at"),
+        category_at=codec.n(item, "category_at"),
+    )
+
+
+def _code(err: ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "")
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How an event names its template: Meta's id and spelling, when it gave them."""
+
+    template_id: str | None
+    ref: TemplateRef
+
+
+class TemplateStore:
+    def __init__(self, client, numbers_table: str):
+        self.client = client
+        self.table = numbers_table
+
+    # ---- reads ------------------------------------------------------------------------------------
+
+    def get(self, waba_id: str, ref: TemplateRef) -> TemplateState | None:
+        reply = self.client.get_item(TableName=self.table, Key=template_key(waba_id, ref), ConsistentRead=True)
+        item = reply.get("Item")
+        return template_from_item(item) if item else None
+
+    def ref_of_id(self, waba_id: str, template_id: str) -> TemplateRef | None:
+        """The name and language Meta's id stands for, when an event named them before."""
+        name = f"id#{template_id}"
+        reply = self.client.get_item(TableName=self.table, Key=_index_key(waba_id), ConsistentRead=True,
+                                     ProjectionExpression="#id", ExpressionAttributeNames={"#id": name})
+        value = codec.s(reply.get("Item", {}), name)
+        if not value:
+            return None
+        name, _, language = value.rpartition("#")
+        return TemplateRef(name, language)
+
+    def of_waba(self, waba_id: str) -> list[TemplateState]:
+        """Every template of a WABA that numberguard has heard of, by name and language."""
+        reply = self.client.get_item(TableName=self.table, Key=_index_key(waba_id), ConsistentRead=True)
+        names = sorted(reply.get("Item", {}).get("templates", {}).get("SS", []))
+        keys = [template_key(waba_id, TemplateRef(*n.rsplit("#", 1))) for n in names]
+        found: list[dict] = []
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            request = {self.table: {"Keys": keys[start:start + BATCH_GET_MAX], "ConsistentRead": True}}
+            while request:
+                reply = self.client.batch_get_item(RequestItems=request)
+                found += reply.get("Responses", {}).get(self.table, [])
+                request = reply.get("UnprocessedKeys") or {}
+        return sorted((template_from_item(i) for i in found), key=lambda t: t.ref.key)
+
+    # ---- writes (the intake) ----------------------------------------------------------------------
+
+    def remember(self, waba_id: str, naming: Naming, now: int) -> None:
+        """The WABA knows this template (and Meta's id for it): one write, idempotent."""
+        name, language = naming.ref.key
+        names = {"#k": "templates", "#u": "updated_at"}
+        values = {":k": {"SS": [f"{name}#{language}"]}, ":now": {"N": str(now)}}
+        update = "ADD #k :k SET #u = :now"
+        if naming.template_id:
+            names["#id"] = f"id#{naming.template_id}"
+            values[":ref"] = {"S": f"{name}#{language}"}
+            update += ", #id = :ref"
+        self.client.update_item(TableName=self.table, Key=_index_key(waba_id), UpdateExpression=update,
+                                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def _write(self, waba_id: str, naming: Naming, sets: dict, guard: str, guard_value: int, op: str = "<") -> bool:
+        """SET the attributes unless a fuller fold (or a newer event) already wrote this facet."""
+        sets = {**sets, "waba_id": waba_id, "name": naming.ref.name, "language": naming.ref.language}
+        if naming.template_id:
+            sets["template_id"] = naming.template_id
+        names, values, assigns, removes = {"#g": guard}, {":g": {"N": str(guard_value)}}, ["#g = :g"], []
+        for i, (name, value) in enumerate(sets.items()):
+            names[f"#a{i}"] = name
+            if value is None:
+                removes.append(f"#a{i}")
+            else:
+                values[f":a{i}"] = codec.av(value)
+                assigns.append(f"#a{i} = :a{i}")
+        update = "SET " + ", ".join(assigns) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=template_key(waba_id, naming.ref), UpdateExpression=update,
+                ConditionExpression=f"attribute_not_exists(#g) OR #g {op} :g",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def write_status(self, waba_id: str, naming: Naming, status: StatusFold, log_version: int) -> bool:
+        return self._write(waba_id, naming, {
+            "status": status.status.value, "status_at": status.at, "paused_until": status.paused_until,
+            "pacing": status.pacing, "pause_count": status.pause_count, "status_reason": status.reason,
+            "in_appeal": status.in_appeal,
+        }, "status_version", log_version)
+
+    def write_quality(self, waba_id: str, naming: Naming, quality: str, at: int | None, log_version: int) -> bool:
+        return self._write(waba_id, naming, {"quality": quality, "quality_at": at}, "quality_version", log_version)
+
+    def write_category(self, waba_id: str, naming: Naming, category: Category, at: int) -> bool:
+        return self._write(waba_id, naming, {"category": category.value}, "category_at", at, op="<=")

@@ -1,0 +1,201 @@
+"""Applies Meta's template webhooks: each template's status and quality logs, its state, its history and
+the TEMPLATE_STATUS_CHANGED notices (once each).
+
+Like a number's facets (usecases/intake.py), each template facet keeps a log of its events by event
+time (domain/facetlog.py): the state written is the fold of the whole log, so retries and any delivery
+order end in the same state, and each change is recorded once under a stable id.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from numberguard.domain import events as ev
+from numberguard.domain.changes import Change
+from numberguard.domain.facetlog import entry_key, insert, latest, touched, transitions
+from numberguard.domain.templates import (
+    StatusMove,
+    TemplateRef,
+    TemplateStatus,
+    fold,
+)
+from numberguard.notify.messages import TEMPLATE_STATUS_CHANGED, notification_from_document, template_document
+from numberguard.notify.publisher import Publisher
+from numberguard.observability import logger
+from numberguard.store.state import FacetLogStore, LogConflict, StateStore
+from numberguard.store.templates import Naming, TemplateStore, subject
+from numberguard.usecases.facets import PublishDeferred
+
+LOG_RETRIES = 16
+STATUS_FIELD = "message_template_status_update"
+QUALITY_FIELD = "message_template_quality_update"
+
+
+def _key(event: ev.Event, label: str) -> str:
+    return f"{entry_key(event.at, event.dedup_key)}#{label}"
+
+
+def _reason(key: str) -> str:
+    parts = key.split("#", 2)
+    return parts[2].replace("#", " ") if len(parts) == 3 else STATUS_FIELD
+
+
+def notable(before: str | None, after: str) -> bool:
+    """What people are told of (DESIGN §5): a pause, a disable, the way back from one, quality RED."""
+    blocked = ("PAUSED", "DISABLED")
+    return after.startswith(blocked) or after == "quality RED" or (
+        (before or "").startswith(blocked) and after in (TemplateStatus.APPROVED, TemplateStatus.FLAGGED))
+
+
+@dataclass
+class _Group:
+    naming: Naming  # the latest event's id and spelling
+    at: int
+    events: list = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+
+class TemplateIntake:
+    def __init__(self, state: StateStore, logs: FacetLogStore, templates: TemplateStore, publisher: Publisher,
+                 clock: Callable[[], float]):
+        self.state = state
+        self.logs = logs
+        self.templates = templates
+        self.publisher = publisher
+        self.clock = clock
+
+    # ---- grouping by template ----------------------------------------------------------------------
+
+    def _naming(self, event: ev.TemplateStatusUpdate | ev.TemplateQuality, counts: Counter) -> Naming | None:
+        template_id = event.template_id or None
+        if event.template_name and event.template_language:
+            return Naming(template_id, TemplateRef(event.template_name, event.template_language))
+        ref = self.templates.ref_of_id(event.waba_id, template_id) if template_id else None
+        if ref is None:
+            counts["template_not_known_by_id"] += 1
+            logger.warning("template event names a template by an id never seen with its name",
+                           extra={"waba_id": event.waba_id, "template_id": template_id})
+            return None
+        return Naming(template_id, ref)
+
+    def _groups(self, events: Iterable, pair: Callable, counts: Counter) -> dict[tuple, _Group]:
+        groups: dict[tuple, _Group] = {}
+        for event in events:
+            naming = self._naming(event, counts)
+            if naming is None:
+                continue
+            group = groups.setdefault((event.waba_id, naming.ref.key), _Group(naming, event.at))
+            group.events.append(event)
+            group.pairs.append(pair(event))
+            if event.at >= group.at:  # the latest event's spelling and id
+                group.naming, group.at = Naming(naming.template_id or group.naming.template_id, naming.ref), event.at
+        return groups
+
+    # ---- message_template_status_update ---------------------------------------------------------
+
+    def status_updates(self, events: list[ev.TemplateStatusUpdate], counts: Counter) -> list[Change]:
+        for event in events:
+            counts[f"template_{event.reading.event.lower()}"] += 1
+        groups = self._groups(events, lambda e: (_key(e, f"{STATUS_FIELD}#{e.reading.event}"), e.reading.encode()),
+                              counts)
+        changes: list[Change] = []
+        now = int(self.clock())
+        for (waba, _), group in groups.items():
+            name = subject(waba, group.naming.ref)
+            entries, version = self._log(name, "status", group.pairs)
+            status, moves = fold(entries)
+            self.templates.remember(waba, group.naming, now)
+            if not self.templates.write_status(waba, group.naming, status, version):
+                counts["template_status_stale"] += 1
+            mine = touched(moves, entries, {k for k, _ in group.pairs})  # type: ignore[arg-type]
+            changes += self._announce(waba, group.naming, [_status_change(name, m) for m in mine], mine, counts)
+            self._category(waba, group, counts)
+        return changes
+
+    def _category(self, waba: str, group: _Group, counts: Counter) -> None:
+        """Meta's category of the template: the latest event's that names one."""
+        named = [e for e in group.events if e.category is not None]
+        if not named:
+            return
+        event = max(named, key=lambda e: (e.at, e.dedup_key))
+        if not self.templates.write_category(waba, group.naming, event.category, event.at):
+            counts["template_category_stale"] += 1
+
+    # ---- message_template_quality_update --------------------------------------------------------
+
+    def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter) -> list[Change]:
+        counts["template_quality"] += len(events)
+        groups = self._groups(events, lambda e: (_key(e, QUALITY_FIELD), e.new), counts)
+        changes: list[Change] = []
+        now = int(self.clock())
+        for (waba, _), group in groups.items():
+            name = subject(waba, group.naming.ref)
+            entries, version = self._log(name, "quality", group.pairs)
+            value, at = latest(entries, None)
+            self.templates.remember(waba, group.naming, now)
+            if not self.templates.write_quality(waba, group.naming, value or "UNKNOWN", at, version):
+                counts["template_quality_stale"] += 1
+            moves = touched(transitions(entries, None), entries, {k for k, _ in group.pairs})
+            made = [Change(name, TEMPLATE_STATUS_CHANGED, t.at, f"quality {t.before}" if t.before else None,
+                           f"quality {t.after}", _reason(t.key), severity="WARNING" if t.after == "RED" else "INFO",
+                           key=t.key) for t in moves]
+            changes += self._announce(waba, group.naming, made, [None] * len(made), counts)
+        return changes
+
+    # ---- shared ---------------------------------------------------------------------------------------
+
+    def _log(self, name: str, facet: str, pairs: list[tuple[str, str]]) -> tuple[dict[str, str], int]:
+        """Add a batch's entries to a template's facet log → (entries, the log's version after)."""
+        for _ in range(LOG_RETRIES):
+            log = self.logs.read(name, facet)
+            entries, changed = dict(log.entries), False
+            for key, value in pairs:
+                entries, added = insert(entries, key, value)
+                changed = changed or added
+            if not changed:
+                return entries, log.version
+            try:
+                self.logs.write(log, entries, None)
+            except LogConflict:
+                continue
+            return entries, log.version + 1
+        raise LogConflict(f"{name}/{facet} stayed contended")
+
+    def _announce(self, waba: str, naming: Naming, changes: list[Change], moves: list[StatusMove | None],
+                  counts: Counter) -> list[Change]:
+        """Each change into the template's history once; the notable ones published (the rest kept as history)."""
+        recorded = []
+        now = int(self.clock())
+        for change, move in zip(changes, moves, strict=True):
+            until = move.after.paused_until if move is not None else None
+            document = template_document(change, waba, naming.ref, naming.template_id, until)
+            if not self.state.record_change(change, document, now):
+                counts["change_already_recorded"] += 1
+                continue
+            recorded.append(change)
+            if not notable(change.before, change.after or ""):
+                # History only, never a notice: out of the outbox at once.
+                self.state.mark_entry_published(change.phone_number_id, change.sort_key, published=False)
+                counts["template_history_only"] += 1
+                continue
+            try:
+                self.publisher.publish(notification_from_document(document))
+            except PublishDeferred:  # no topic here (e.g. the CLI): the evaluator publishes the outbox
+                counts["publish_deferred"] += 1
+                continue
+            except Exception:  # kept in the outbox: the evaluator publishes it later
+                logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
+                counts["publish_deferred"] += 1
+                continue
+            self.state.mark_published(change)
+        return recorded
+
+
+def _status_change(name: str, move: StatusMove) -> Change:
+    after = move.after.label()
+    severity = "CRITICAL" if after == "DISABLED" else "WARNING" if after.startswith("PAUSED") else "INFO"
+    return Change(name, TEMPLATE_STATUS_CHANGED, move.at, move.before, after, _reason(move.key), severity=severity,
+                  key=move.key)
+
