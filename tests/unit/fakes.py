@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from numberguard.domain.check import RecipientView
 from numberguard.domain.number import NumberState
+from numberguard.domain.templates import TemplateRef, TemplateState
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store.limits import Snapshot, StoreUnavailable
 
@@ -40,6 +41,7 @@ class FakeLimitStore:
         self.counters: dict[str, Counter] = {}
         self.counted: dict[tuple[str, str], Counted] = {}
         self.windows: dict[tuple[str, str], int] = {}
+        self.templates: dict[tuple[str, tuple[str, str]], TemplateState] = {}  # (WABA, (name, language key))
         self.down = False
         self.calls = 0
 
@@ -60,7 +62,12 @@ class FakeLimitStore:
         self._call()
         return self.numbers.get(phone_number_id)
 
-    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot:
+    def get_template(self, waba_id: str, template: TemplateRef) -> TemplateState | None:
+        self._call()
+        return self.templates.get((waba_id, template.key))
+
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str],
+             template: tuple[str, TemplateRef] | None = None) -> Snapshot:
         self._call()
         counter = self.counters.get(scope)
         records = {}
@@ -71,8 +78,9 @@ class FakeLimitStore:
                 service_window_until=self.windows.get((phone_number_id, r), 0),
                 slot_reference=c.reference if c else None,
             )
+        found = self.templates.get((template[0], template[1].key)) if template else None
         return Snapshot(self.numbers.get(phone_number_id), counter.usage() if counter else None,
-                        counter.tier if counter else None, records)
+                        counter.tier if counter else None, records, found, template is not None)
 
     def reserve(self, scope: str, plan: ReservePlan, now: int):
         self._call()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 from numberguard.config import FailMode, Settings
 from numberguard.domain.check import Decision
+from numberguard.domain.facetlog import entry_key
 from numberguard.domain.number import NumberState, scope_key
 from numberguard.domain.status import Connection, Quality
+from numberguard.domain.templates import StatusReading, TemplateState, fold
 from numberguard.domain.tiers import Policy
 from numberguard.usecases.limit_check import LimitChecker
 
@@ -100,6 +102,21 @@ def scenario_invalid(world):
     return world.ask(message="marketing")
 
 
+def _with_template(*readings):
+    def scenario(world):
+        entries = {entry_key(START + i, f"k{i}"): r.encode() for i, r in enumerate(readings)}
+        world.store.templates[(WABA, ("order_confirmation", "en_us"))] = TemplateState(
+            WABA, "order_confirmation", "en_US", status=fold(entries)[0])
+        return world.ask(template={"name": "order_confirmation", "language": "en-US"})
+    scenario.__name__ = f"scenario_template_{readings[-1].event.lower()}"
+    return scenario
+
+
+scenario_template_paused = _with_template(StatusReading("PAUSED", "FIRST_PAUSE"))
+scenario_template_disabled = _with_template(StatusReading("DISABLED"))
+scenario_template_rejected = _with_template(StatusReading("REJECTED"))
+
+
 def scenario_store_down(world):
     world.store.down = True
     return world.ask()
@@ -132,6 +149,9 @@ CASES = [
     ("DENIED_ACCOUNT_RESTRICTED", scenario_plain, {"restrictions": {BIZ: START + 2 * HOUR}}, "RESTRICTED",
      2 * HOUR - 100),
     ("DENIED_UNKNOWN_NUMBER", scenario_unknown_number, {}, None, None),
+    ("DENIED_TEMPLATE_PAUSED", scenario_template_paused, {}, "CONNECTED", 3 * HOUR - 100),
+    ("DENIED_TEMPLATE_DISABLED", scenario_template_disabled, {}, "CONNECTED", None),
+    ("DENIED_TEMPLATE_NOT_APPROVED", scenario_template_rejected, {}, "CONNECTED", None),
     ("INVALID_REQUEST", scenario_invalid, {}, None, None),
     ("DENIED_STORE_UNAVAILABLE", scenario_store_down, {}, None, None),
     ("ALLOWED_STORE_UNAVAILABLE", scenario_store_down, {"fail_mode": FailMode.OPEN}, None, None),
@@ -153,7 +173,8 @@ def test_every_decision_for_its_case(policy, decision, scenario, options, status
     assert answer["status"] == status, answer
     assert answer["retry_after_seconds"] == retry_after, answer
     assert answer["warnings"] == [], answer  # every answer carries the list, empty with nothing to say
-    if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE",
+    if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE", "DENIED_TEMPLATE_PAUSED",
+                    "DENIED_TEMPLATE_DISABLED", "DENIED_TEMPLATE_NOT_APPROVED",
                     "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE"):
         assert answer["error"], answer
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
 from numberguard.domain.status import Connection
-from numberguard.domain.templates import Category, TemplateRef
+from numberguard.domain.templates import Block, Category, TemplateRef, TemplateState, unknown_template_warning
 from numberguard.domain.window import ScopeUsage, Window
 
 MAX_BATCH = 1000
@@ -31,6 +31,9 @@ class Decision(StrEnum):
     DENIED_OFFLINE = "DENIED_OFFLINE"
     DENIED_ACCOUNT_RESTRICTED = "DENIED_ACCOUNT_RESTRICTED"
     DENIED_UNKNOWN_NUMBER = "DENIED_UNKNOWN_NUMBER"
+    DENIED_TEMPLATE_PAUSED = "DENIED_TEMPLATE_PAUSED"
+    DENIED_TEMPLATE_DISABLED = "DENIED_TEMPLATE_DISABLED"
+    DENIED_TEMPLATE_NOT_APPROVED = "DENIED_TEMPLATE_NOT_APPROVED"
     INVALID_REQUEST = "INVALID_REQUEST"
     # Beyond the contract's list: the store could not be reached (fail-closed / fail-open).
     DENIED_STORE_UNAVAILABLE = "DENIED_STORE_UNAVAILABLE"
@@ -268,6 +271,38 @@ class Classification:
     step: Step
     decision: Decision
     retry_at: int | None = None
+    error: str | None = None  # Meta's reason or code, for denials that predict Meta's refusals
+
+
+_TEMPLATE_DENIALS = {
+    Block.PAUSED: Decision.DENIED_TEMPLATE_PAUSED,
+    Block.DISABLED: Decision.DENIED_TEMPLATE_DISABLED,
+    Block.NOT_APPROVED: Decision.DENIED_TEMPLATE_NOT_APPROVED,
+}
+
+
+@dataclass(frozen=True)
+class TemplateVerdict:
+    """What the template a check names adds to its answer: a denial (row 4 of the precedence) and warnings."""
+
+    denial: Classification | None = None
+    warnings: tuple[str, ...] = ()
+    category: Category | None = None  # the request's, else the known template's (from Meta)
+
+
+def template_verdict(request: CheckRequest, template: TemplateState | None, waba_id: str, now: int) -> TemplateVerdict:
+    """A template numberguard never heard of is allowed with a warning, never denied."""
+    if request.template is None:
+        return TemplateVerdict(category=request.category)
+    if template is None:
+        return TemplateVerdict(None, (unknown_template_warning(request.template, waba_id),), request.category)
+    category = request.category or template.category
+    block, retry_at = template.block(now)
+    warnings = tuple(template.warnings(now))
+    if block is None:
+        return TemplateVerdict(None, warnings, category)
+    denial = Classification(Step.ANSWER, _TEMPLATE_DENIALS[block], retry_at, template.reason(now))
+    return TemplateVerdict(denial, warnings, category)
 
 
 def classify(
@@ -278,14 +313,20 @@ def classify(
     window: Window,
     now: int,
     reference: str | None = None,
+    template_denial: Classification | None = None,
 ) -> Classification:
-    """Decide one recipient from the state read, before any write (`reference`: this send's)."""
+    """Decide one recipient from the state read, before any write (`reference`: this send's).
+
+    `template_denial`: the named template's (template_verdict), inside a service window or not.
+    """
     if number.banned:
         return Classification(Step.ANSWER, Decision.DENIED_BANNED)
     if number.connection is Connection.PENDING:
         return Classification(Step.ANSWER, Decision.DENIED_PENDING)
     if number.connection is Connection.OFFLINE:
         return Classification(Step.ANSWER, Decision.DENIED_OFFLINE)
+    if template_denial is not None:
+        return template_denial
     if recipient.in_service_window(now):
         until = number.restricted_until(BLOCKS_REPLIES, now)
         if until is not None:

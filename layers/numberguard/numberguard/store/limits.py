@@ -21,8 +21,10 @@ from botocore.exceptions import ClientError
 from numberguard.domain.check import RecipientView
 from numberguard.domain.number import NumberState
 from numberguard.domain.status import Connection, Quality
+from numberguard.domain.templates import TemplateRef, TemplateState
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store import codec, keys
+from numberguard.store.templates import template_from_item, template_key
 
 # Records outlive any window they describe (24 h + W counted, 72 h service window); TTL deletion
 # lags by days anyway, so every read compares times itself.
@@ -44,6 +46,8 @@ class Snapshot:
     usage: ScopeUsage | None
     tier: str | None
     records: dict[str, RecipientView] = field(default_factory=dict)
+    template: TemplateState | None = None  # the named template, when the read asked for it
+    template_read: bool = False  # whether it did (False: the WABA was not known before the read)
 
 
 def number_from_item(item: dict) -> NumberState:
@@ -105,12 +109,25 @@ class LimitStore:
         item = reply.get("Item")
         return number_from_item(item) if item else None
 
-    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot:
-        """Number, scope counter and every recipient's records, in as few BatchGetItem calls as fit."""
+    def get_template(self, waba_id: str, template: TemplateRef) -> TemplateState | None:
+        reply = self.client.get_item(TableName=self.numbers_table, Key=template_key(waba_id, template),
+                                     ConsistentRead=True)
+        item = reply.get("Item")
+        return template_from_item(item) if item else None
+
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str],
+             template: tuple[str, TemplateRef] | None = None) -> Snapshot:
+        """Number, scope counter, every recipient's records and the named template (WABA id, name and
+        language), in as few BatchGetItem calls as fit: the template rides in the first one."""
         wanted: list[tuple[str, dict]] = [
             (self.numbers_table, keys.number_key(phone_number_id)),
             (self.limits_table, keys.scope_key(scope)),
         ]
+        template_pk = None
+        if template is not None:
+            key = template_key(*template)
+            template_pk = key["pk"]["S"]
+            wanted.append((self.numbers_table, key))
         for r in recipients:
             wanted.append((self.recipients_table, keys.counted_key(scope, r)))
             wanted.append((self.recipients_table, keys.window_key(phone_number_id, r)))
@@ -118,7 +135,9 @@ class LimitStore:
         for start in range(0, len(wanted), BATCH_GET_MAX):
             self._batch_get(wanted[start : start + BATCH_GET_MAX], found)
 
-        number_item = next(iter(found.get(self.numbers_table, [])), None)
+        by_number_pk = {codec.s(i, "pk"): i for i in found.get(self.numbers_table, [])}
+        number_item = by_number_pk.get(phone_number_id)
+        template_item = by_number_pk.get(template_pk) if template_pk else None
         limit_item = next(iter(found.get(self.limits_table, [])), None)
         by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
         records = {}
@@ -136,6 +155,8 @@ class LimitStore:
             usage=usage_from_item(limit_item) if limit_item else None,
             tier=codec.s(limit_item, "tier") if limit_item else None,
             records=records,
+            template=template_from_item(template_item) if template_item else None,
+            template_read=template is not None,
         )
 
     def _batch_get(self, wanted: Iterable[tuple[str, dict]], found: dict[str, list[dict]]) -> None:

@@ -20,12 +20,15 @@ from numberguard.domain.check import (
     InvalidRequest,
     ReleaseRequest,
     Step,
+    TemplateVerdict,
     classify,
     echoed_number_id,
     iso,
     parse_request,
+    template_verdict,
 )
 from numberguard.domain.number import NumberState
+from numberguard.domain.templates import TemplateRef
 from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
 from numberguard.store.limits import TRANSACT_MAX, LimitStore, Snapshot, StoreUnavailable
@@ -48,6 +51,7 @@ class LimitChecker:
         self.window: Window = settings.window
         self.clock = clock
         self._scopes: dict[str, str] = {}  # phone_number_id → scope, learnt from reads
+        self._wabas: dict[str, str] = {}  # phone_number_id → WABA id (its templates' keys), learnt from reads
 
     # ---- entry point ------------------------------------------------------------------------
 
@@ -68,26 +72,29 @@ class LimitChecker:
 
     def check(self, request: CheckRequest, now: int) -> dict:
         unique = list(dict.fromkeys(request.recipients))
-        snap, error = self._read(request.phone_number_id, unique)
+        snap, error = self._read(request.phone_number_id, unique, request.template)
         if error:
             return error_answer(Decision.DENIED_UNKNOWN_NUMBER, error, request.phone_number_id, now)
         number, usage = snap.number, snap.usage
+        verdict = template_verdict(request, snap.template, number.waba_id, now)
         if request.batch:
-            outcomes, usage = self._check_batch(request, snap, unique, now)
+            outcomes, usage = self._check_batch(request, snap, unique, now, verdict.denial)
             results = []
             for r in request.recipients:
                 o = outcomes[r]
-                results.append(self._answer(number, snap.tier, usage, o, now, recipient=r))
-            return self._batch_summary(number, snap.tier, usage, results, now)
+                results.append(self._answer(number, snap.tier, usage, o, now, recipient=r, verdict=verdict))
+            return self._batch_summary(number, snap.tier, usage, results, now, verdict)
         recipient = unique[0]
-        outcome, usage = self._check_one(request, snap, recipient, now)
-        return self._answer(number, snap.tier, usage, outcome, now)
+        outcome, usage = self._check_one(request, snap, recipient, now, verdict.denial)
+        return self._answer(number, snap.tier, usage, outcome, now, verdict=verdict)
 
-    def _check_one(self, request: CheckRequest, snap: Snapshot, recipient: str, now: int) -> tuple[Outcome, ScopeUsage]:
+    def _check_one(self, request: CheckRequest, snap: Snapshot, recipient: str, now: int,
+                   template_denial: Classification | None = None) -> tuple[Outcome, ScopeUsage]:
         number, usage = snap.number, snap.usage
         record = snap.records[recipient]
         for _ in range(MAX_ATTEMPTS):
-            found = classify(number, usage, record, request.message, self.window, now, request.reference)
+            found = classify(number, usage, record, request.message, self.window, now, request.reference,
+                             template_denial)
             if found.step is Step.ANSWER or request.dry_run:
                 return self._dry(found, usage, 1, now), usage
             if found.step is Step.KEEP:
@@ -149,11 +156,13 @@ class LimitChecker:
         return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
 
     def _check_batch(
-        self, request: CheckRequest, snap: Snapshot, unique: list[str], now: int
+        self, request: CheckRequest, snap: Snapshot, unique: list[str], now: int,
+        template_denial: Classification | None = None,
     ) -> tuple[dict[str, Outcome], ScopeUsage]:
         number, usage = snap.number, snap.usage
         found = {
-            r: classify(number, usage, snap.records[r], request.message, self.window, now, request.reference)
+            r: classify(number, usage, snap.records[r], request.message, self.window, now, request.reference,
+                        template_denial)
             for r in unique
         }
         outcomes: dict[str, Outcome] = {}
@@ -162,7 +171,7 @@ class LimitChecker:
         keeps = [r for r in unique if found[r].step is Step.KEEP]
         for r in unique:
             if found[r].step is Step.ANSWER:
-                outcomes[r] = Outcome(found[r].decision, found[r].retry_at)
+                outcomes[r] = Outcome(found[r].decision, found[r].retry_at, found[r].error)
         for r in moves + keeps:
             outcomes[r] = Outcome(Decision.ALLOWED_ALREADY_COUNTED)
         bucket = self.window.bucket_of(now)
@@ -266,21 +275,30 @@ class LimitChecker:
             return f"number#{phone_number_id}"
         return self._scopes.get(phone_number_id)
 
-    def _read(self, phone_number_id: str, recipients: list[str]) -> tuple[Snapshot | None, str | None]:
+    def _read(self, phone_number_id: str, recipients: list[str],
+              template: TemplateRef | None = None) -> tuple[Snapshot | None, str | None]:
         scope = self._scope_guess(phone_number_id)
         if scope is None:
             number = self.store.get_number(phone_number_id)
             if number is None:
                 return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
             scope = number.scope
-        snap = self.store.read(phone_number_id, scope, recipients)
+            self._wabas[phone_number_id] = number.waba_id
+        waba = self._wabas.get(phone_number_id)
+        named = (waba, template) if template is not None and waba else None
+        snap = self.store.read(phone_number_id, scope, recipients, named)
         if snap.number is None:
             return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         if snap.number.scope != scope:  # the number moved scope (e.g. another portfolio)
-            snap = self.store.read(phone_number_id, snap.number.scope, recipients)
+            snap = self.store.read(phone_number_id, snap.number.scope, recipients, named)
             if snap.number is None:
                 return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         self._scopes[phone_number_id] = snap.number.scope
+        self._wabas[phone_number_id] = snap.number.waba_id
+        if template is not None and (not snap.template_read or waba != snap.number.waba_id):
+            # The number's WABA was not known before this read (the first check of it in this process):
+            # one more read, once; later checks read the template in the same call as the rest.
+            snap.template = self.store.get_template(snap.number.waba_id, template)
         if snap.usage is None:
             return None, f"no messaging limit is registered for {snap.number.scope} (register the number with a tier)"
         return snap, None
@@ -288,7 +306,7 @@ class LimitChecker:
     def _dry(self, found: Classification, usage: ScopeUsage, slots: int, now: int) -> Outcome:
         if found.step is Step.RESERVE and fit(self.window, usage, slots, now) < slots:
             return self._limit_reached(usage, slots, now)
-        return Outcome(found.decision, found.retry_at)
+        return Outcome(found.decision, found.retry_at, found.error)
 
     def _limit_reached(self, usage: ScopeUsage, slots: int, now: int) -> Outcome:
         at = self.window.slots_free_at(usage.buckets, usage.limit, slots, now)
@@ -296,7 +314,7 @@ class LimitChecker:
 
     def _answer(
         self, number: NumberState, tier: str | None, usage: ScopeUsage, outcome: Outcome, now: int,
-        recipient: str | None = None,
+        recipient: str | None = None, verdict: TemplateVerdict | None = None,
     ) -> dict:
         used = None if usage.unlimited else self.window.used(usage.buckets, now)
         reached = used is not None and used >= usage.limit
@@ -315,14 +333,17 @@ class LimitChecker:
             "remaining": None if used is None else max(usage.limit - used, 0),
             "retry_after_seconds": None if outcome.retry_at is None else max(outcome.retry_at - now, 0),
             "evaluated_at": iso(now),
-            "warnings": list(outcome.warnings),
+            "warnings": list(outcome.warnings) + (list(verdict.warnings) if verdict else []),
         })
+        if verdict is not None:
+            answer["category"] = verdict.category.value if verdict.category else None
         if outcome.error:
             answer["error"] = outcome.error
         return answer
 
-    def _batch_summary(self, number, tier, usage, results: list[dict], now: int) -> dict:
-        summary = self._answer(number, tier, usage, Outcome(Decision.ALLOWED_ALREADY_COUNTED), now)
+    def _batch_summary(self, number, tier, usage, results: list[dict], now: int,
+                       verdict: TemplateVerdict | None = None) -> dict:
+        summary = self._answer(number, tier, usage, Outcome(Decision.ALLOWED_ALREADY_COUNTED), now, verdict=verdict)
         decisions = {r["decision"] for r in results}
         summary["allowed"] = all(r["allowed"] for r in results)
         summary["decision"] = decisions.pop() if len(decisions) == 1 else "MIXED"
