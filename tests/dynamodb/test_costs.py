@@ -123,3 +123,91 @@ def test_calls_per_check_do_not_grow_with_the_records_stored(ddb_stack, stored):
     assert checker.handle(template(recipient(3), dry_run=True))["used"] == stored + 1 + 1000
     figures["seeding seconds"] = round(seconds, 1)
     print(f"\n{stored} records stored: {figures}")
+
+
+def paused_template(stack, title: str = "FIRST_PAUSE") -> None:
+    """The WABA's order_confirmation paused by Meta, through the real intake (a PAUSED webhook)."""
+    from numberguard.domain import events as ev
+    from numberguard.domain.templates import Category, StatusReading
+    from numberguard.notify.publisher import FakePublisher
+    from numberguard.usecases.intake import Intake
+    from numberguard.wiring import facets
+
+    now = int(stack.clock())
+    reading = StatusReading("PAUSED", title, None)
+    event = ev.TemplateStatusUpdate(WABA, now - 60, f"paused-{title}", "1689556908129832", "order_confirmation",
+                                    "en_US", reading, Category.UTILITY)
+    Intake(facets(stack.settings, FakePublisher(), stack.clock), stack.checker(), stack.settings).apply([event])
+
+
+WABA = "102290129340398"
+NAMED = {"name": "order_confirmation", "language": "en-US"}
+
+
+def test_naming_a_template_keeps_the_calls_per_check(ddb_stack):
+    # Given a number with a known (approved, quality RED) template and one never heard of
+    from numberguard.domain import events as ev
+    from numberguard.domain.templates import StatusReading
+    from numberguard.notify.publisher import FakePublisher
+    from numberguard.usecases.intake import Intake
+    from numberguard.wiring import facets
+
+    ddb_stack.register(tier="1000000")
+    now = int(ddb_stack.clock())
+    Intake(facets(ddb_stack.settings, FakePublisher(), ddb_stack.clock), ddb_stack.checker(),
+           ddb_stack.settings).apply([
+        ev.TemplateStatusUpdate(WABA, now - 60, "a", "1", "order_confirmation", "en_US", StatusReading("APPROVED")),
+        ev.TemplateQuality(WABA, now - 30, "q", "1", "order_confirmation", "YELLOW", "RED", "en_US"),
+    ])
+    checker = ddb_stack.checker()
+    checker.handle(template(recipient(0), dry_run=True))  # this process learns the number (and its WABA)
+    figures = {}
+    for label, named in (("without", None), ("known template", NAMED),
+                         ("unknown template", {"name": "spring_sale", "language": "en"})):
+        extra = {"template": named} if named else {}
+        base = {"without": 0, "known template": 100, "unknown template": 200}[label]
+        # When a new recipient, then a repeat, then a reply in a window are checked
+        new, calls_new = calls_of(checker, template(recipient(base + 1), **extra))
+        repeat, calls_repeat = calls_of(checker, template(recipient(base + 1), **extra))
+        ddb_stack.open_window(PHONE_NUMBER_ID, recipient(base + 2), now + 3600)
+        reply, calls_reply = calls_of(checker, template(recipient(base + 2), **extra))
+        # Then the decisions and the calls are those of a check without a template
+        assert [a["decision"] for a in (new, repeat, reply)] == [
+            "ALLOWED_NEW_RECIPIENT", "ALLOWED_ALREADY_COUNTED", "ALLOWED_SERVICE_WINDOW"]
+        assert (len(calls_new), len(calls_repeat), len(calls_reply)) == (3, 1, 1), (label, calls_new)
+        assert calls_new.count("BatchGetItem") == 1
+        figures[label] = (len(calls_new), len(calls_repeat), len(calls_reply))
+        codes = [w.split(":")[0] for w in new["warnings"]]
+        assert codes == {"without": [], "known template": ["TEMPLATE_QUALITY_RED"],
+                         "unknown template": ["TEMPLATE_UNKNOWN"]}[label]
+    print(f"\ncalls (new, repeat, window reply): {figures}")
+
+
+@pytest.mark.parametrize("title", ["FIRST_PAUSE", "RATE_LIMITING_PAUSE"])
+def test_a_denied_template_send_leaves_the_counter_untouched(ddb_stack, title):
+    from numberguard.store import codec, keys
+
+    # Given a number whose template Meta paused
+    ddb_stack.register(tier="TIER_250")
+    paused_template(ddb_stack, title)
+
+    def stored() -> tuple:
+        counter = ddb_stack.client.get_item(TableName=ddb_stack.settings.limits_table, Key=keys.scope_key(SCOPE),
+                                            ConsistentRead=True)["Item"]
+        records = ddb_stack.client.scan(TableName=ddb_stack.settings.recipients_table, ConsistentRead=True)
+        return codec.n(counter, "used"), counter.get("buckets"), records["Count"]
+
+    before = stored()
+    checker = ddb_stack.checker()
+    # When single, dry-run and batch checks name it
+    answers = [checker.handle(template(recipient(1), template=NAMED)),
+               checker.handle(template(recipient(2), template=NAMED, dry_run=True, reference="r")),
+               checker.handle(batch([recipient(i) for i in range(3, 53)]) | {"template": NAMED})]
+    # Then each is denied, with the pause's retry time (none for pacing), and nothing is counted
+    retry = 3 * 3600 - 60 if title == "FIRST_PAUSE" else None
+    for answer in answers[:2]:
+        assert (answer["decision"], answer["retry_after_seconds"]) == ("DENIED_TEMPLATE_PAUSED", retry), answer
+    assert answers[2]["denied_count"] == 50 and answers[2]["decision"] == "DENIED_TEMPLATE_PAUSED"
+    assert stored() == before
+    # And a check without the template still counts (the number itself is fine)
+    assert checker.handle(template(recipient(1)))["decision"] == "ALLOWED_NEW_RECIPIENT"
