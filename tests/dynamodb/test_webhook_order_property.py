@@ -1,6 +1,7 @@
 """Given a generated history of Meta's webhooks for several numbers (quality, limits, bans,
-restrictions, messages), when it is delivered shuffled, with duplicates, in random batch sizes,
-then the state and the notifications are exactly those of delivering it once in time order.
+restrictions, messages) and templates (status and quality), when it is delivered shuffled, with
+duplicates, in random batch sizes, then the state and the notifications are exactly those of
+delivering it once in time order.
 
 Meta's webhooks report changes: each event of a facet differs from the one before it (the generator
 keeps to that, as Meta does). `from` of a notification is what was known when it was announced, so
@@ -17,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -99,10 +101,69 @@ def waba_history(rng: random.Random) -> list[dict]:
     return entries
 
 
+TEMPLATES = {"order_confirmation": "1689556908129832", "spring_sale": "1689556908129833"}
+
+
+def _template_value(name: str, event: str, **extra) -> dict:
+    return {"event": event, "message_template_id": int(TEMPLATES[name]), "message_template_name": name,
+            "message_template_language": "en_US", "reason": "NONE", "message_template_category": "MARKETING",
+            **extra}
+
+
+def _pause_words(hours: int, until: int) -> str:
+    when = datetime.fromtimestamp(until, UTC)
+    return (f"Your WhatsApp message template has been paused for {hours} hours until "
+            f"{when:%b} {when.day} at {when.hour % 12 or 12}:{when:%M} {when:%p} UTC.")
+
+
+def template_history(rng: random.Random, name: str) -> list[dict]:
+    """One template's webhooks in time order, as Meta sends them: every status event changes the state
+    (pauses with their end in words, pacing, disable and reinstatement, flags) and quality alternates."""
+    t, quality, pauses, state, entries = T0, "GREEN", 0, "PENDING", []
+    status = "message_template_status_update"
+    entries.append(change(status, _template_value(name, "PENDING"), t))
+    for _ in range(rng.randint(20, 30)):
+        t += rng.randint(600, 2 * 86400)
+        if rng.random() < 0.3:
+            quality = rng.choice([q for q in ("GREEN", "YELLOW", "RED") if q != quality])
+            entries.append(change("message_template_quality_update", {
+                "message_template_id": int(TEMPLATES[name]), "message_template_name": name,
+                "message_template_language": "en_US", "new_quality_score": quality}, t))
+            continue
+        if state == "PENDING":
+            state, value = "APPROVED", _template_value(name, "APPROVED")
+        elif state == "PACING":
+            state, value = "APPROVED", _template_value(name, "APPROVED", other_info={"title": "UNPAUSE"})
+        elif state == "DISABLED":
+            state, pauses, value = "APPROVED", 0, _template_value(name, "REINSTATED")
+        elif rng.random() < 0.15:
+            value = _template_value(name, "IN_APPEAL")  # keeps the state: changes nothing
+        elif pauses == 2:
+            state, value = "DISABLED", _template_value(name, "DISABLED", other_info={"title": "DISABLED"})
+        elif state == "APPROVED" and rng.random() < 0.3:
+            state, value = "FLAGGED", _template_value(name, "FLAGGED")
+        elif rng.random() < 0.25:
+            state, value = "PACING", _template_value(name, "PAUSED", other_info={"title": "RATE_LIMITING_PAUSE"})
+        else:
+            pauses += 1
+            hours = 3 if pauses == 1 else 6
+            title = "FIRST_PAUSE" if pauses == 1 else "SECOND_PAUSE"
+            value = _template_value(name, "PAUSED", other_info={"title": title,
+                                                                "description": _pause_words(hours, t + hours * 3600)})
+            entries.append(change(status, value, t))
+            t += hours * 3600  # the pause ends by itself: the template is sendable again, no webhook
+            state = "APPROVED"
+            continue
+        entries.append(change(status, value, t))
+    return entries
+
+
 def history(rng: random.Random) -> list[dict]:
     entries = waba_history(rng)
     for pnid, display in NUMBERS.items():
         entries += number_history(rng, display, pnid)
+    for name in TEMPLATES:
+        entries += template_history(rng, name)
     return sorted(entries, key=lambda e: e.get("time") or int(
         (e["changes"][0]["value"].get("messages") or e["changes"][0]["value"].get("statuses"))[0]["timestamp"]))
 
@@ -147,7 +208,8 @@ class World:
             rows = []
             for item in self.client.scan(TableName=table, ConsistentRead=True)["Items"]:
                 # Log versions count writes; attention_at is the evaluator's earliest look (re-checked when due).
-                row = {k: v for k, v in item.items() if k not in ("version", "attention", "attention_at")}
+                row = {k: v for k, v in item.items() if k not in ("version", "attention", "attention_at",
+                                                                  "status_version", "quality_version")}
                 if "document" in row:
                     document = json.loads(row["document"]["S"])
                     document.pop("from")
@@ -193,6 +255,7 @@ def test_shuffled_duplicated_batched_delivery_ends_as_in_order_delivery(dynamodb
     assert shuffled.notifications() == in_order.notifications()
     assert len({n[0] for n in in_order.notifications()}) == len(in_order.publisher.sent)
     kinds = {n[1] for n in in_order.notifications()}
-    assert {"QUALITY_CHANGED", "STATUS_CHANGED", "LIMIT_CHANGED", "ACCOUNT_RESTRICTED"} <= kinds
+    assert {"QUALITY_CHANGED", "STATUS_CHANGED", "LIMIT_CHANGED", "ACCOUNT_RESTRICTED",
+            "TEMPLATE_STATUS_CHANGED"} <= kinds
     in_order.drop()
     shuffled.drop()

@@ -70,10 +70,12 @@ ONE_BODY = [
     (f"{STATUS}.paused-second.json", "PAUSED", 1756601220, "UNKNOWN", "utility",
      [("UNKNOWN", "PAUSED (second pause) until 2025-08-31T00:47:00Z", True)],
      [("PAUSED (second pause) until 2025-08-31T00:47:00Z", "2025-08-31T00:47:00Z")]),
-    (f"{STATUS}.unpaused.json", "APPROVED", None, "UNKNOWN", "utility", [("UNKNOWN", "APPROVED", False)], []),
+    (f"{STATUS}.unpaused.json", "APPROVED", None, "UNKNOWN", "utility", [("UNKNOWN", "APPROVED", True)],
+     [("APPROVED", None)]),
     (f"{STATUS}.disabled.json", "DISABLED", None, "UNKNOWN", "utility", [("UNKNOWN", "DISABLED", True)],
      [("DISABLED", None)]),
-    (f"{STATUS}.reinstated.json", "APPROVED", None, "UNKNOWN", "utility", [("UNKNOWN", "APPROVED", False)], []),
+    (f"{STATUS}.reinstated.json", "APPROVED", None, "UNKNOWN", "utility", [("UNKNOWN", "APPROVED", True)],
+     [("APPROVED", None)]),
     (f"{QUALITY}.red.json", "UNKNOWN", None, "RED", None, [(None, "quality RED", True)], [("quality RED", None)]),
 ]
 

@@ -42,11 +42,15 @@ def _reason(key: str) -> str:
     return parts[2].replace("#", " ") if len(parts) == 3 else STATUS_FIELD
 
 
-def notable(before: str | None, after: str) -> bool:
-    """What people are told of (DESIGN §5): a pause, a disable, the way back from one, quality RED."""
-    blocked = ("PAUSED", "DISABLED")
-    return after.startswith(blocked) or after == "quality RED" or (
-        (before or "").startswith(blocked) and after in (TemplateStatus.APPROVED, TemplateStatus.FLAGGED))
+def notable(change: Change) -> bool:
+    """What people are told of (DESIGN §5): a pause, a disable, a reinstatement or unpause, quality RED.
+
+    Decided by the change's own event and state, never by the state before it: that depends on the
+    order Meta's deliveries arrive in, and the notices must not.
+    """
+    event = set((change.key or "").split("#")[2:])  # the labelled key names the event and its title
+    return (change.after or "").startswith(("PAUSED", "DISABLED")) or change.after == "quality RED" or (
+        change.after == TemplateStatus.APPROVED and bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED"}))
 
 
 @dataclass
@@ -98,8 +102,7 @@ class TemplateIntake:
     def status_updates(self, events: list[ev.TemplateStatusUpdate], counts: Counter) -> list[Change]:
         for event in events:
             counts[f"template_{event.reading.event.lower()}"] += 1
-        groups = self._groups(events, lambda e: (_key(e, f"{STATUS_FIELD}#{e.reading.event}"), e.reading.encode()),
-                              counts)
+        groups = self._groups(events, lambda e: (_key(e, _label(e)), e.reading.encode()), counts)
         changes: list[Change] = []
         now = int(self.clock())
         for (waba, _), group in groups.items():
@@ -109,7 +112,11 @@ class TemplateIntake:
             self.templates.remember(waba, group.naming, now)
             if not self.templates.write_status(waba, group.naming, status, version):
                 counts["template_status_stale"] += 1
-            mine = touched(moves, entries, {k for k, _ in group.pairs})  # type: ignore[arg-type]
+            # Every change from the earliest new entry on: a template's state carries over (a pause's kind,
+            # what came before archiving), and entries that change nothing (IN_APPEAL) may lie between.
+            # Already recorded changes are skipped by their id; in time order this is the new entry's own.
+            earliest = min(k for k, _ in group.pairs)
+            mine = [m for m in moves if m.key >= earliest]
             changes += self._announce(waba, group.naming, [_status_change(name, m) for m in mine], mine, counts)
             self._category(waba, group, counts)
         return changes
@@ -175,7 +182,7 @@ class TemplateIntake:
                 counts["change_already_recorded"] += 1
                 continue
             recorded.append(change)
-            if not notable(change.before, change.after or ""):
+            if not notable(change):
                 # History only, never a notice: out of the outbox at once.
                 self.state.mark_entry_published(change.phone_number_id, change.sort_key, published=False)
                 counts["template_history_only"] += 1
@@ -191,6 +198,12 @@ class TemplateIntake:
                 continue
             self.state.mark_published(change)
         return recorded
+
+
+def _label(event: ev.TemplateStatusUpdate) -> str:
+    """What reported an entry: the field, Meta's event and its title (e.g. `...#APPROVED#UNPAUSE`)."""
+    title = f"#{event.reading.title}" if event.reading.title else ""
+    return f"{STATUS_FIELD}#{event.reading.event}{title}"
 
 
 def _status_change(name: str, move: StatusMove) -> Change:
