@@ -16,13 +16,19 @@ A scenario (JSON):
         {"at": "3d", "quality": "UNFLAGGED", "current_limit": "TIER_1K"},
         {"at": "1d", "sends": {"per_hour": 400, "hours": 24, "recipients": "new"}},
         {"at": "2d", "webhook": "events/webhooks/quality-flagged.json"},   a raw body through the webhook intake
-        {"at": "7d1h", "check": {"recipient": "16505551234"}}
+        {"at": "1h", "template": {"name": "order_confirmation", "language": "en_US", "event": "PAUSED",
+                                  "title": "FIRST_PAUSE", "description": "... until Nov 2 at 1:00 PM UTC"}},
+                                                                  Meta's message_template_status_update
+        {"at": "1h", "template": {"name": "order_confirmation", "language": "en_US", "quality": "RED"}},
+        {"at": "7d1h", "check": {"recipient": "16505551234", "template": {"name": "...", "language": "en_US"},
+                                 "expect": {"decision": "DENIED_TEMPLATE_PAUSED", "retry_after_seconds": 10740}}}
      ],
      "expect": {"<phone_number_id>": {"status": "CONNECTED", "tier": "TIER_1K", "limit": 1000},
                 "notifications": {"include": ["FLAG_OUTCOME"], "exclude": ["LIMIT_CHANGED"]}}}
 
 `at` is an offset from `start` (`3d`, `7d1h`, `90m`); `number` in a step picks one of several numbers
-(default: the first). `expect` is checked at the end: simulate exits 1 when it does not hold.
+(default: the first). `expect` is checked at the end, a check's `expect` (fields of its answer) at the
+check: simulate exits 1 when one does not hold.
 """
 
 from __future__ import annotations
@@ -139,6 +145,7 @@ class Simulation:
         self.first = next(iter(self.numbers))
         self._recipient_counter = 0
         self.notified: list[dict] = []
+        self.check_failures: list[str] = []
 
     # ---- the embedded AWS ----------------------------------------------------------------------
 
@@ -227,7 +234,7 @@ class Simulation:
         for pnid, state in final.items():
             self._row(self.until, "end", f"{self._who(pnid)} {state['status']} quality {state['quality']}, "
                       f"{state['tier']} limit {_limit(state['limit'])} (the check answers this)", state)
-        failures = self._expectations(final)
+        failures = self.check_failures + self._expectations(final)
         for line in failures:
             self._row(self.until, "expect", f"NOT AS EXPECTED: {line}")
         if self.scenario.get("expect") and not failures:
@@ -269,9 +276,9 @@ class Simulation:
     def _step(self, at: int, index: int, step: dict) -> None:
         where = f"steps[{index}]"
         self.clock.now = at
-        kinds = [k for k in ("quality", "sends", "webhook", "check", "capability") if k in step]
+        kinds = [k for k in ("quality", "sends", "webhook", "check", "capability", "template") if k in step]
         if len(kinds) != 1:
-            raise ScenarioError(f"{where}: give exactly one of quality, sends, webhook, check, capability")
+            raise ScenarioError(f"{where}: give exactly one of quality, sends, webhook, check, capability, template")
         getattr(self, f"_{kinds[0]}")(at, step, where)
         self._drain(at)
 
@@ -303,6 +310,35 @@ class Simulation:
                                  per_phone_limit=limit)
         self.intake.apply([event])
         self._row(at, "step", f"WABA {number['waba_id']}: Meta reports the limit {step['capability']}")
+
+    def _template(self, at: int, step: dict, where: str) -> None:
+        """Meta's word about a template of the number's WABA (status event, or a quality score)."""
+        from numberguard.domain.events import TemplateQuality, TemplateStatusUpdate
+        from numberguard.domain.templates import KNOWN_EVENTS, Category, StatusReading, pause_end
+
+        spec = step["template"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ScenarioError(f"{where}.template must be an object with a name")
+        number = self._number(step, where)
+        waba = str(number["waba_id"])
+        name, language = spec["name"], str(spec.get("language", "en_US"))
+        key = f"simulate-template-{at}-{where}"
+        if "quality" in spec:
+            quality = str(spec["quality"]).upper()
+            self.intake.apply([TemplateQuality(waba, at, key, str(spec.get("id", "")), name, None, quality, language)])
+            self._row(at, "step", f"WABA {waba}: Meta reports template {name} ({language}) quality {quality}")
+            return
+        event = str(spec.get("event", "")).upper()
+        if event not in KNOWN_EVENTS:
+            raise ScenarioError(f"{where}.template.event: {spec.get('event')!r} is not one of Meta's template events")
+        title = str(spec["title"]).upper() if spec.get("title") else None
+        until = pause_end(spec.get("description"), at) if event == "PAUSED" else None
+        self.intake.apply([TemplateStatusUpdate(waba, at, key, spec.get("id"), name, language,
+                                                StatusReading(event, title, until),
+                                                Category.read(spec.get("category")))])
+        said = f" {title}" if title else ""
+        self._row(at, "step", f"WABA {waba}: Meta reports template {name} ({language}) {event}{said}",
+                  {"number": number["phone_number_id"]})
 
     def _sends(self, at: int, step: dict, where: str) -> None:
         spec = step["sends"]
@@ -369,12 +405,19 @@ class Simulation:
     def _check(self, at: int, step: dict, where: str) -> None:
         spec = step["check"] if isinstance(step["check"], dict) else {}
         number = self._number(spec | {"number": step.get("number", spec.get("number", self.first))}, where)
-        answer = self.checker.handle({"phone_number_id": number["phone_number_id"],
-                                      "recipient": str(spec.get("recipient", "16505551234")),
-                                      "message": spec.get("message", "template"), "dry_run": bool(spec.get("dry_run"))})
-        self._row(at, "check", f"{self._who(number['phone_number_id'])} check → {answer['decision']} "
+        payload = {"phone_number_id": number["phone_number_id"], "recipient": str(spec.get("recipient", "16505551234")),
+                   "message": spec.get("message", "template"), "dry_run": bool(spec.get("dry_run"))}
+        payload |= {k: spec[k] for k in ("template", "category") if k in spec}
+        answer = self.checker.handle(payload)
+        named = f" naming {spec['template'].get('name')}" if isinstance(spec.get("template"), dict) else ""
+        retry = f", retry in {answer['retry_after_seconds']} s" if answer.get("retry_after_seconds") else ""
+        self._row(at, "check", f"{self._who(number['phone_number_id'])} check{named} → {answer['decision']}{retry} "
                   f"(status {answer.get('status')}, {answer.get('tier')}, used {answer.get('used')} of "
                   f"{_limit(answer.get('limit'))})", {"answer": answer})
+        for field_name, wanted in (spec.get("expect") or {}).items():
+            if answer.get(field_name) != wanted:
+                self.check_failures.append(f"{where} (check at {_stamp(at, self.start)}): {field_name} is "
+                                           f"{answer.get(field_name)!r}, expected {wanted!r}")
 
     # ---- the evaluator and the notifications ---------------------------------------------------
 

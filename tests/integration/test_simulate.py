@@ -97,3 +97,30 @@ def test_a_bad_scenario_is_one_clear_line(tmp_path, capsys, content, message):
     assert main(["simulate", str(path)]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_template_pauses_are_denied_until_they_end_and_pacing_until_meta_approves(capsys):
+    # Given Meta's first pause (3 h), a second (6 h), a disable until reinstatement, and a pacing pause
+    code, result = simulate(capsys, "template-pauses.json")
+    # Then every check's expectation in the scenario holds (decision and retry time at each step)
+    assert code == 0, result["failures"]
+    checks = [(row["at"] - result["start"], row["answer"]) for row in result["timeline"] if row["kind"] == "check"]
+    by_offset = {offset: (a["decision"], a["retry_after_seconds"]) for offset, a in checks}
+    hour = 3600
+    assert by_offset[hour + 60] == ("DENIED_TEMPLATE_PAUSED", 3 * hour - 60)  # the end read from Meta's words
+    assert by_offset[4 * hour] == ("ALLOWED_NEW_RECIPIENT", None)  # 3 h later, no webhook
+    assert by_offset[24 * hour] == ("DENIED_TEMPLATE_PAUSED", 6 * hour)  # a second pause: 6 h
+    assert by_offset[30 * hour] == ("ALLOWED_NEW_RECIPIENT", None)
+    assert by_offset[5 * 24 * hour] == ("DENIED_TEMPLATE_DISABLED", None)  # 3 days later, still disabled
+    assert by_offset[4 * 24 * hour] == ("DENIED_TEMPLATE_PAUSED", None)  # pacing: no end known, a day on
+    assert by_offset[6 * 24 * hour + 60] == ("ALLOWED_NEW_RECIPIENT", None)  # reinstated
+    notices = [row["document"] for row in result["timeline"] if row["kind"] == "notification"]
+    assert [(d["template_name"], d["to"]) for d in notices] == [
+        ("order_confirmation", "PAUSED (first pause) until 2026-11-02T13:00:00Z"),
+        ("order_confirmation", "quality RED"),
+        ("order_confirmation", "PAUSED (second pause) until 2026-11-03T15:00:00Z"),
+        ("order_confirmation", "DISABLED"),
+        ("flash_sale", "PAUSED (pacing, until Meta unpauses it)"),
+        ("flash_sale", "APPROVED"),
+        ("order_confirmation", "APPROVED"),
+    ]
