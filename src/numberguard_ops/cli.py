@@ -3,13 +3,14 @@
     numberguard local   [--lambda-port 3001] [--dynamodb-port 8000] [--data-dir .local]
     numberguard numbers add --phone-number-id ID --waba-id ID --display-phone-number +1... --tier TIER_1K
     numberguard numbers list | show PHONE_NUMBER_ID
+    numberguard templates list [--waba-id ID] | show NAME [--language en_US]
     numberguard check --phone-number-id ID --recipient 16505551234 [--message template|session] [--dry-run]
     numberguard usage PHONE_NUMBER_ID | history PHONE_NUMBER_ID
     numberguard report --html FILE
     numberguard send-webhook FILE [--url http://127.0.0.1:3000/webhook] [--app-secret SECRET]
     numberguard simulate SCENARIO
 
-`numbers`, `usage`, `history` and `report` talk to DynamoDB Local (default http://127.0.0.1:8000)
+`numbers`, `templates`, `usage`, `history` and `report` talk to DynamoDB Local (default http://127.0.0.1:8000)
 or, with `--aws`, to the deployed tables; `check` invokes LimitCheckFunction through the Lambda API: local mode's
 (default http://127.0.0.1:3001) or, with `--aws` / `--function-name`, the deployed function.
 Bad input or an unreachable service gives one line on stderr and a non-zero exit, never a trace
@@ -199,6 +200,10 @@ def build_parser() -> Parser:
     show = numbers_commands.add_parser("show", parents=[store], help="show one number")
     show.add_argument("phone_number_id", help="Meta's phone number id")
     show.set_defaults(handler=cmd_numbers_show)
+
+    from numberguard_ops import template_views
+
+    template_views.add_parser(commands, store, Parser)
 
     check = commands.add_parser(
         "check", parents=[aws, output], help="ask LimitCheckFunction whether a send may go out",
@@ -682,7 +687,7 @@ def _write(target: Path, page: str) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from numberguard.wiring import state_store
 
-    from numberguard_ops import report
+    from numberguard_ops import report, template_views
     from numberguard_ops.views import all_number_ids, number_view
 
     target: Path = args.html
@@ -696,7 +701,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         return [v for v in views if v is not None]
 
     views = _store_call(where, hint, collect)
-    page = report.render(views, now, where)
+    templates = _store_call(where, hint, template_views.collect, settings, sorted({v.waba_id for v in views}), now)
+    page = report.render(views, now, where, templates)
     _write(target, page)
     if args.json:
         _print_json({"file": str(target), "numbers": len(views)})

@@ -2,7 +2,8 @@
 
 Inline CSS and SVG only (no script, font, image or stylesheet from anywhere), so the file can be
 mailed, archived or opened offline. Per number: status, quality, tier, a usage gauge, the 24 h
-usage chart and the status timeline of the last days, with the latest history entries.
+usage chart and the status timeline of the last days, with the latest history entries and the
+templates of its WABA.
 """
 
 from __future__ import annotations
@@ -147,7 +148,30 @@ def _legend() -> str:
         f'<span><i style="background:{c}"></i>{s}</span>' for s, c in STATUS_COLOURS.items()) + "</div>"
 
 
-def card(view: NumberView) -> str:
+TEMPLATE_COLOURS = {"APPROVED": "#2e7d32", "PAUSED": "#ef6c00", "DISABLED": "#c62828", "FLAGGED": "#f9a825"}
+
+
+def _templates_rows(templates: list[dict]) -> str:
+    """The number's WABA's templates: status (a pause with its end), quality, what a check naming one gets."""
+    if not templates:
+        return ""
+    rows = []
+    for t in templates:
+        status = t["status"]
+        if status == "PAUSED":
+            status += " (pacing)" if t["pacing"] else f" until {t['paused_until']}"
+        colour = TEMPLATE_COLOURS.get(t["status"], "#757575")
+        rows.append(f"<tr><td>{escape(t['name'])}</td><td>{escape(t['language'])}</td>"
+                    f"<td>{_badge(status, colour, 'Meta: ' + t['meta_status'])}</td>"
+                    f"<td>{escape(QUALITY_WORDS.get(t['quality'], t['quality']))}</td>"
+                    f"<td>{escape(t['category'] or '-')}</td><td>{escape(str(t['pause_count']))}</td>"
+                    f"<td>{escape(t['check'])}</td></tr>")
+    return ('<div class="panel templates"><h3>Templates of the WABA</h3><table class="history">'
+            "<tr><td>template</td><td>language</td><td>status</td><td>quality</td><td>category</td><td>pauses</td>"
+            f"<td>a check naming it</td></tr>{''.join(rows)}</table></div>")
+
+
+def card(view: NumberView, templates: list[dict] | None = None) -> str:
     limit = "unlimited" if view.limit is None else f"{view.limit:,} / 24 h"
     free = f" · next slot frees {iso(view.next_free_at)}" if view.next_free_at else ""
     return (
@@ -161,11 +185,15 @@ def card(view: NumberView) -> str:
         f'<div class="grid"><div class="panel"><h3>Usage (moving 24 h)</h3>{gauge_svg(view)}</div>'
         f'<div class="panel"><h3>Last 24 hours</h3>{usage_chart_svg(view)}</div></div>'
         f'<div class="panel"><h3>Status, last {TIMELINE_DAYS} days</h3>{timeline_svg(view)}{_legend()}</div>'
-        f"{_history_rows(view)}</section>"
+        f"{_history_rows(view)}{_templates_rows(templates or [])}</section>"
     )
 
 
-def render(views: list[NumberView], now: int, source: str) -> str:
+def render(views: list[NumberView], now: int, source: str, templates: list[dict] | None = None) -> str:
+    """`templates`: template_views.template_dict of the numbers' WABAs, shown in each number's card."""
+    by_waba: dict[str, list[dict]] = {}
+    for t in templates or []:
+        by_waba.setdefault(t["waba_id"], []).append(t)
     rows = "".join(
         f"<tr><td><a href=\"#n{escape(v.phone_number_id)}\">{escape(_display(v))}</a></td>"
         f"<td>{escape(v.phone_number_id)}</td><td>{escape(v.status)}</td><td>{escape(v.quality)}</td>"
@@ -175,7 +203,8 @@ def render(views: list[NumberView], now: int, source: str) -> str:
     )
     body = (
         f'<table class="summary"><tr><th>Number</th><th>phone_number_id</th><th>Status</th><th>Quality</th>'
-        f"<th>Tier</th><th>Used / limit</th></tr>{rows}</table>" + "".join(card(v) for v in views)
+        f"<th>Tier</th><th>Used / limit</th></tr>{rows}</table>"
+        + "".join(card(v, by_waba.get(v.waba_id)) for v in views)
         if views else '<p class="empty">No numbers registered.</p>'
     )
     return (

@@ -244,12 +244,13 @@ class Simulation:
     def _report(self) -> str:
         from numberguard.wiring import state_store
 
-        from numberguard_ops import report
+        from numberguard_ops import report, template_views
         from numberguard_ops.views import number_view
 
         store = state_store(self.settings)
-        views = [number_view(store, self.settings, pnid, self.until) for pnid in self.numbers]
-        return report.render([v for v in views if v is not None], self.until, f"simulated scenario {self.name}")
+        views = [v for v in (number_view(store, self.settings, pnid, self.until) for pnid in self.numbers) if v]
+        templates = template_views.collect(self.settings, sorted({v.waba_id for v in views}), self.until)
+        return report.render(views, self.until, f"simulated scenario {self.name}", templates)
 
     # ---- steps ---------------------------------------------------------------------------------
 

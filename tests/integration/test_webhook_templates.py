@@ -167,3 +167,38 @@ def test_an_unknown_event_is_counted_and_changes_nothing(world):
     answer = json.loads(world.invoke(signed_post(json.dumps(body).encode()))["body"])
     assert answer["counts"] == {"unrecognised": 1}
     assert template(world).status.status.value == "DISABLED"
+
+
+# ---- the operator's view ------------------------------------------------------------------------------
+
+
+def test_templates_list_show_and_the_report_tell_the_state_and_history(world, capsys, tmp_path):
+    from numberguard_ops.cli import main
+
+    world.stack.register()
+    for name in (f"{STATUS}.approved.json", f"{STATUS}.paused-first.json", f"{QUALITY}.json"):
+        post(world, name)
+
+    assert main(["templates", "list", "--aws", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"order_confirmation", "welcome_template"}
+    assert rows["welcome_template"]["quality"] == "YELLOW" and rows["welcome_template"]["check"] == "ALLOWED"
+    paused = rows["order_confirmation"]  # the pause of 2025 is over by now: Meta's word stays on record
+    fields = ("status", "meta_status", "paused_until", "pause_count", "category")
+    assert tuple(paused[f] for f in fields) == ("APPROVED", "PAUSED", "2025-08-29T13:15:00Z", 1, "utility")
+
+    assert main(["templates", "list", "--aws"]) == 0
+    text = capsys.readouterr().out
+    assert "order_confirmation" in text and "welcome_template" in text and "A CHECK NAMING IT" in text
+
+    assert main(["templates", "show", "order_confirmation", "--language", "en-us", "--aws"]) == 0
+    text = capsys.readouterr().out
+    assert "PAUSED (first pause) until 2025-08-29T13:15:00Z" in text and "UNKNOWN → APPROVED" in text
+
+    assert main(["templates", "show", "no_such_template", "--aws"]) != 0
+    assert "templates list" in capsys.readouterr().err
+
+    page = tmp_path / "report.html"
+    assert main(["report", "--html", str(page), "--aws"]) == 0
+    html = page.read_text()
+    assert "Templates of the WABA" in html and "order_confirmation" in html and "welcome_template" in html
