@@ -209,6 +209,27 @@ def test_4_portfolio_policy_never_lowers_the_limit_for_quality(moto_stack, clock
     assert world.inbox.read() == []
 
 
+def test_4b_portfolio_upgrade_waits_while_a_template_is_rated_low(moto_stack, clock, monkeypatch):
+    from numberguard.domain.events import TemplateQuality
+
+    # Given a portfolio number at half its limit, quality High, and one of its WABA's templates rated Low
+    world = make_world(moto_stack, clock, monkeypatch, LIMIT_POLICY="portfolio")
+    world.stack.register(tier="20", portfolio_id=PORTFOLIO, quality="GREEN")
+    at = int(clock())
+    world.webhook(TemplateQuality(WABA, at, "red", "1", "order_confirmation", "YELLOW", "RED", "en_US"))
+    for i in range(10):
+        world.check(f"1650555{i:04d}")
+    world.inbox.read()
+    # When the evaluator runs, then no upgrade is announced (Meta asks for quality across templates too)
+    world.evaluate()
+    assert [r.type for r in world.inbox.read()] == []
+    # And once the template is back to Medium, it is
+    clock.advance(MINUTE)
+    world.webhook(TemplateQuality(WABA, at + MINUTE, "yellow", "1", "order_confirmation", "RED", "YELLOW", "en_US"))
+    world.evaluate()
+    assert briefs(world.inbox.read()) == [("UPGRADE_ELIGIBLE", "TIER_20", "TIER_250")]
+
+
 def test_5_restricted_and_released_with_warnings_once_per_window(world, clock):
     world.stack.register(tier="20", quality="GREEN")
     first = [f"1650555{i:04d}" for i in range(10)]
@@ -236,7 +257,7 @@ def test_5_restricted_and_released_with_warnings_once_per_window(world, clock):
     [notice] = world.inbox.read()
     assert notice.brief() == ("STATUS_CHANGED", "CONNECTED", "RESTRICTED")
     assert notice.attributes == {"event_type": "STATUS_CHANGED", "phone_number_id": PNID, "severity": "WARNING",
-                                 "notification_id": notice.document["id"]}
+                                 "notification_id": notice.document["id"], "waba_id": WABA}
 
     # The first ten free 24 h (+ one bucket) after they were sent: Connected again, announced once.
     clock.advance(4 * 3600 + 11 * MINUTE)

@@ -93,3 +93,14 @@ def test_upgrade_needs_connected_medium_or_high_not_flagged_and_half_the_limit_i
     assert not check(half_reached_at=T0 - 8 * DAY).eligible
     assert not check(tier="TIER_UNLIMITED").eligible
     assert check(policy=Policy.PORTFOLIO, tier="TIER_2K", qualities=[Quality.GREEN, Quality.YELLOW]).eligible
+
+
+def test_under_the_portfolio_policy_a_template_rated_low_stops_the_upgrade():
+    def check(policy: Policy, templates: list[Quality]):
+        return upgrade_eligibility(policy, "TIER_2K" if policy is Policy.PORTFOLIO else "TIER_1K",
+                                   Connection.CONNECTED, False, False, [Quality.GREEN], T0, T0 + DAY, templates)
+
+    assert check(Policy.PORTFOLIO, [Quality.GREEN, Quality.YELLOW, Quality.UNKNOWN]).eligible
+    refused = check(Policy.PORTFOLIO, [Quality.GREEN, Quality.RED])
+    assert not refused.eligible and refused.reasons == ("a template of the portfolio has quality Low (RED)",)
+    assert check(Policy.PER_NUMBER, [Quality.RED]).eligible  # per-number: the seeds' rules, numbers only

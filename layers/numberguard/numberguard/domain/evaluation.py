@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from numberguard.domain.facetlog import transitions
@@ -121,9 +121,12 @@ def upgrade_eligibility(
     qualities: list[Quality],
     half_reached_at: int | None,
     now: int,
+    template_qualities: Sequence[Quality] = (),
 ) -> UpgradeCheck:
     """Meta's criteria: Connected, quality Medium or High (every number of a portfolio), not Flagged,
-    and at least half the current limit in unique recipients within the last 7 days."""
+    and at least half the current limit in unique recipients within the last 7 days. Under the
+    portfolio policy Meta asks for high quality "across all of your business phone numbers and
+    templates": `template_qualities` are the portfolio's templates', and one rated Low stops it."""
     next_tier = tier_above(policy, tier)
     reasons = []
     if next_tier is None:
@@ -134,6 +137,8 @@ def upgrade_eligibility(
         reasons.append("flagged: no upgrade while flagged")
     if not qualities or not all(q in (Quality.GREEN, Quality.YELLOW) for q in qualities):
         reasons.append("quality is not Medium or High")
+    if policy is Policy.PORTFOLIO and Quality.RED in template_qualities:
+        reasons.append("a template of the portfolio has quality Low (RED)")
     if half_reached_at is None or now - half_reached_at > UPGRADE_LOOKBACK:
         reasons.append("has not reached half its limit in the last 7 days")
     return UpgradeCheck(not reasons, next_tier, tuple(reasons))

@@ -31,6 +31,7 @@ from numberguard.domain.status import Connection, Quality, parse_quality
 from numberguard.domain.tiers import Policy, limit_of_tier
 from numberguard.store import codec, keys
 from numberguard.store.limits import number_from_item, usage_from_item
+from numberguard.store.templates import TemplateStore
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.outbox import Outbox
 
@@ -48,6 +49,7 @@ class Evaluator:
         self.window = settings.window
         self.clock = clock or facets.clock
         self.outbox = outbox or Outbox(facets.state, facets.publisher)
+        self.templates = TemplateStore(facets.state.client, facets.state.numbers_table)
 
     def run(self, time_left: Callable[[], float] | None = None) -> dict:
         """One evaluation pass. `time_left` (seconds) lets a long pass stop early; what it did not reach
@@ -278,6 +280,7 @@ class Evaluator:
             else Connection.OFFLINE,
             any(s.banned for s in states), any(s.flagged for s in states),
             [s.quality for s in states] or [Quality.UNKNOWN], now, now,
+            self._template_qualities({s.waba_id for s in states}) if self.policy is Policy.PORTFOLIO else (),
         )
         if not check.eligible:
             counts["upgrade_not_eligible"] += 1
@@ -292,6 +295,10 @@ class Evaluator:
         self.state.mark_upgrade_announced(scope, key)
         counts["upgrade_eligible"] += 1
         return changes
+
+    def _template_qualities(self, wabas: set[str]) -> list[Quality]:
+        """The quality of every template of the portfolio's WABAs (one read per WABA, plus its templates)."""
+        return [t.quality for waba in sorted(w for w in wabas if w) for t in self.templates.of_waba(waba)]
 
 
 def _string_set(item: dict, name: str) -> set[str]:
