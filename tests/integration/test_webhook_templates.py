@@ -202,3 +202,53 @@ def test_templates_list_show_and_the_report_tell_the_state_and_history(world, ca
     assert main(["report", "--html", str(page), "--aws"]) == 0
     html = page.read_text()
     assert "Templates of the WABA" in html and "order_confirmation" in html and "welcome_template" in html
+
+
+# ---- 132015 / 132016: a refused send marks the template its check named ----------------------------------
+
+
+def refused(world, code: int, reference: str | None, recipient: str = "16505551234") -> dict:
+    body = json.loads(reference_body("messages.status-failed-132015-paused-template.json"))
+    status = body["entry"][0]["changes"][0]["value"]["statuses"][0]
+    status["timestamp"] = str(int(world.stack.clock()))
+    status["recipient_id"] = recipient
+    status["errors"][0]["code"] = code
+    if reference:
+        status["biz_opaque_callback_data"] = reference
+    answer = world.invoke(signed_post(json.dumps(body).encode()))
+    assert answer["statusCode"] == 200, answer
+    return json.loads(answer["body"])
+
+
+@pytest.mark.parametrize(("code", "decision", "retry"), [(132015, "DENIED_TEMPLATE_PAUSED", 3 * 3600),
+                                                         (132016, "DENIED_TEMPLATE_DISABLED", None)])
+def test_a_refused_send_marks_the_template_its_check_named_and_gives_the_slot_back(world, code, decision, retry):
+    # Given an approved template and a check that named it, took a slot and wrote its record
+    world.stack.register()
+    post(world, f"{STATUS}.approved.json")
+    checker = world.stack.checker()
+    named = {"phone_number_id": "106540352242922", "recipient": "16505551234", "message": "template",
+             "template": {"name": NAME, "language": "en_US"}, "reference": "send-9"}
+    assert checker.handle(named)["decision"] == "ALLOWED_NEW_RECIPIENT"
+    # When Meta's failed status for that reference says the template is paused (or disabled)
+    answer = refused(world, code, "send-9")
+    # Then the template is marked from the status's time, the slot is given back, and people are told
+    assert answer["counts"]["slot_released"] == 1
+    again = checker.handle({**named, "recipient": "16505550000", "reference": "send-10"})
+    assert (again["decision"], again["retry_after_seconds"]) == (decision, retry)
+    assert again["used"] == 0
+    assert [to.split(" ")[0] for to, _ in notices(world)] == ["PAUSED" if code == 132015 else "DISABLED"]
+
+
+def test_a_refused_send_marks_nothing_without_a_check_that_named_the_template(world):
+    world.stack.register()
+    post(world, f"{STATUS}.approved.json")
+    checker = world.stack.checker()
+    plain = {"phone_number_id": "106540352242922", "recipient": "16505551234", "message": "template",
+             "reference": "send-1"}
+    assert checker.handle(plain)["decision"] == "ALLOWED_NEW_RECIPIENT"
+    answer = refused(world, 132015, "send-1")  # the check named no template
+    assert answer["counts"]["template_refusal_unnamed"] == 1 and answer["counts"]["slot_released"] == 1
+    answer = refused(world, 132015, None)  # no reference at all (Meta's sample): nothing to mark or give back
+    assert "template_refusal_unnamed" not in answer["counts"]
+    assert template(world).status.status.value == "APPROVED"

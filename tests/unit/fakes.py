@@ -95,7 +95,8 @@ class FakeLimitStore:
         counter.buckets[plan.bucket] = counter.buckets.get(plan.bucket, 0) + plan.slots
         return True, counter.usage()
 
-    def record_counted(self, scope, phone_number_id, recipient, bucket, counted_until, reference, now, claim) -> bool:
+    def record_counted(self, scope, phone_number_id, recipient, bucket, counted_until, reference, now, claim,
+                       template=None) -> bool:
         self._call()
         c = self.counted.get((scope, recipient))
         if c is not None and c.until > now:
@@ -152,7 +153,7 @@ class FakeLimitStore:
                 c.reference = None
         return stale
 
-    def record_counted_batch(self, scope, phone_number_id, entries, bucket, counted_until, now) -> None:
+    def record_counted_batch(self, scope, phone_number_id, entries, bucket, counted_until, now, template=None) -> None:
         self._call()
         for r, reference in entries:
             self.counted[(scope, r)] = Counted(bucket, counted_until, reference)

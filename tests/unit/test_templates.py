@@ -335,3 +335,16 @@ def test_a_template_notice_says_what_until_when_what_next_and_what_to_do(to, unt
 def test_a_fold_of_nothing_is_unknown_and_sendable():
     assert StatusFold().at_time(T0) is TemplateStatus.UNKNOWN
     assert TemplateState(WABA, "t", "en").block(T0) == (None, None)
+
+
+def test_a_refused_send_marks_a_pause_or_a_disable_only_when_none_is_known():
+    from numberguard.domain.templates import SEND_FAILED_DISABLED, SEND_FAILED_PAUSED
+
+    known = state_of((T0, R("PAUSED", "FIRST_PAUSE", T0 + 3 * HOUR)), (T0 + HOUR, R(SEND_FAILED_PAUSED)))
+    assert known.block(T0 + HOUR) == (Block.PAUSED, T0 + 3 * HOUR) and known.status.pause_count == 1
+    unknown = state_of((T0, R("APPROVED")), (T0 + HOUR, R(SEND_FAILED_PAUSED)))
+    assert unknown.block(T0 + HOUR) == (Block.PAUSED, T0 + 4 * HOUR)
+    assert state_of((T0, R("APPROVED")), (T0 + HOUR, R(SEND_FAILED_DISABLED))).block(T0 + 2 * HOUR)[0] is Block.DISABLED
+    # Meta's own webhook, arriving late, decides: the refusal fell inside the pause it announced
+    late = state_of((T0 + HOUR, R(SEND_FAILED_PAUSED)), (T0, R("PAUSED", "SECOND_PAUSE", T0 + 6 * HOUR)))
+    assert late.block(T0 + HOUR) == (Block.PAUSED, T0 + 6 * HOUR) and late.status.pause_count == 2

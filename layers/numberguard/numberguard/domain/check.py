@@ -247,6 +247,7 @@ class RecipientView:
     counted_until: int = 0
     service_window_until: int = 0
     slot_reference: str | None = None
+    sent_template: str | None = None  # the template the counted send named (TemplateRef.tag)
 
     def counted(self, now: int) -> bool:
         return self.counted_bucket is not None and self.counted_until > now

@@ -48,6 +48,16 @@ class TemplateRef:
         """What identifies the template within its WABA, whatever spelling of the language."""
         return self.name, language_key(self.language)
 
+    @property
+    def tag(self) -> str:
+        """One string for a counted record (`sent_template`); `from_tag` reads it back."""
+        return f"{self.name}#{self.language}"
+
+    @classmethod
+    def from_tag(cls, tag: str) -> TemplateRef | None:
+        name, _, language = tag.rpartition("#")
+        return cls(name, language) if name and language else None
+
 
 # ---- a template's status, event by event (DESIGN §3's table) ---------------------------------------
 
@@ -60,6 +70,9 @@ MAX_READ_PAUSE_SECONDS = 2 * 24 * HOUR_SECONDS
 MAX_REASON = 300
 
 FIRST_PAUSE, SECOND_PAUSE, PACING_PAUSE = "FIRST_PAUSE", "SECOND_PAUSE", "RATE_LIMITING_PAUSE"
+# Meta refused a send naming the template (a failed status of a check that named it, DESIGN §4):
+# 132015 says it is paused, 132016 disabled, at the status's time. Never Meta's webhook events.
+SEND_FAILED_PAUSED, SEND_FAILED_DISABLED = "SEND_FAILED_132015", "SEND_FAILED_132016"
 
 
 class TemplateStatus(StrEnum):
@@ -160,12 +173,20 @@ def step(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
     event, title = reading.event.upper(), (reading.title or "").upper()
     if event == "IN_APPEAL":
         return replace(state, in_appeal=True)
+    if event == SEND_FAILED_PAUSED:  # paused then: a pause already known stands, else the next one begins
+        if state.at_time(at) is TemplateStatus.PAUSED:
+            return state
+        return _pause(state, StatusReading("PAUSED", None, None, reading.reason), at)
+    if event == SEND_FAILED_DISABLED and state.status is TemplateStatus.DISABLED:
+        return state
     if event == "PAUSED":
         return _pause(state, reading, at)
     plain = replace(state, at=at, paused_until=None, pacing=False, reason=reading.reason, in_appeal=False,
                     before_archive=None)
     if event in BACK_TO_APPROVED or title == "UNPAUSE":
         return replace(plain, status=TemplateStatus.APPROVED)
+    if event == SEND_FAILED_DISABLED:
+        return replace(plain, status=TemplateStatus.DISABLED)
     if event == "UNARCHIVED":
         back = state.before_archive or StatusFold(TemplateStatus.APPROVED)
         return replace(back, at=at, in_appeal=False, before_archive=None)

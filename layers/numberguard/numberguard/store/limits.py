@@ -149,6 +149,7 @@ class LimitStore:
                 counted_until=codec.n(counted, "counted_until", 0),
                 service_window_until=codec.n(window, "service_window_until", 0),
                 slot_reference=codec.s(counted, "slot_reference"),
+                sent_template=codec.s(counted, "sent_template"),
             )
         return Snapshot(
             number=number_from_item(number_item) if number_item else None,
@@ -341,11 +342,14 @@ class LimitStore:
         reference: str | None,
         now: int,
         claim: str,
+        template: str | None = None,
     ) -> bool:
         """Mark a new recipient counted; False if another check counted it meanwhile.
 
         `claim` identifies this check: when the SDK retries a write that had landed, the condition
-        fails on our own record, and the claim tells it apart from another check's.
+        fails on our own record, and the claim tells it apart from another check's. `template`: the
+        template the send names (`sent_template`, in the same write), so that Meta's 132015 / 132016
+        for this reference can name it.
         """
         values = {
             ":b": {"N": str(bucket)},
@@ -358,11 +362,18 @@ class LimitStore:
             "SET counted_bucket = :b, counted_until = :cu, expires_at = :exp, phone_number_id = :pn, claim = :claim"
         )
         values[":claim"] = {"S": claim}
+        removes = []
         if reference:
             update += ", slot_reference = :ref"
             values[":ref"] = {"S": reference}
         else:
-            update += " REMOVE slot_reference"
+            removes.append("slot_reference")
+        if template:
+            update += ", sent_template = :tpl"
+            values[":tpl"] = {"S": template}
+        else:
+            removes.append("sent_template")
+        update += (" REMOVE " + ", ".join(removes)) if removes else ""
         try:
             self._update_item(
                 TableName=self.recipients_table,
@@ -450,7 +461,7 @@ class LimitStore:
 
     def record_counted_batch(
         self, scope: str, phone_number_id: str, entries: Sequence[tuple[str, str | None]], bucket: int,
-        counted_until: int, now: int,
+        counted_until: int, now: int, template: str | None = None,
     ) -> None:
         """Write counted records for (recipient, slot reference) pairs, 25 per BatchWriteItem."""
         puts = []
@@ -464,6 +475,8 @@ class LimitStore:
             }
             if reference:
                 item["slot_reference"] = {"S": reference}
+            if template:
+                item["sent_template"] = {"S": template}
             puts.append({"PutRequest": {"Item": item}})
         for start in range(0, len(puts), BATCH_WRITE_MAX):
             pending = {self.recipients_table: puts[start : start + BATCH_WRITE_MAX]}
@@ -486,7 +499,7 @@ class LimitStore:
         record = {"Update": {
             "TableName": self.recipients_table,
             "Key": keys.counted_key(scope, recipient),
-            "UpdateExpression": "REMOVE counted_bucket, counted_until, slot_reference, claim",
+            "UpdateExpression": "REMOVE counted_bucket, counted_until, slot_reference, claim, sent_template",
             "ConditionExpression": "slot_reference = :ref AND counted_bucket = :b",
             "ExpressionAttributeValues": {":ref": {"S": reference}, ":b": {"N": str(bucket)}},
         }}

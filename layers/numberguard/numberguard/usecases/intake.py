@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from numberguard.config import Settings
 from numberguard.domain import events as ev
 from numberguard.domain.changes import Change, quality_reading
-from numberguard.domain.check import ReleaseRequest
+from numberguard.domain.check import RecipientView, ReleaseRequest
 from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
 from numberguard.domain.facetlog import entry_key, run_start, touched
 from numberguard.domain.tiers import MessagingLimit, Policy
@@ -302,6 +302,10 @@ class Intake:
         summary.counts["window_unchanged"] += len(events) - sum(opened)
 
     def _statuses(self, events: list[ev.MessageStatus], summary: IntakeSummary) -> None:
+        refused = [e for e in events if e.status.lower() == "failed" and e.reference
+                   and {132015, 132016} & set(e.error_codes)]
+        if refused:  # before the releases: the counted record names the template its check named
+            summary.changes.extend(self.templates.refused_sends(refused, self._counted_record, summary.counts))
         releases: dict[str, list[ev.MessageStatus]] = defaultdict(list)
         for event in events:
             summary.counts[f"status_{event.status.lower()}"] += 1
@@ -319,6 +323,12 @@ class Intake:
         for decisions in self._parallel(release_all, list(releases.values())):
             for decision in decisions:
                 summary.counts["slot_released" if decision == "RELEASED" else "slot_not_released"] += 1
+
+    def _counted_record(self, phone_number_id: str, recipient: str) -> RecipientView | None:
+        number = self.checker.store.get_number(phone_number_id)
+        if number is None:
+            return None
+        return self.checker.store.read(phone_number_id, number.scope, [recipient]).records.get(recipient)
 
     def _send_errors(self, events: list[ev.SendErrors], summary: IntakeSummary) -> None:
         by_number: dict[str, Counter] = defaultdict(Counter)

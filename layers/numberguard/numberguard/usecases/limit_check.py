@@ -135,6 +135,7 @@ class LimitChecker:
             counted = self.store.record_counted(
                 number.scope, number.phone_number_id, recipient, plan.bucket,
                 self.window.counted_until(now), request.reference, now, uuid.uuid4().hex,
+                request.template.tag if request.template and request.reference else None,
             )
             if not counted:
                 # Another check counted this recipient between our read and now: our slot is spare.
@@ -220,7 +221,7 @@ class LimitChecker:
         if admitted and not request.dry_run:
             self.store.record_counted_batch(
                 number.scope, number.phone_number_id, [(r, request.reference) for r in admitted],
-                bucket, counted_until, now,
+                bucket, counted_until, now, request.template.tag if request.template and request.reference else None,
             )
         for r in admitted:
             outcomes[r] = Outcome(Decision.ALLOWED_NEW_RECIPIENT)

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 
 from numberguard.domain import events as ev
 from numberguard.domain.changes import Change
+from numberguard.domain.check import RecipientView
 from numberguard.domain.facetlog import entry_key, insert, latest, touched, transitions
 from numberguard.domain.templates import (
+    SEND_FAILED_DISABLED,
+    SEND_FAILED_PAUSED,
     StatusMove,
+    StatusReading,
     TemplateRef,
     TemplateStatus,
     fold,
@@ -130,6 +134,24 @@ class TemplateIntake:
         if not self.templates.write_category(waba, group.naming, event.category, event.at):
             counts["template_category_stale"] += 1
 
+    # ---- failed statuses 132015 / 132016 of sends whose check named the template -------------------
+
+    def refused_sends(self, events: list[ev.MessageStatus], record: Callable[[str, str], RecipientView | None],
+                      counts: Counter) -> list[Change]:
+        """Meta refused sends for their template: marked only through the counted record of the check
+        that took the slot by this reference and named a template (no write was added to the check)."""
+        updates = []
+        for event in events:
+            found = record(event.phone_number_id, event.recipient) if event.recipient else None
+            ref = TemplateRef.from_tag(found.sent_template) if found and found.sent_template else None
+            if ref is None or found.slot_reference != event.reference:
+                counts["template_refusal_unnamed"] += 1
+                continue
+            code = SEND_FAILED_DISABLED if 132016 in event.error_codes else SEND_FAILED_PAUSED
+            updates.append(ev.TemplateStatusUpdate(event.waba_id, event.at, f"{event.dedup_key}#{code}", None,
+                                                   ref.name, ref.language, StatusReading(code)))
+        return self.status_updates(updates, counts) if updates else []
+
     # ---- message_template_quality_update --------------------------------------------------------
 
     def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter) -> list[Change]:
@@ -202,6 +224,8 @@ class TemplateIntake:
 
 def _label(event: ev.TemplateStatusUpdate) -> str:
     """What reported an entry: the field, Meta's event and its title (e.g. `...#APPROVED#UNPAUSE`)."""
+    if event.reading.event in (SEND_FAILED_PAUSED, SEND_FAILED_DISABLED):
+        return f"messages#failed#{event.reading.event.rsplit('_', 1)[1]}"
     title = f"#{event.reading.title}" if event.reading.title else ""
     return f"{STATUS_FIELD}#{event.reading.event}{title}"
 
