@@ -96,7 +96,9 @@ AT_RISK = frozenset({TemplateStatus.FLAGGED, TemplateStatus.LOCKED, TemplateStat
 SENDABLE = frozenset({TemplateStatus.APPROVED, TemplateStatus.UNKNOWN}) | AT_RISK
 # Events that make a template sendable again (UNARCHIVED goes back to the state before archiving).
 BACK_TO_APPROVED = frozenset({"APPROVED", "REINSTATED", "UNPAUSE", "UNPAUSED"})
-KNOWN_EVENTS = BACK_TO_APPROVED | {s.value for s in TemplateStatus} | {"UNARCHIVED", "IN_APPEAL"}
+KNOWN_EVENTS = BACK_TO_APPROVED | {s.value for s in TemplateStatus if s is not TemplateStatus.UNKNOWN} | {
+    "UNARCHIVED", "IN_APPEAL"}
+AT_RISK_EVENTS = frozenset(s.value for s in AT_RISK)
 
 
 @dataclass(frozen=True)
@@ -166,40 +168,44 @@ def _pause(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
                    pause_count=count, reason=reading.reason, in_appeal=False)
 
 
+def _kept(state: StatusFold, event: str, at: int) -> StatusFold | None:
+    """The state unchanged when the event says nothing new about it, else None."""
+    status = state.at_time(at)
+    if event == "IN_APPEAL":
+        return replace(state, in_appeal=True)
+    if event == SEND_FAILED_PAUSED and status is TemplateStatus.PAUSED:
+        return state  # Meta's refusal fell inside a pause already known
+    if event == SEND_FAILED_DISABLED and status is TemplateStatus.DISABLED:
+        return state
+    if event in AT_RISK_EVENTS and status not in SENDABLE:
+        return state  # at risk never lifts a pause, a disable or a refusal: only Meta's approval does
+    if event not in KNOWN_EVENTS and event not in (SEND_FAILED_PAUSED, SEND_FAILED_DISABLED):
+        return state  # an event this version does not know: unchanged
+    return None
+
+
 def step(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
     """The status after one more event (events come in time order)."""
     if state.at_time(at) is not state.status:  # the pause ended by itself before this event
         state = replace(state, status=TemplateStatus.APPROVED, paused_until=None, at=state.paused_until)
     event, title = reading.event.upper(), (reading.title or "").upper()
-    if event == "IN_APPEAL":
-        return replace(state, in_appeal=True)
-    if event == SEND_FAILED_PAUSED:  # paused then: a pause already known stands, else the next one begins
-        if state.at_time(at) is TemplateStatus.PAUSED:
-            return state
-        return _pause(state, StatusReading("PAUSED", None, None, reading.reason), at)
-    if event == SEND_FAILED_DISABLED and state.status is TemplateStatus.DISABLED:
-        return state
-    if event == "PAUSED":
-        return _pause(state, reading, at)
+    kept = _kept(state, event, at)
+    if kept is not None:
+        return kept
+    if event in ("PAUSED", SEND_FAILED_PAUSED):  # a refusal with no pause known: the next one begins
+        return _pause(state, reading if event == "PAUSED" else StatusReading("PAUSED", None, None, reading.reason), at)
     plain = replace(state, at=at, paused_until=None, pacing=False, reason=reading.reason, in_appeal=False,
                     before_archive=None)
     if event in BACK_TO_APPROVED or title == "UNPAUSE":
         return replace(plain, status=TemplateStatus.APPROVED)
-    if event == SEND_FAILED_DISABLED:
-        return replace(plain, status=TemplateStatus.DISABLED)
     if event == "UNARCHIVED":
         back = state.before_archive or StatusFold(TemplateStatus.APPROVED)
         return replace(back, at=at, in_appeal=False, before_archive=None)
     if event == "ARCHIVED":
         return replace(plain, status=TemplateStatus.ARCHIVED, before_archive=replace(state, before_archive=None))
-    if event in {s.value for s in AT_RISK}:
-        # At risk, still sendable; never lifts a pause, a disable or a refusal (only Meta's approval does).
-        if state.at_time(at) not in SENDABLE:
-            return state
-        return replace(plain, status=TemplateStatus(event))
-    if event in TemplateStatus.__members__ and event != TemplateStatus.UNKNOWN:
-        return replace(plain, status=TemplateStatus(event))
-    return state  # an event this version does not know: unchanged
+    if event == SEND_FAILED_DISABLED:
+        return replace(plain, status=TemplateStatus.DISABLED)
+    return replace(plain, status=TemplateStatus(event))  # DISABLED, REJECTED, PENDING, … and FLAGGED, LOCKED, …
 
 
 @dataclass(frozen=True)
