@@ -473,3 +473,27 @@ def test_sigint_and_sigterm_stop_everything_and_data_persists(tmp_path):
     assert code == 0, second.output()
     for pid in java:
         assert wait_gone(pid), f"process {pid} was left behind"
+
+
+def test_a_template_meta_paused_is_denied_through_boto3_and_listed(local_mode):
+    # Given a number, and Meta's PAUSED webhook for one of its WABA's templates, signed and sent now
+    assert local_mode.register("106540352240040", "TIER_250").returncode == 0
+    sample = ROOT / "events" / "meta-webhooks" / "message_template_status_update.paused-first.json"
+    sent = numberguard("send-webhook", "--now", "--url", f"{local_mode.api_endpoint}/webhook", str(sample))
+    assert sent.returncode == 0 and sent.stdout.startswith("200 "), sent.stdout + sent.stderr
+    # When the sender checks a send naming it (any spelling of the language), then it is denied for the
+    # pause (3 h: the sample's end names another day, so the first pause's length applies), nothing counted
+    named = {"phone_number_id": "106540352240040", "recipient": "16505551234", "message": "template",
+             "template": {"name": "order_confirmation", "language": "en-us"}}
+    answer = local_mode.invoke(named)
+    assert answer["decision"] == "DENIED_TEMPLATE_PAUSED"
+    assert 3 * 3600 - 120 <= answer["retry_after_seconds"] <= 3 * 3600
+    assert answer["used"] == 0 and answer["category"] == "utility"
+    # and another template of the WABA, never heard of, is allowed with a warning
+    other = local_mode.invoke({**named, "template": {"name": "spring_sale", "language": "en"}})
+    assert other["decision"] == "ALLOWED_NEW_RECIPIENT" and other["warnings"][0].startswith("TEMPLATE_UNKNOWN")
+    # And the operator sees it
+    listed = numberguard("templates", "list", "--json", "--dynamodb-endpoint", local_mode.dynamodb_endpoint)
+    assert listed.returncode == 0, listed.stderr
+    row = next(r for r in json.loads(listed.stdout) if r["name"] == "order_confirmation")
+    assert (row["status"], row["check"]) == ("PAUSED", "DENIED_TEMPLATE_PAUSED")
