@@ -335,7 +335,6 @@ def explain(err: BaseException, where: str, local_hint: str | None) -> str:
 def open_store(args: argparse.Namespace, history: bool = False) -> tuple[Any, str, str | None]:
     """Settings for the registry, the models bound to them; returns (settings, where, local hint)."""
     from numberguard.config import ConfigError, Settings
-    from numberguard.store import models
 
     from numberguard_ops.template import function_environment
 
@@ -379,7 +378,6 @@ def open_store(args: argparse.Namespace, history: bool = False) -> tuple[Any, st
         settings = Settings.from_env(env)
     except ConfigError as err:
         raise CliError(str(err)) from None
-    models.bind(settings)
     return settings, where, hint
 
 
@@ -442,7 +440,8 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_numbers_add(args: argparse.Namespace) -> int:
-    from numberguard.usecases.numbers import NumberRegistration, register
+    from numberguard.usecases.numbers import NumberRegistration
+    from numberguard.wiring import build
 
     settings, where, hint = open_store(args)
     registration = NumberRegistration(
@@ -454,7 +453,7 @@ def cmd_numbers_add(args: argparse.Namespace) -> int:
         connection=args.status,
         quality=args.quality,
     )
-    number = _store_call(where, hint, register, registration, settings, int(time.time()))
+    number = _store_call(where, hint, build(settings).numbers.register, registration, int(time.time()))
     if args.json:
         _print_json(number)
         return EXIT_OK
@@ -465,10 +464,10 @@ def cmd_numbers_add(args: argparse.Namespace) -> int:
 
 
 def cmd_numbers_list(args: argparse.Namespace) -> int:
-    from numberguard.usecases.numbers import list_all
+    from numberguard.wiring import build
 
-    _, where, hint = open_store(args)
-    numbers = _store_call(where, hint, list_all)
+    settings, where, hint = open_store(args)
+    numbers = _store_call(where, hint, build(settings).numbers.list_all)
     if args.json:
         _print_json(numbers)
         return EXIT_OK
@@ -489,10 +488,10 @@ def cmd_numbers_list(args: argparse.Namespace) -> int:
 
 
 def cmd_numbers_show(args: argparse.Namespace) -> int:
-    from numberguard.usecases.numbers import show
+    from numberguard.wiring import build
 
-    _, where, hint = open_store(args)
-    number = _store_call(where, hint, show, args.phone_number_id)
+    settings, where, hint = open_store(args)
+    number = _store_call(where, hint, build(settings).numbers.show, args.phone_number_id)
     if number is None:
         raise CliError(f"phone_number_id {args.phone_number_id} is not registered in {where} "
                        "(numberguard numbers list shows the registered numbers)")
@@ -630,12 +629,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _view(args: argparse.Namespace):
-    from numberguard.wiring import state_store
+    from numberguard.wiring import build
 
     from numberguard_ops.views import number_view
 
     settings, where, hint = open_store(args, history=True)
-    view = _store_call(where, hint, number_view, state_store(settings), settings, args.phone_number_id,
+    view = _store_call(where, hint, number_view, build(settings), args.phone_number_id,
                        int(time.time()), getattr(args, "limit", 200))
     if view is None:
         raise CliError(f"phone_number_id {args.phone_number_id} is not registered in {where} "
@@ -680,7 +679,7 @@ def _write(target: Path, page: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from numberguard.wiring import state_store
+    from numberguard.wiring import build
 
     from numberguard_ops import report
     from numberguard_ops.views import all_number_ids, number_view
@@ -689,10 +688,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     _writable(target)
     settings, where, hint = open_store(args, history=True)
     now = int(time.time())
-    store = state_store(settings)
+    parts = build(settings)
 
     def collect():
-        views = [number_view(store, settings, pnid, now) for pnid in all_number_ids(store)]
+        views = [number_view(parts, pnid, now) for pnid in all_number_ids(parts)]
         return [v for v in views if v is not None]
 
     views = _store_call(where, hint, collect)

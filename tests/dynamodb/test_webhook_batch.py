@@ -25,13 +25,12 @@ def receiver(stack):
     from numberguard.meta_secrets import StaticSecrets
     from numberguard.notify.publisher import FakePublisher
     from numberguard.store.archive import MemoryArchive
-    from numberguard.usecases.intake import Intake
-    from numberguard.usecases.webhook import WebhookReceiver
-    from numberguard.wiring import facets
+    from numberguard.wiring import build
 
     publisher = FakePublisher()
-    intake = Intake(facets(stack.settings, publisher, stack.clock), stack.checker(), stack.settings)
-    return WebhookReceiver(intake, MemoryArchive(), StaticSecrets(LOCAL_APP_SECRET, "t")), publisher
+    parts = build(stack.settings, clock=stack.clock, publisher=publisher, archive=MemoryArchive(),
+                  secrets=StaticSecrets(LOCAL_APP_SECRET, "t"))
+    return parts.webhook_receiver, publisher
 
 
 def body(changes: list[dict]) -> bytes:
