@@ -1,6 +1,6 @@
 """What an operator looks at: a number's state, its usage of the moving 24 hours, its history.
 
-Read once from the store (the layer's StateStore, the same reads the functions make) into plain
+Read once from the store (the layer's stores, the same reads the functions make) into plain
 dicts, so the text commands and the HTML report show the same figures.
 """
 
@@ -71,12 +71,12 @@ def number_view(parts, phone_number_id: str, now: int, history_limit: int = 200)
     from numberguard.store import codec
     from numberguard.store.limits import number_from_item, usage_from_item
 
-    state_store, settings = parts.state, parts.settings
-    item = state_store.get_number_item(phone_number_id)
+    stores, settings = parts.stores, parts.settings
+    item = stores.numbers.get_number_item(phone_number_id)
     if item is None or codec.s(item, "display_phone_number") is None:
         return None
     number = number_from_item(item)
-    counter = state_store.get_limit_item(number.scope)
+    counter = stores.scopes.get_limit_item(number.scope)
     window = settings.window
     if counter:
         usage = usage_from_item(counter)
@@ -96,7 +96,7 @@ def number_view(parts, phone_number_id: str, now: int, history_limit: int = 200)
         waba_id=number.waba_id, scope=number.scope, status=status, connection=number.connection.value,
         banned=number.banned, quality=number.quality.value, flagged_at=number.flagged_at, tier=tier, limit=limit,
         used=used, hourly=hourly, next_free_at=next_free,
-        history=state_store.history(phone_number_id, limit=history_limit), now=now,
+        history=stores.history.history(phone_number_id, limit=history_limit), now=now,
         registered_at=codec.n(item, "registered_at"),
     )
 

@@ -29,7 +29,7 @@ from numberguard.domain.evaluation import (
 from numberguard.domain.facetlog import entry_key, entry_time, latest, run_start, value_at
 from numberguard.domain.status import Connection, Quality, parse_quality
 from numberguard.domain.tiers import Policy, limit_of_tier
-from numberguard.store import codec, keys
+from numberguard.store import codec
 from numberguard.store.limits import number_from_item, usage_from_item
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.outbox import Outbox
@@ -42,12 +42,12 @@ class Evaluator:
     def __init__(self, facets: Facets, settings: Settings, clock: Callable[[], float] | None = None,
                  outbox: Outbox | None = None):
         self.facets = facets
-        self.state = facets.state
+        self.stores = facets.stores
         self.settings = settings
         self.policy = settings.policy
         self.window = settings.window
         self.clock = clock or facets.clock
-        self.outbox = outbox or Outbox(facets.state, facets.publisher)
+        self.outbox = outbox or Outbox(facets.stores.history, facets.publisher)
 
     def run(self, time_left: Callable[[], float] | None = None) -> dict:
         """One evaluation pass. `time_left` (seconds) lets a long pass stop early; what it did not reach
@@ -62,11 +62,11 @@ class Evaluator:
                 return True
             return False
 
-        for item in self.state.attention(self.state.numbers_table, now):
+        for item in self.stores.numbers.due(now):
             if out_of_time():
                 break
             changes += self._number(item, now, counts)
-        for item in self.state.attention(self.state.limits_table, now):
+        for item in self.stores.scopes.due(now):
             if out_of_time():
                 break
             changes += self._scope(item, now, counts)
@@ -79,12 +79,12 @@ class Evaluator:
     def _number(self, item: dict, now: int, counts: Counter) -> list[Change]:
         counts["numbers_due"] += 1
         pnid = codec.s(item, "pk")
-        number = self.state.get_number_item(pnid)
+        number = self.stores.numbers.get_number_item(pnid)
         if number is None or codec.n(number, "attention_at") is None:
             return []
         changes = self._flag_outcome(number, now, counts) + self._expired_restrictions(number, now, counts)
-        number = self.state.get_number_item(pnid) or number
-        self.state.reschedule(self.state.numbers_table, keys.number_key(pnid), codec.n(number, "attention_at"),
+        number = self.stores.numbers.get_number_item(pnid) or number
+        self.stores.numbers.reschedule(pnid, codec.n(number, "attention_at"),
                               self._next_number_check(number, now))
         return changes
 
@@ -106,7 +106,7 @@ class Evaluator:
         # The tier when the number was flagged, the same answer in every run, racing or re-run: the
         # counter is read before the log, and a limit is always logged before the counter changes, so
         # a counter already lowered by another run comes with the log that remembers the tier before.
-        counter = self.state.get_limit_item(scope) or {}
+        counter = self.stores.scopes.get_limit_item(scope) or {}
         limit_log = self.facets.logs.read(scope, "limit")
         tier = value_at(limit_log.entries, limit_log.initial or codec.s(counter, "tier"), flagged_at)
         quality_log = self.facets.logs.read(pnid, "quality")
@@ -144,9 +144,9 @@ class Evaluator:
         announced = self.facets.announce(changes, number, counts)
         # Only now is the trigger cleared: a crash before this line leaves the number due again.
         if value == "FLAGGED":  # flagged again after the outcome: a new 7-day evaluation starts
-            self.state.set_facet(pnid, "flag", {"flagged_at": run_start(entries, "FLAGGED")}, (), at)
+            self.stores.numbers.set_facet(pnid, "flag", {"flagged_at": run_start(entries, "FLAGGED")}, (), at)
         else:
-            self.state.set_facet(pnid, "flag", {}, ("flagged_at",), at)
+            self.stores.numbers.set_facet(pnid, "flag", {}, ("flagged_at",), at)
         counts["flag_outcome_settled_by_meta" if outcome.settled_by_meta
                else "flag_outcome_downgraded" if outcome.downgraded else "flag_outcome_kept"] += 1
         return announced
@@ -163,9 +163,9 @@ class Evaluator:
         moves, value, at, _ = self.facets.log(waba, "restrictions", key, json.dumps(dict(sorted(active.items()))),
                                               lambda: json.dumps(dict(sorted(restrictions.items()))))
         current = json.loads(value or "{}")
-        self.state.set_waba_facets(waba, "restrictions", {"restrictions": current}, at)
+        self.stores.wabas.set_waba_facets(waba, "restrictions", {"restrictions": current}, at)
         changes = []
-        for item in self.state.numbers_of_waba(waba):
+        for item in self.stores.numbers.numbers_of_waba(waba):
             pnid = codec.s(item, "pk")
             changes += self.facets.announce([
                 dataclasses.replace(change_of(pnid, "ACCOUNT_RESTRICTED", t, "restriction expired", "INFO"),
@@ -173,7 +173,7 @@ class Evaluator:
                 for t in moves if t.key == key
             ], item, counts)
             # After the announcement: a crash before it leaves this number's restriction to expire again.
-            self.state.set_facet(pnid, "restrictions", {"restrictions": current}, (), at)
+            self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": current}, (), at)
         counts["restrictions_expired"] += 1
         return changes
 
@@ -193,7 +193,7 @@ class Evaluator:
         usage = usage_from_item(item)
         seen_at = codec.n(item, "attention_at")
         if usage.unlimited:
-            self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, None)
+            self.stores.scopes.reschedule(scope, seen_at, None)
             return []
         used = self.window.used(usage.buckets, now)
         numbers: list[dict] | None = None
@@ -201,7 +201,7 @@ class Evaluator:
         def numbers_of_scope() -> list[dict]:
             nonlocal numbers
             if numbers is None:
-                numbers = self.state.get_numbers(sorted(_string_set(item, "numbers")))
+                numbers = self.stores.numbers.get_numbers(sorted(_string_set(item, "numbers")))
             return numbers
 
         changes = self._usage(scope, usage.limit, used, numbers_of_scope, now, counts)
@@ -214,7 +214,7 @@ class Evaluator:
         else:
             next_at = None
         if next_at != seen_at:
-            self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, next_at)
+            self.stores.scopes.reschedule(scope, seen_at, next_at)
         return changes
 
     def _usage(self, scope: str, limit: int, used: int, numbers_of_scope: Callable[[], list[dict]], now: int,
@@ -261,7 +261,7 @@ class Evaluator:
         key = f"upgrade#{codec.s(item, 'tier')}#{codec.n(item, 'limit_at', 0)}"
         if codec.s(item, "upgrade_announced") == key:
             return []
-        counter = self.state.get_limit_item(scope) or item  # the index may lag behind a limit change
+        counter = self.stores.scopes.get_limit_item(scope) or item  # the index may lag behind a limit change
         tier = codec.s(counter, "tier")
         key = f"upgrade#{tier}#{codec.n(counter, 'limit_at', 0)}"
         if codec.s(counter, "upgrade_announced") == key:
@@ -289,7 +289,7 @@ class Evaluator:
                 "Connected, quality Medium or High, half the limit reached in the last 7 days", scope, "INFO",
                 key=key,
             )], number, counts)
-        self.state.mark_upgrade_announced(scope, key)
+        self.stores.scopes.mark_upgrade_announced(scope, key)
         counts["upgrade_eligible"] += 1
         return changes
 

@@ -13,8 +13,9 @@ from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
 from numberguard.notify.publisher import Notification, Publisher
 from numberguard.observability import logger
-from numberguard.store import codec, keys
-from numberguard.store.state import FacetLogStore, LogConflict, StateStore
+from numberguard.store import codec
+from numberguard.store.facetlogs import LogConflict
+from numberguard.usecases.ports import Stores
 
 LOG_RETRIES = 16
 
@@ -31,10 +32,9 @@ class KeepInOutbox:
 
 
 class Facets:
-    def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float],
-                 window: Window | None = None):
-        self.state = state
-        self.logs = logs
+    def __init__(self, stores: Stores, publisher: Publisher, clock: Callable[[], float], window: Window | None = None):
+        self.stores = stores
+        self.logs = stores.logs
         self.publisher = publisher
         self.clock = clock
         self.window = window or Window()
@@ -79,7 +79,7 @@ class Facets:
         pnid = codec.s(number, "pk")
 
         def current() -> str | None:
-            item = self.state.get_limit_item(scope)
+            item = self.stores.scopes.get_limit_item(scope)
             return codec.s(item, "tier") if item else None
 
         all_moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
@@ -88,13 +88,13 @@ class Facets:
         if applied is not None:
             # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
             fill = self.window.bucket_of(int(self.clock())) if _from_unlimited(all_moves, tier) else None
-            done = self.state.set_limit(scope, applied, at, fill_bucket=fill)
+            done = self.stores.scopes.set_limit(scope, applied, at, fill_bucket=fill)
             counts["limit_applied" if done.applied else "limit_stale"] += 1
             counts["limit_filled_from_unlimited"] += int(done.filled)
         settles = meta_reported and all_moves and all_moves[-1].key in dict(pairs)
         if settles and codec.n(number, "flagged_at") is not None:
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
-            self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
+            self.stores.numbers.want_attention(pnid, at)
         changes = []
         for t in moves:
             before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
@@ -112,7 +112,7 @@ class Facets:
         announced: list[Change] = []
         for change in changes:
             notification = notification_for(change, info)
-            if not self.state.record_change(change, notification.document, now):
+            if not self.stores.history.record_change(change, notification.document, now):
                 counts["change_already_recorded"] += 1
                 continue
             announced.append(change)
@@ -125,7 +125,7 @@ class Facets:
                 logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
                 counts["publish_deferred"] += 1
                 continue
-            self.state.mark_published(change)
+            self.stores.history.mark_published(change)
         return announced
 
 

@@ -28,7 +28,7 @@ from numberguard.domain.facetlog import entry_key, run_start, touched
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
-from numberguard.store import codec, keys
+from numberguard.store import codec
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 
@@ -63,7 +63,7 @@ def reason_of(key: str, default: str) -> str:
 class Intake:
     def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings):
         self.facets = facets
-        self.state = facets.state
+        self.stores = facets.stores
         self.checker = checker
         self.policy = settings.policy
         self.clock = facets.clock
@@ -109,10 +109,10 @@ class Intake:
         for event in events:
             by_display[(event.waba_id, event.display_phone_number)].append(event)
         for (waba, display), group in by_display.items():
-            found = self.state.number_by_display(waba, display)
+            found = self.stores.numbers.number_by_display(waba, display)
             if found is None:
                 for event in group:
-                    self.state.keep_pending(waba, display, event.dedup_key, serialise(event), int(self.clock()))
+                    self.stores.wabas.keep_pending(waba, display, event.dedup_key, serialise(event), int(self.clock()))
                 summary.counts["kept_for_unregistered_number"] += len(group)
                 continue
             self.apply_quality(found, group, summary)
@@ -120,7 +120,7 @@ class Intake:
     def apply_quality(self, found: dict, group: list[ev.QualityUpdate], summary: IntakeSummary) -> None:
         """One number's quality updates of a batch (or those kept until it was registered)."""
         pnid = codec.s(found, "pk")
-        number = self.state.get_number_item(pnid) or found  # the index may lag: use the item itself
+        number = self.stores.numbers.get_number_item(pnid) or found  # the index may lag: use the item itself
         qualities, flags, limits = [], [], []
         for event in group:
             quality, flag, limit = quality_reading(event, self.policy)
@@ -137,7 +137,7 @@ class Intake:
             moves, value, at, entries = self.facets.log_all(pnid, "quality", qualities,
                                                             lambda: codec.s(number, "quality", "UNKNOWN"))
             moves = touched(moves, entries, {k for k, _ in qualities})
-            self.state.set_facet(pnid, "quality", {"quality": value}, (), at)
+            self.stores.numbers.set_facet(pnid, "quality", {"quality": value}, (), at)
             changes += [change_of(pnid, "QUALITY_CHANGED", t, reason_of(t.key, "phone_number_quality_update"),
                                   "WARNING" if t.after == "RED" else "INFO") for t in moves]
         if flags:
@@ -148,12 +148,11 @@ class Intake:
             if value == "FLAGGED" and flagged_at is None:
                 flagged_at = codec.n(number, "flagged_at")  # flagged before the log began
             if flagged_at is None:
-                self.state.set_facet(pnid, "flag", {}, ("flagged_at",), at)
+                self.stores.numbers.set_facet(pnid, "flag", {}, ("flagged_at",), at)
             else:
-                self.state.set_facet(pnid, "flag", {"flagged_at": flagged_at}, (), at)
+                self.stores.numbers.set_facet(pnid, "flag", {"flagged_at": flagged_at}, (), at)
                 # The evaluator decides the outcome on day 7.
-                self.state.want_attention(self.state.numbers_table, keys.number_key(pnid),
-                                          flagged_at + FLAG_OUTCOME_AFTER)
+                self.stores.numbers.want_attention(pnid, flagged_at + FLAG_OUTCOME_AFTER)
             changes += [change_of(pnid, "STATUS_CHANGED", t, reason_of(t.key, "phone_number_quality_update"),
                                   "WARNING" if t.after == "FLAGGED" else "INFO") for t in moves]
         if limits:
@@ -172,7 +171,7 @@ class Intake:
                 continue
             by_waba[event.waba_id].append((labelled_key(event, "business_capability_update"), limit))
         for waba, pairs in by_waba.items():
-            numbers = self.state.numbers_of_waba(waba)
+            numbers = self.stores.numbers.numbers_of_waba(waba)
             if not numbers:
                 summary.counts["capability_for_unregistered_waba"] += len(pairs)
                 continue
@@ -197,7 +196,7 @@ class Intake:
             summary.counts[f"ban_{event.state.lower()}"] += 1
             if event.state not in ("DISABLE", "REINSTATE"):
                 # SCHEDULE_FOR_DISABLE: remembered on the WABA; sending is not stopped yet.
-                self.state.set_waba_facets(event.waba_id, "ban_notice",
+                self.stores.wabas.set_waba_facets(event.waba_id, "ban_notice",
                                            {"ban_notice": event.state, "ban_date": event.ban_date or ""}, event.at)
                 continue
             key = labelled_key(event, f"account_update#DISABLED_UPDATE#{event.state}")
@@ -205,11 +204,11 @@ class Intake:
         for waba, pairs in by_waba.items():
             moves, value, at, entries = self.facets.log_all(waba, "ban", pairs, lambda: "ACTIVE")
             moves = touched(moves, entries, {k for k, _ in pairs})
-            self.state.set_waba_facets(waba, "ban", {"banned": value == "BANNED"}, at)
+            self.stores.wabas.set_waba_facets(waba, "ban", {"banned": value == "BANNED"}, at)
             batches = []
-            for number in self.state.numbers_of_waba(waba):
+            for number in self.stores.numbers.numbers_of_waba(waba):
                 pnid = codec.s(number, "pk")
-                self.state.set_facet(pnid, "ban", {"banned": value == "BANNED"}, (), at)
+                self.stores.numbers.set_facet(pnid, "ban", {"banned": value == "BANNED"}, (), at)
                 changes = [
                     dataclasses.replace(
                         change_of(pnid, "STATUS_CHANGED", t, reason_of(t.key, "account_update DISABLED_UPDATE"),
@@ -232,14 +231,13 @@ class Intake:
             moves, latest_value, at, entries = self.facets.log_all(waba, "restrictions", pairs, lambda: "{}")
             moves = touched(moves, entries, {k for k, _ in pairs})
             restrictions = json.loads(latest_value or "{}")
-            self.state.set_waba_facets(waba, "restrictions", {"restrictions": restrictions}, at)
+            self.stores.wabas.set_waba_facets(waba, "restrictions", {"restrictions": restrictions}, at)
             batches = []
-            for number in self.state.numbers_of_waba(waba):
+            for number in self.stores.numbers.numbers_of_waba(waba):
                 pnid = codec.s(number, "pk")
-                self.state.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (), at)
+                self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (), at)
                 if restrictions:  # lifted by the evaluator at expiry
-                    self.state.want_attention(self.state.numbers_table, keys.number_key(pnid),
-                                              min(restrictions.values()))
+                    self.stores.numbers.want_attention(pnid, min(restrictions.values()))
                 changes = [
                     dataclasses.replace(
                         change_of(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
@@ -252,7 +250,7 @@ class Intake:
 
     def _notices(self, events: list[ev.AccountNotice], summary: IntakeSummary) -> None:
         for event in _latest_per_waba(events):
-            self.state.set_waba_facets(event.waba_id, "notice", {"last_notice": event.event}, event.at)
+            self.stores.wabas.set_waba_facets(event.waba_id, "notice", {"last_notice": event.event}, event.at)
         for event in events:
             summary.counts[f"account_{event.event.lower()}"] += 1
             logger.info("account notice", extra={"waba_id": event.waba_id, "event": event.event,
@@ -260,7 +258,7 @@ class Intake:
 
     def _alerts(self, events: list[ev.AccountAlert], summary: IntakeSummary) -> None:
         for event in _latest_per_waba(events):
-            self.state.set_waba_facets(event.waba_id, "alert", {"last_alert": event.alert_type or "",
+            self.stores.wabas.set_waba_facets(event.waba_id, "alert", {"last_alert": event.alert_type or "",
                                        "last_alert_severity": event.severity or ""}, event.at)
         summary.counts["account_alert"] += len(events)
 
@@ -289,7 +287,7 @@ class Intake:
         windows = [(pnid, sender, at) for (pnid, sender), at in until.items()]
         # One read per 100 windows, then one transaction per 100 that grow; chunks side by side.
         chunks = [windows[i:i + WINDOWS_PER_CALL] for i in range(0, len(windows), WINDOWS_PER_CALL)]
-        opened = [grew for part in self._parallel(lambda chunk: self.state.open_windows(chunk, now), chunks)
+        opened = [grew for part in self._parallel(lambda chunk: self.stores.windows.open_windows(chunk, now), chunks)
                   for grew in part]
         summary.counts["window_opened"] += sum(opened)
         summary.counts["window_unchanged"] += len(events) - sum(opened)
@@ -335,17 +333,16 @@ class Intake:
         """Apply, to a number just registered, the WABA-wide facets and the quality updates kept for it."""
         summary = IntakeSummary()
         pnid, waba = codec.s(number, "pk"), codec.s(number, "waba_id")
-        item = self.state.waba_item(waba) or {}
+        item = self.stores.wabas.waba_item(waba) or {}
         if "ban_at" in item:
-            self.state.set_facet(pnid, "ban", {"banned": codec.b(item, "banned")}, (), codec.n(item, "ban_at"))
+            self.stores.numbers.set_facet(pnid, "ban", {"banned": codec.b(item, "banned")}, (), codec.n(item, "ban_at"))
             summary.counts["ban_inherited"] += 1
         if "restrictions_at" in item:
             restrictions = codec.int_map(item, "restrictions")
-            self.state.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (),
+            self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (),
                                  codec.n(item, "restrictions_at"))
             if restrictions:
-                self.state.want_attention(self.state.numbers_table, keys.number_key(pnid),
-                                          min(restrictions.values()))
+                self.stores.numbers.want_attention(pnid, min(restrictions.values()))
             summary.counts["restrictions_inherited"] += 1
         events = [e for e in (deserialise(k) for k in kept) if isinstance(e, ev.QualityUpdate)]
         if events:
