@@ -8,7 +8,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from numberguard.domain.changes import Change
+from numberguard.domain.records import OutboxEntry
 from numberguard.store import codec, dynamo, keys
+from numberguard.store.items import outbox_entry_from_item
 
 HISTORY_TTL_SECONDS = 400 * 24 * 3600  # kept well past the 90 days people look back
 OUTBOX = "unpublished"  # hash key of the history table's sparse Outbox index
@@ -58,15 +60,16 @@ class HistoryStore:
             ExpressionAttributeValues={":t": {"BOOL": published}},
         )
 
-    def unpublished(self, now: int | None, page: int = 100) -> list[dict]:
+    def unpublished(self, now: int | None, page: int = 100) -> list[OutboxEntry]:
         """History entries still unpublished whose grace (or another run's lease) is over; with
         `now` None, every unpublished entry."""
         if now is None:
             condition, values = "outbox = :o", {":o": {"S": OUTBOX}}
         else:
             condition, values = "outbox = :o AND outbox_at <= :now", {":o": {"S": OUTBOX}, ":now": {"N": str(now)}}
-        return dynamo.query_all(self.client, TableName=self.table, IndexName="Outbox",
-                                KeyConditionExpression=condition, ExpressionAttributeValues=values, Limit=page)
+        items = dynamo.query_all(self.client, TableName=self.table, IndexName="Outbox",
+                                 KeyConditionExpression=condition, ExpressionAttributeValues=values, Limit=page)
+        return [outbox_entry_from_item(i) for i in items]
 
     def claim_unpublished(self, phone_number_id: str, sk: str, seen_at: int, until: int) -> bool:
         """Take an unpublished entry for one publish attempt: moves its outbox time to `until` unless

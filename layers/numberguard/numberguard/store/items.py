@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from numberguard.domain.check import RecipientView
 from numberguard.domain.number import NumberState
+from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.window import ScopeUsage
 from numberguard.store import codec
@@ -26,7 +27,31 @@ def number_from_item(item: dict) -> NumberState:
         quality=Quality(codec.s(item, "quality", Quality.UNKNOWN.value)),
         flagged_at=codec.n(item, "flagged_at"),
         restrictions=codec.int_map(item, "restrictions"),
+        attention_at=codec.n(item, "attention_at"),
+        registered_at=codec.n(item, "registered_at"),
     )
+
+
+def scope_from_item(item: dict) -> ScopeCounter:
+    numbers = item.get("numbers")
+    return ScopeCounter(
+        scope=codec.s(item, "scope") or "", usage=usage_from_item(item), tier=codec.s(item, "tier"),
+        limit_at=codec.n(item, "limit_at", 0) or 0, upgrade_announced=codec.s(item, "upgrade_announced"),
+        filled_bucket=codec.n(item, "filled_bucket"), attention_at=codec.n(item, "attention_at"),
+        numbers=frozenset(numbers["SS"]) if numbers and "SS" in numbers else frozenset(),
+    )
+
+
+def waba_from_item(item: dict) -> WabaFacets:
+    return WabaFacets(banned=codec.b(item, "banned"), ban_at=codec.n(item, "ban_at"),
+                      restrictions=codec.int_map(item, "restrictions"),
+                      restrictions_at=codec.n(item, "restrictions_at"))
+
+
+def outbox_entry_from_item(item: dict) -> OutboxEntry:
+    return OutboxEntry(phone_number_id=codec.s(item, "phone_number_id") or "", sort_key=codec.s(item, "sk") or "",
+                       id=codec.s(item, "id") or "", outbox_at=codec.n(item, "outbox_at"),
+                       document=codec.s(item, "document", "{}") or "{}")
 
 
 def usage_from_item(item: dict) -> ScopeUsage:

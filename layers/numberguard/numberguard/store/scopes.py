@@ -7,10 +7,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from numberguard.domain.records import ScopeCounter
 from numberguard.domain.tiers import MessagingLimit
 from numberguard.store import dynamo, keys
 from numberguard.store.guarded import Applied, AttentionIndex, guarded_set
-from numberguard.store.items import ATTENTION
+from numberguard.store.items import ATTENTION, scope_from_item
 
 
 class ScopeStore:
@@ -19,9 +20,10 @@ class ScopeStore:
         self.table = limits_table
         self.attention = AttentionIndex(client, limits_table)
 
-    def get_limit_item(self, scope: str) -> dict | None:
+    def get(self, scope: str) -> ScopeCounter | None:
         reply = self.client.get_item(TableName=self.table, Key=keys.scope_key(scope), ConsistentRead=True)
-        return reply.get("Item")
+        item = reply.get("Item")
+        return scope_from_item(item) if item else None
 
     def set_limit(self, scope: str, limit: MessagingLimit, at: int, fill_bucket: int | None = None) -> Applied:
         """Apply a limit if no newer one was. An unlimited scope was never counted, so when it gets a
@@ -65,8 +67,9 @@ class ScopeStore:
             ExpressionAttributeNames={"#s": "scope"}, ExpressionAttributeValues={":k": {"S": key}},
         )
 
-    def due(self, now: int) -> list[dict]:
-        return self.attention.due(now)
+    def due(self, now: int) -> list[ScopeCounter]:
+        """The counters due for evaluation at `now`, as the index holds them (it may lag a write)."""
+        return [scope_from_item(i) for i in self.attention.due(now)]
 
     def reschedule(self, scope: str, seen_at: int | None, next_at: int | None) -> bool:
         return self.attention.reschedule(keys.scope_key(scope), seen_at, next_at)

@@ -8,8 +8,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from numberguard.domain.records import WabaFacets
 from numberguard.store import dynamo, keys
 from numberguard.store.guarded import guarded_set
+from numberguard.store.items import waba_from_item
 
 PENDING_TTL_SECONDS = 30 * 24 * 3600
 
@@ -23,9 +25,10 @@ class WabaStore:
         """Write a WABA facet's attributes if no newer event has (watermark `<facet>_at`)."""
         return guarded_set(self.client, self.table, keys.waba_key(waba_id), facet, values, (), at, None).applied
 
-    def waba_item(self, waba_id: str) -> dict | None:
+    def get(self, waba_id: str) -> WabaFacets | None:
         reply = self.client.get_item(TableName=self.table, Key=keys.waba_key(waba_id), ConsistentRead=True)
-        return reply.get("Item")
+        item = reply.get("Item")
+        return waba_from_item(item) if item else None
 
     def keep_pending(self, waba_id: str, display_phone_number: str, dedup_key: str, event: dict, now: int) -> None:
         """Keep an update for a display number nobody registered yet (applied at registration)."""

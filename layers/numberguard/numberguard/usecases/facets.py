@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 from numberguard.domain.changes import Change, limit_text
 from numberguard.domain.facetlog import Transition, insert, latest, touched, transitions
+from numberguard.domain.number import NumberState
 from numberguard.domain.tiers import MessagingLimit, parse_limit
 from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
 from numberguard.notify.publisher import Notification, Publisher
 from numberguard.observability import logger
-from numberguard.store import codec
 from numberguard.store.facetlogs import LogConflict
 from numberguard.usecases.ports import Stores
 
@@ -63,24 +63,23 @@ class Facets:
             return transitions(entries, first), value_now, at_now, entries
         raise LogConflict(f"{subject}/{facet} stayed contended")
 
-    def limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
+    def limit(self, number: NumberState, key: str, limit: MessagingLimit, reason: str,
               counts: Counter, meta_reported: bool = True) -> list[Change]:
         """Meta's reported limit always wins: logged on the scope, applied to the counter."""
         return self.limits(number, [(key, limit)], lambda _key: reason, counts, meta_reported)
 
-    def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
+    def limits(self, number: NumberState, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
                counts: Counter, meta_reported: bool = True,
                only_touched: bool = False) -> list[Change]:
         """Several reported limits of one scope in one log write; `reason` names the entry that made a change.
 
         only_touched: just the changes these entries may have made (facetlog.touched), not the whole log's.
         """
-        scope = codec.s(number, "scope")
-        pnid = codec.s(number, "pk")
+        scope, pnid = number.scope, number.phone_number_id
 
         def current() -> str | None:
-            item = self.stores.scopes.get_limit_item(scope)
-            return codec.s(item, "tier") if item else None
+            counter = self.stores.scopes.get(scope)
+            return counter.tier if counter else None
 
         all_moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
         moves = touched(all_moves, entries, {k for k, _ in pairs}) if only_touched else all_moves
@@ -92,7 +91,7 @@ class Facets:
             counts["limit_applied" if done.applied else "limit_stale"] += 1
             counts["limit_filled_from_unlimited"] += int(done.filled)
         settles = meta_reported and all_moves and all_moves[-1].key in dict(pairs)
-        if settles and codec.n(number, "flagged_at") is not None:
+        if settles and number.flagged_at is not None:
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
             self.stores.numbers.want_attention(pnid, at)
         changes = []
@@ -106,8 +105,11 @@ class Facets:
             ))
         return changes
 
-    def announce(self, changes: list[Change], number: dict, counts: Counter) -> None:
-        info = {k: codec.s(number, k) for k in ("display_phone_number", "waba_id", "scope")}
+    def announce(self, changes: list[Change], number: NumberState, counts: Counter) -> list[Change]:
+        """Record each change in the history and publish it; returns the changes recorded by this call
+        (those recorded before, by a retry or another run, are left out)."""
+        info = {"display_phone_number": number.display_phone_number, "waba_id": number.waba_id,
+                "scope": number.scope}
         now = int(self.clock())
         announced: list[Change] = []
         for change in changes:

@@ -25,10 +25,11 @@ from numberguard.domain.changes import Change, quality_reading
 from numberguard.domain.check import ReleaseRequest
 from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
 from numberguard.domain.facetlog import entry_key, run_start, touched
+from numberguard.domain.number import NumberState
+from numberguard.domain.records import WabaFacets
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
-from numberguard.store import codec
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 
@@ -109,7 +110,7 @@ class Intake:
         for event in events:
             by_display[(event.waba_id, event.display_phone_number)].append(event)
         for (waba, display), group in by_display.items():
-            found = self.stores.numbers.number_by_display(waba, display)
+            found = self.stores.numbers.by_display(waba, display)
             if found is None:
                 for event in group:
                     self.stores.wabas.keep_pending(waba, display, event.dedup_key, serialise(event), int(self.clock()))
@@ -117,10 +118,10 @@ class Intake:
                 continue
             self.apply_quality(found, group, summary)
 
-    def apply_quality(self, found: dict, group: list[ev.QualityUpdate], summary: IntakeSummary) -> None:
+    def apply_quality(self, found: NumberState, group: list[ev.QualityUpdate], summary: IntakeSummary) -> None:
         """One number's quality updates of a batch (or those kept until it was registered)."""
-        pnid = codec.s(found, "pk")
-        number = self.stores.numbers.get_number_item(pnid) or found  # the index may lag: use the item itself
+        pnid = found.phone_number_id
+        number = self.stores.numbers.get(pnid) or found  # the index may lag: use the item itself
         qualities, flags, limits = [], [], []
         for event in group:
             quality, flag, limit = quality_reading(event, self.policy)
@@ -135,18 +136,18 @@ class Intake:
         changes: list[Change] = []
         if qualities:
             moves, value, at, entries = self.facets.log_all(pnid, "quality", qualities,
-                                                            lambda: codec.s(number, "quality", "UNKNOWN"))
+                                                            lambda: number.quality.value)
             moves = touched(moves, entries, {k for k, _ in qualities})
             self.stores.numbers.set_facet(pnid, "quality", {"quality": value}, (), at)
             changes += [change_of(pnid, "QUALITY_CHANGED", t, reason_of(t.key, "phone_number_quality_update"),
                                   "WARNING" if t.after == "RED" else "INFO") for t in moves]
         if flags:
             moves, value, at, entries = self.facets.log_all(
-                pnid, "flag", flags, lambda: "FLAGGED" if codec.n(number, "flagged_at") else "CONNECTED")
+                pnid, "flag", flags, lambda: "FLAGGED" if number.flagged_at else "CONNECTED")
             moves = touched(moves, entries, {k for k, _ in flags})
             flagged_at = run_start(entries, "FLAGGED") if value == "FLAGGED" else None
             if value == "FLAGGED" and flagged_at is None:
-                flagged_at = codec.n(number, "flagged_at")  # flagged before the log began
+                flagged_at = number.flagged_at  # flagged before the log began
             if flagged_at is None:
                 self.stores.numbers.set_facet(pnid, "flag", {}, ("flagged_at",), at)
             else:
@@ -171,20 +172,20 @@ class Intake:
                 continue
             by_waba[event.waba_id].append((labelled_key(event, "business_capability_update"), limit))
         for waba, pairs in by_waba.items():
-            numbers = self.stores.numbers.numbers_of_waba(waba)
+            numbers = self.stores.numbers.of_waba(waba)
             if not numbers:
                 summary.counts["capability_for_unregistered_waba"] += len(pairs)
                 continue
-            by_scope: dict[str, list[dict]] = defaultdict(list)
+            by_scope: dict[str, list[NumberState]] = defaultdict(list)
             for number in numbers:
-                by_scope[codec.s(number, "scope")].append(number)
+                by_scope[number.scope].append(number)
             batches = []
             for members in by_scope.values():
                 changes = self.facets.limits(members[0], pairs, lambda k: reason_of(k, "business_capability_update"),
                                              summary.counts, only_touched=True)
                 # Every number sharing the scope (a portfolio) hears of its limit.
                 for number in members:
-                    pnid = codec.s(number, "pk")
+                    pnid = number.phone_number_id
                     batches.append(([dataclasses.replace(c, phone_number_id=pnid) for c in changes], number))
             self._announce(batches, summary)
 
@@ -206,8 +207,8 @@ class Intake:
             moves = touched(moves, entries, {k for k, _ in pairs})
             self.stores.wabas.set_waba_facets(waba, "ban", {"banned": value == "BANNED"}, at)
             batches = []
-            for number in self.stores.numbers.numbers_of_waba(waba):
-                pnid = codec.s(number, "pk")
+            for number in self.stores.numbers.of_waba(waba):
+                pnid = number.phone_number_id
                 self.stores.numbers.set_facet(pnid, "ban", {"banned": value == "BANNED"}, (), at)
                 changes = [
                     dataclasses.replace(
@@ -233,8 +234,8 @@ class Intake:
             restrictions = json.loads(latest_value or "{}")
             self.stores.wabas.set_waba_facets(waba, "restrictions", {"restrictions": restrictions}, at)
             batches = []
-            for number in self.stores.numbers.numbers_of_waba(waba):
-                pnid = codec.s(number, "pk")
+            for number in self.stores.numbers.of_waba(waba):
+                pnid = number.phone_number_id
                 self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (), at)
                 if restrictions:  # lifted by the evaluator at expiry
                     self.stores.numbers.want_attention(pnid, min(restrictions.values()))
@@ -329,18 +330,18 @@ class Intake:
 
     # ---- registration: what was kept for a number before it was known ----------------------------
 
-    def adopt(self, number: dict, kept: list[dict]) -> IntakeSummary:
+    def adopt(self, number: NumberState, kept: list[dict]) -> IntakeSummary:
         """Apply, to a number just registered, the WABA-wide facets and the quality updates kept for it."""
         summary = IntakeSummary()
-        pnid, waba = codec.s(number, "pk"), codec.s(number, "waba_id")
-        item = self.stores.wabas.waba_item(waba) or {}
-        if "ban_at" in item:
-            self.stores.numbers.set_facet(pnid, "ban", {"banned": codec.b(item, "banned")}, (), codec.n(item, "ban_at"))
+        pnid = number.phone_number_id
+        waba = self.stores.wabas.get(number.waba_id) or WabaFacets()
+        if waba.ban_at is not None:
+            self.stores.numbers.set_facet(pnid, "ban", {"banned": waba.banned}, (), waba.ban_at)
             summary.counts["ban_inherited"] += 1
-        if "restrictions_at" in item:
-            restrictions = codec.int_map(item, "restrictions")
+        if waba.restrictions_at is not None:
+            restrictions = dict(waba.restrictions)
             self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (),
-                                 codec.n(item, "restrictions_at"))
+                                          waba.restrictions_at)
             if restrictions:
                 self.stores.numbers.want_attention(pnid, min(restrictions.values()))
             summary.counts["restrictions_inherited"] += 1
@@ -351,15 +352,15 @@ class Intake:
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    def _announce(self, batches: list[tuple[list[Change], dict]], summary: IntakeSummary) -> None:
+    def _announce(self, batches: list[tuple[list[Change], NumberState]], summary: IntakeSummary) -> None:
         """Record and publish each number's changes; independent numbers side by side."""
         work = [(change, number) for changes, number in batches for change in changes]
         if not work:
             return
 
-        def one(item: tuple[Change, dict]) -> tuple[list[Change], Counter]:
+        def one(item: tuple[Change, NumberState]) -> tuple[list[Change], Counter]:
             counts: Counter = Counter()
-            return self.facets.announce([item[0]], item[1], counts) or [], counts
+            return self.facets.announce([item[0]], item[1], counts), counts
 
         for announced, counts in self._parallel(one, work):
             summary.changes.extend(announced)

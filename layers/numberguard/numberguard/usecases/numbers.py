@@ -97,10 +97,12 @@ class Numbers:
         """What Meta reported before the number was registered: the WABA's ban and restrictions, and the
         quality updates kept for its display number. Returns what was applied (empty: nothing was kept)."""
         kept = self.stores.wabas.take_pending(waba_id, display)
-        if not kept and self.stores.wabas.waba_item(waba_id) is None:
+        if not kept and self.stores.wabas.get(waba_id) is None:
             return {}
-        number = self.stores.numbers.get_number_item(phone_number_id)
         try:
+            number = self.stores.numbers.get(phone_number_id)
+            if number is None:
+                raise RegistrationError(f"phone_number_id {phone_number_id} disappeared while registering it")
             summary = self._intake().adopt(number, kept)
         except Exception:
             # Nothing kept may be lost: put the updates back for the next attempt (applying is idempotent).

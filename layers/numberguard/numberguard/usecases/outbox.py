@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from numberguard.domain.records import OutboxEntry
 from numberguard.notify.messages import notification_from_document
 from numberguard.notify.publisher import Publisher
 from numberguard.notify.receipts import RECEIPT_WAIT_SECONDS, ReceiptQueue
 from numberguard.observability import logger
-from numberguard.store import codec
 from numberguard.usecases.ports import HistoryPort
 
 # A claimed entry is not taken again for this long (a publish with the SDK's bounded retries fits).
@@ -44,14 +44,15 @@ class Outbox:
             due = []
         published = 0
         for item in due:
-            pnid, sk = codec.s(item, "phone_number_id"), codec.s(item, "sk")
-            if codec.s(item, "id") in delivered:
+            pnid, sk = item.phone_number_id, item.sort_key
+            if item.id in delivered:
                 continue  # SNS has it: marked published from its receipt
-            if not self.history.claim_unpublished(pnid, sk, codec.n(item, "outbox_at"), now + OUTBOX_LEASE_SECONDS):
+            if item.outbox_at is None or not self.history.claim_unpublished(pnid, sk, item.outbox_at,
+                                                                             now + OUTBOX_LEASE_SECONDS):
                 counts["outbox_taken_elsewhere"] += 1
                 continue
             try:
-                notification = notification_from_document(json.loads(codec.s(item, "document", "{}")))
+                notification = notification_from_document(json.loads(item.document))
             except (ValueError, KeyError) as err:  # a damaged entry: keep it for people, never block the rest
                 logger.error("outbox entry unreadable", extra={"phone_number_id": pnid, "sk": sk, "error": str(err)})
                 counts["outbox_unreadable"] += 1
@@ -68,7 +69,7 @@ class Outbox:
         counts["outbox_published"] += published
         return published
 
-    def _take_receipts(self, due: list[dict], counts: Counter) -> tuple[set[str], bool]:
+    def _take_receipts(self, due: list[OutboxEntry], counts: Counter) -> tuple[set[str], bool]:
         """Marks published every outbox entry SNS already took (due or still in its grace); returns
         their ids, and whether the queue was read to its end. Receipts are deleted only after the
         marks, so a crash here loses none."""
@@ -91,9 +92,9 @@ class Outbox:
         delivered = set()
         # Usually empty: an entry is in the outbox only while its publish is under way or failed.
         for item in (self.history.unpublished(None) if ids else []):
-            entry_id = codec.s(item, "id")
+            entry_id = item.id
             if entry_id in ids:
-                self.history.mark_entry_published(codec.s(item, "phone_number_id"), codec.s(item, "sk"))
+                self.history.mark_entry_published(item.phone_number_id, item.sort_key)
                 delivered.add(entry_id)
         counts["outbox_already_delivered"] += len(delivered)
         self.receipts.delete(taken)
