@@ -27,8 +27,6 @@ A scenario (JSON):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -36,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from numberguard.webhooks import sign
 
 from numberguard_ops import template
 
@@ -194,9 +194,10 @@ class Simulation:
         self.evaluator = Evaluator(facets, self.settings, self.clock)
         self.receiver = None
         try:
-            from numberguard.meta_secrets import StaticSecrets
             from numberguard.store.archive import S3Archive
             from numberguard.usecases.webhook import WebhookReceiver
+
+            from numberguard_ops.fakes import StaticSecrets
 
             self.receiver = WebhookReceiver(self.intake, S3Archive(boto3.client("s3"), self.settings.archive_bucket),
                                             StaticSecrets(SIM_APP_SECRET, "simulate-verify-token"))
@@ -362,8 +363,7 @@ class Simulation:
         if self.receiver is None:
             raise ScenarioError(f"{where}: webhook steps need the webhook intake (numberguard.webhooks), "
                                 "which this build does not have yet; use a quality step")
-        signature = "sha256=" + hmac.new(SIM_APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-        answer = self.receiver.receive(raw, signature)
+        answer = self.receiver.receive(raw, sign(raw, SIM_APP_SECRET))
         self._row(at, "step", f"webhook {label} → {answer.status} {json.dumps(answer.body)[:120]}")
 
     def _check(self, at: int, step: dict, where: str) -> None:

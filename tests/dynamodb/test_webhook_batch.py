@@ -22,12 +22,12 @@ T0 = 1_799_900_000
 
 
 def receiver(stack):
-    from numberguard.meta_secrets import StaticSecrets
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.store.archive import MemoryArchive
     from numberguard.usecases.intake import Intake
     from numberguard.usecases.webhook import WebhookReceiver
     from numberguard.wiring import facets
+
+    from numberguard_ops.fakes import FakePublisher, StaticSecrets
 
     publisher = FakePublisher()
     intake = Intake(facets(stack.settings, publisher, stack.clock), stack.checker(), stack.settings)

@@ -112,12 +112,13 @@ class World:
 
     def __init__(self, endpoint: str, clock: FakeClock):
         from numberguard.config import Settings
-        from numberguard.notify.publisher import FakePublisher
         from numberguard.store import models
         from numberguard.usecases.intake import Intake
         from numberguard.usecases.limit_check import LimitChecker
         from numberguard.usecases.numbers import NumberRegistration, register
         from numberguard.wiring import facets, limit_store
+
+        from numberguard_ops.fakes import FakePublisher
 
         self.client = raw_client(endpoint)
         self.tables = create_prefixed_tables(self.client, f"w{next(_prefixes)}")

@@ -26,7 +26,7 @@ from numberguard.domain.evaluation import (
     usage_band,
     usage_notices,
 )
-from numberguard.domain.facetlog import entry_key, entry_time, latest, run_start, value_at
+from numberguard.domain.facetlog import entry_key, entry_time, latest, restriction_kinds, run_start, value_at
 from numberguard.domain.status import Connection, Quality, parse_quality
 from numberguard.domain.tiers import Policy, limit_of_tier
 from numberguard.store import codec, keys
@@ -169,7 +169,7 @@ class Evaluator:
             pnid = codec.s(item, "pk")
             changes += self.facets.announce([
                 dataclasses.replace(change_of(pnid, "ACCOUNT_RESTRICTED", t, "restriction expired", "INFO"),
-                                    before=_kinds(t.before), after=_kinds(t.after))
+                                    before=restriction_kinds(t.before), after=restriction_kinds(t.after))
                 for t in moves if t.key == key
             ], item, counts)
             # After the announcement: a crash before it leaves this number's restriction to expire again.
@@ -297,10 +297,3 @@ class Evaluator:
 def _string_set(item: dict, name: str) -> set[str]:
     value = item.get(name)
     return set(value["SS"]) if value and "SS" in value else set()
-
-
-def _kinds(value: str | None) -> str | None:
-    if value is None:
-        return None
-    kinds = sorted(json.loads(value))
-    return ", ".join(kinds) if kinds else "none"

@@ -24,7 +24,7 @@ from numberguard.domain import events as ev
 from numberguard.domain.changes import Change, quality_reading
 from numberguard.domain.check import ReleaseRequest
 from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
-from numberguard.domain.facetlog import entry_key, run_start, touched
+from numberguard.domain.facetlog import entry_key, restriction_kinds, run_start, touched
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
@@ -243,7 +243,7 @@ class Intake:
                 changes = [
                     dataclasses.replace(
                         change_of(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
-                        before=_kinds(t.before), after=_kinds(t.after),
+                        before=restriction_kinds(t.before), after=restriction_kinds(t.after),
                     )
                     for t in moves
                 ]
@@ -383,13 +383,6 @@ def _latest_per_waba(events: list) -> list:
                                                                           latest[event.waba_id].dedup_key):
             latest[event.waba_id] = event
     return list(latest.values())
-
-
-def _kinds(value: str | None) -> str | None:
-    if value is None:
-        return None
-    kinds = sorted(json.loads(value))
-    return ", ".join(kinds) if kinds else "none"
 
 
 def serialise(event: ev.Event) -> dict:
