@@ -49,7 +49,7 @@ def run(ctx: Context) -> Section:
     from numberguard.store.client import dynamodb_client as layer_client
     from numberguard.usecases.evaluator import Evaluator
     from numberguard.usecases.intake import Intake
-    from numberguard.wiring import facets as build_facets
+    from numberguard.wiring import build
 
     from numberguard_ops.fakes import FakePublisher
 
@@ -62,7 +62,7 @@ def run(ctx: Context) -> Section:
     meter = Meter()
     with World(ctx.endpoint) as world:
         publisher = FakePublisher()
-        facets = build_facets(world.settings, publisher, clock)
+        facets = build(world.settings, clock=clock, publisher=publisher).facets
         checker = world.checker(dynamodb_client(ctx.endpoint), clock)
         intake = Intake(facets, checker, world.settings)
         for i in range(due):

@@ -143,7 +143,7 @@ def run(ctx: Context) -> Section:
     from numberguard.usecases.intake import Intake
     from numberguard.usecases.webhook import WebhookReceiver
     from numberguard.webhooks import events_of, parse_envelope, verify_signature
-    from numberguard.wiring import facets as build_facets
+    from numberguard.wiring import build
 
     from numberguard_ops.fakes import FakePublisher, StaticSecrets
 
@@ -167,8 +167,9 @@ def run(ctx: Context) -> Section:
                             "reference": reference})
             references.setdefault(i, []).append((recipient, reference))
         publisher = FakePublisher()
-        receiver = WebhookReceiver(Intake(build_facets(world.settings, publisher, clock), checker, world.settings),
-                                   MemoryArchive(), StaticSecrets(APP_SECRET, "bench-verify-token"))
+        facets = build(world.settings, clock=clock, publisher=publisher).facets
+        receiver = WebhookReceiver(Intake(facets, checker, world.settings), MemoryArchive(),
+                                   StaticSecrets(APP_SECRET, "bench-verify-token"))
         meter.attach(layer_client(world.settings))
         meter.attach(checker.store.client)
         bodies = Bodies(now, references)

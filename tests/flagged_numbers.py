@@ -26,10 +26,8 @@ def display(i: int) -> str:
 def flag_numbers(stack, count: int, publisher: FakePublisher | None = None) -> None:
     """`count` numbers on TIER_10K flagged now (Meta's FLAGGED); the even ones read Medium on day 3.
     What the intake announces goes to `publisher` (a fake: this is the set-up, not what is tested)."""
-    from numberguard.usecases.intake import Intake
-
-    facets = wiring.facets(stack.settings, publisher or FakePublisher())
-    intake = Intake(facets, stack.checker(), stack.settings)
+    parts = wiring.build(stack.settings, clock=wiring.now, publisher=publisher or FakePublisher())
+    facets, intake = parts.facets, parts.intake
     at = int(stack.clock())
 
     def flagged(i: int) -> None:
@@ -51,8 +49,8 @@ def expected(count: int) -> Counter:
 
 
 def outcome_state(count: int) -> dict[str, tuple]:
-    """(flagged_at, tier) per number as stored."""
-    from numberguard.usecases.numbers import show
+    """(flagged_at, tier) per number as stored (in the tables the environment names)."""
+    show = wiring.parts().numbers.show
 
     return {pnid(i): (show(pnid(i))["flagged_at"], show(pnid(i))["tier"]) for i in range(count)}
 

@@ -296,7 +296,7 @@ class FunctionsService:
             os.environ.pop(key, None)
         os.environ.update(env)
         self.environment = env
-        _reset_numberguard()
+        _reset_numberguard(env)
         for line in self.runtime.load():
             self.log(f"warning: {line} (invoking it answers this error)")
 
@@ -307,7 +307,7 @@ class FunctionsService:
             else:
                 os.environ[key] = value
         self._saved.clear()
-        _reset_numberguard(bind=False)
+        _reset_numberguard(None)
 
     def describe(self) -> list[str]:
         from numberguard.config import ConfigError, Settings
@@ -326,19 +326,22 @@ class FunctionsService:
         return None
 
 
-def _reset_numberguard(bind: bool = True) -> None:
-    """Make the layer forget clients and settings built from an older environment."""
-    if "numberguard.wiring" in sys.modules:
-        sys.modules["numberguard.wiring"].reset()
-    if not bind:
+def _reset_numberguard(env: dict[str, str] | None) -> None:
+    """Serve the in-process functions from parts built with the template's settings (`env`); None:
+    forget them (the layer's parts and clients built for an older local mode)."""
+    if env is None and "numberguard.wiring" not in sys.modules:
         return
+    from numberguard import wiring
     from numberguard.config import ConfigError, Settings
-    from numberguard.store import models
 
+    wiring.reset()
+    if env is None:
+        return
     try:
-        models.bind(Settings.from_env())
+        settings = Settings.from_env(env)
     except ConfigError as err:
         raise LocalModeError(f"template.yaml gives the functions invalid settings: {err}") from None
+    wiring.install(wiring.build(settings, clock=wiring.now))
 
 
 # ---- the Lambda invoke API ----------------------------------------------------------------------
@@ -823,9 +826,10 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiS
     ddb_flag = "" if dynamodb.db.port == DEFAULT_DYNAMODB_PORT else f" --dynamodb-endpoint {dynamodb.endpoint}"
     api_flag = "" if lambda_api.port == DEFAULT_LAMBDA_PORT else f" --endpoint {lambda_api.endpoint}"
     try:
-        from numberguard.store import registry
+        from numberguard.config import Settings
+        from numberguard.wiring import build
 
-        numbers = [n.pk for n in registry.list_numbers()]
+        numbers = build(Settings.from_env()).registry.number_ids()
     except Exception:  # the hint is best effort
         numbers = []
     pnid = numbers[0] if numbers else EXAMPLE_NUMBER["phone_number_id"]

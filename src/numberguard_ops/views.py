@@ -66,10 +66,12 @@ def span_label(start: int, end: int) -> str:
     return f"{datetime.fromtimestamp(start, UTC):%H:%M}-{datetime.fromtimestamp(end, UTC):%H:%M}"
 
 
-def number_view(state_store, settings, phone_number_id: str, now: int, history_limit: int = 200) -> NumberView | None:
+def number_view(parts, phone_number_id: str, now: int, history_limit: int = 200) -> NumberView | None:
+    """What the operator sees of one number; `parts` is wiring.build's (its state store and settings)."""
     from numberguard.store import codec
     from numberguard.store.limits import number_from_item, usage_from_item
 
+    state_store, settings = parts.state, parts.settings
     item = state_store.get_number_item(phone_number_id)
     if item is None or codec.s(item, "display_phone_number") is None:
         return None
@@ -99,10 +101,8 @@ def number_view(state_store, settings, phone_number_id: str, now: int, history_l
     )
 
 
-def all_number_ids(state_store) -> list[str]:
-    from numberguard.store import registry
-
-    return [n.pk for n in registry.list_numbers()]
+def all_number_ids(parts) -> list[str]:
+    return parts.registry.number_ids()
 
 
 def iso(at: int | None) -> str:

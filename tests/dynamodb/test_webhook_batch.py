@@ -23,15 +23,14 @@ T0 = 1_799_900_000
 
 def receiver(stack):
     from numberguard.store.archive import MemoryArchive
-    from numberguard.usecases.intake import Intake
-    from numberguard.usecases.webhook import WebhookReceiver
-    from numberguard.wiring import facets
+    from numberguard.wiring import build
 
     from numberguard_ops.fakes import FakePublisher, StaticSecrets
 
     publisher = FakePublisher()
-    intake = Intake(facets(stack.settings, publisher, stack.clock), stack.checker(), stack.settings)
-    return WebhookReceiver(intake, MemoryArchive(), StaticSecrets(LOCAL_APP_SECRET, "t")), publisher
+    parts = build(stack.settings, clock=stack.clock, publisher=publisher, archive=MemoryArchive(),
+                  secrets=StaticSecrets(LOCAL_APP_SECRET, "t"))
+    return parts.webhook_receiver, publisher
 
 
 def body(changes: list[dict]) -> bytes:

@@ -260,9 +260,8 @@ LOCAL_STORE_HINT = "start local mode with `make run` (or `numberguard local`), o
 
 
 def open_store(args: argparse.Namespace, history: bool = False) -> tuple[Settings, str, str | None]:
-    """Settings for the registry, the models bound to them; returns (settings, where, local hint)."""
+    """Settings of the tables the arguments name; returns (settings, where, local hint)."""
     from numberguard.config import ConfigError, Settings
-    from numberguard.store import models
 
     if args.aws:
         env, where = _aws_environment(args, history)
@@ -274,7 +273,6 @@ def open_store(args: argparse.Namespace, history: bool = False) -> tuple[Setting
         settings = Settings.from_env(env)
     except ConfigError as err:
         raise CliError(str(err)) from None
-    models.bind(settings)
     return settings, where, hint
 
 

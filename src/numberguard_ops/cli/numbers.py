@@ -91,7 +91,8 @@ def _number_lines(number: dict[str, Any]) -> list[str]:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from numberguard.usecases.numbers import NumberRegistration, register
+    from numberguard.usecases.numbers import NumberRegistration
+    from numberguard.wiring import build
 
     settings, where, hint = open_store(args)
     registration = NumberRegistration(
@@ -103,7 +104,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         connection=args.status,
         quality=args.quality,
     )
-    number = store_call(where, hint, register, registration, settings, int(time.time()))
+    number = store_call(where, hint, build(settings).numbers.register, registration, int(time.time()))
     if args.json:
         print_json(number)
         return EXIT_OK
@@ -114,10 +115,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from numberguard.usecases.numbers import list_all
+    from numberguard.wiring import build
 
-    _, where, hint = open_store(args)
-    numbers = store_call(where, hint, list_all)
+    settings, where, hint = open_store(args)
+    numbers = store_call(where, hint, build(settings).numbers.list_all)
     if args.json:
         print_json(numbers)
         return EXIT_OK
@@ -137,10 +138,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from numberguard.usecases.numbers import show
+    from numberguard.wiring import build
 
-    _, where, hint = open_store(args)
-    number = store_call(where, hint, show, args.phone_number_id)
+    settings, where, hint = open_store(args)
+    number = store_call(where, hint, build(settings).numbers.show, args.phone_number_id)
     if number is None:
         raise CliError(f"phone_number_id {args.phone_number_id} is not registered in {where} "
                        "(numberguard numbers list shows the registered numbers)")

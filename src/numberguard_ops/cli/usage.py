@@ -49,12 +49,12 @@ def add_parsers(commands: Commands, parents: Parents) -> None:
 
 
 def _view(args: argparse.Namespace) -> NumberView:
-    from numberguard.wiring import state_store
+    from numberguard.wiring import build
 
     from numberguard_ops.views import number_view
 
     settings, where, hint = open_store(args, history=True)
-    view = store_call(where, hint, number_view, state_store(settings), settings, args.phone_number_id,
+    view = store_call(where, hint, number_view, build(settings), args.phone_number_id,
                       int(time.time()), getattr(args, "limit", 200))
     if view is None:
         raise CliError(f"phone_number_id {args.phone_number_id} is not registered in {where} "
@@ -85,7 +85,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from numberguard.wiring import state_store
+    from numberguard.wiring import build
 
     from numberguard_ops import report
     from numberguard_ops.views import all_number_ids, number_view
@@ -94,10 +94,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     writable(target)
     settings, where, hint = open_store(args, history=True)
     now = int(time.time())
-    store = state_store(settings)
+    parts = build(settings)
 
     def collect() -> list[NumberView]:
-        views = [number_view(store, settings, pnid, now) for pnid in all_number_ids(store)]
+        views = [number_view(parts, pnid, now) for pnid in all_number_ids(parts)]
         return [v for v in views if v is not None]
 
     views = store_call(where, hint, collect)

@@ -47,7 +47,7 @@ def not_taken(err: Exception) -> bool:
 
 
 class SnsPublisher:
-    """Publishes with the SDK's retries off (wiring.publisher): the SDK would also retry a read timeout
+    """Publishes with the SDK's retries off (wiring.Parts.publisher): the SDK would also retry a read timeout
     or a 500, after which SNS may already hold the message, and send it twice. Here only an answer
     that says SNS took nothing is retried; any other failure leaves the entry to the outbox, which
     first asks the receipt queue whether SNS has it (notify/receipts.py)."""

@@ -11,7 +11,7 @@ from numberguard.domain.facetlog import Transition, insert, latest, touched, tra
 from numberguard.domain.tiers import MessagingLimit, parse_limit
 from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
-from numberguard.notify.publisher import Publisher
+from numberguard.notify.publisher import Notification, Publisher
 from numberguard.observability import logger
 from numberguard.store import codec, keys
 from numberguard.store.state import FacetLogStore, LogConflict, StateStore
@@ -21,6 +21,13 @@ LOG_RETRIES = 16
 
 class PublishDeferred(RuntimeError):
     """Raised by a publisher that only keeps changes in the outbox (published later by the evaluator)."""
+
+
+class KeepInOutbox:
+    """No notification topic configured (the CLI without a stack): changes wait in the outbox."""
+
+    def publish(self, notification: Notification) -> None:
+        raise PublishDeferred(notification.id)
 
 
 class Facets:
