@@ -178,7 +178,7 @@ class Simulation:
         template.create_tables(boto3.client("dynamodb"))
         made = embedded_aws.create_resources(None, embedded_aws.Secrets(SIM_APP_SECRET))
         topic = self.settings.notification_topic_arn
-        if topic not in made.topics.values():
+        if topic is None or topic not in made.topics.values():
             raise ScenarioError(f"template.yaml has no topic {topic}")
         self.queue = embedded_aws.subscribe_queue(None, topic, "numberguard-simulate")
         self.sqs = boto3.client("sqs")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, overload
 
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
 from numberguard.domain.status import Connection
@@ -91,6 +91,12 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+@overload
+def _text(payload: dict, name: str, *, required: Literal[True] = True, max_len: int = 64) -> str: ...
+@overload
+def _text(payload: dict, name: str, *, required: bool, max_len: int = 64) -> str | None: ...
+
+
 def _text(payload: dict, name: str, *, required: bool = True, max_len: int = 64) -> str | None:
     if name not in payload or payload[name] is None:
         if required:
@@ -157,6 +163,7 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
         raise InvalidRequest("give either 'recipient' or 'recipients', not both")
     if not has_one and not has_many:
         raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
+    recipients: tuple[str, ...]
     if has_one:
         recipients = (_recipient(payload["recipient"], "recipient"),)
     else:
@@ -254,7 +261,7 @@ def classify(
         return Classification(Step.ANSWER, Decision.DENIED_ACCOUNT_RESTRICTED, until)
     if usage.unlimited:
         return Classification(Step.ANSWER, Decision.ALLOWED_UNLIMITED)
-    if recipient.counted(now):
+    if recipient.counted(now) and recipient.counted_bucket is not None:  # counted() says so; mypy cannot see it
         # Only ever forward: a check whose clock reads an earlier bucket than the record (another
         # instance, or a read just before a bucket boundary) must not shorten the stint.
         if recipient.counted_bucket >= window.bucket_of(now):
