@@ -146,46 +146,12 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
     if action not in ("check", "release"):
         raise InvalidRequest(f"'action' must be 'check' or 'release', got {_shown(action)}")
     if action == "release":
-        _reject_unknown(payload, _RELEASE_FIELDS)
-        phone_number_id = _phone_number_id(payload)
-        if "recipient" not in payload:
-            raise InvalidRequest("'recipient' is required")
-        return ReleaseRequest(
-            phone_number_id=phone_number_id,
-            recipient=_recipient(payload["recipient"], "recipient"),
-            reference=_text(payload, "reference", max_len=MAX_REFERENCE),
-        )
+        return _release(payload)
 
     _reject_unknown(payload, _CHECK_FIELDS)
     phone_number_id = _phone_number_id(payload)
-    has_one, has_many = "recipient" in payload, "recipients" in payload
-    if has_one and has_many:
-        raise InvalidRequest("give either 'recipient' or 'recipients', not both")
-    if not has_one and not has_many:
-        raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
-    recipients: tuple[str, ...]
-    if has_one:
-        recipients = (_recipient(payload["recipient"], "recipient"),)
-    else:
-        raw = payload["recipients"]
-        if not isinstance(raw, list):
-            raise InvalidRequest(f"'recipients' must be a list of phone numbers, got {_type_name(raw)}")
-        if not raw:
-            raise InvalidRequest("'recipients' must not be empty")
-        if len(raw) > MAX_BATCH:
-            raise InvalidRequest(f"'recipients' has {len(raw)} entries, at most {MAX_BATCH} per request")
-        recipients = tuple(_recipient(r, f"recipients[{i}]") for i, r in enumerate(raw))
-
-    message = payload.get("message")
-    if message is None:
-        raise InvalidRequest("'message' is required: 'template' or 'session'")
-    if not isinstance(message, str):
-        raise InvalidRequest(f"'message' must be 'template' or 'session', got {_type_name(message)}")
-    try:
-        kind = MessageKind(message.strip().lower())
-    except ValueError:
-        raise InvalidRequest(f"'message' must be 'template' or 'session', got {message[:40]!r}") from None
-
+    recipients = _recipients(payload)
+    kind = _message(payload)
     dry_run = payload.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise InvalidRequest(f"'dry_run' must be true or false, got {_type_name(dry_run)}")
@@ -195,8 +161,51 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
         message=kind,
         reference=_text(payload, "reference", required=False, max_len=MAX_REFERENCE),
         dry_run=dry_run,
-        batch=has_many,
+        batch="recipients" in payload,
     )
+
+
+def _release(payload: dict) -> ReleaseRequest:
+    _reject_unknown(payload, _RELEASE_FIELDS)
+    phone_number_id = _phone_number_id(payload)
+    if "recipient" not in payload:
+        raise InvalidRequest("'recipient' is required")
+    return ReleaseRequest(
+        phone_number_id=phone_number_id,
+        recipient=_recipient(payload["recipient"], "recipient"),
+        reference=_text(payload, "reference", max_len=MAX_REFERENCE),
+    )
+
+
+def _recipients(payload: dict) -> tuple[str, ...]:
+    """One `recipient`, or a batch of `recipients`: never both, never neither."""
+    has_one, has_many = "recipient" in payload, "recipients" in payload
+    if has_one and has_many:
+        raise InvalidRequest("give either 'recipient' or 'recipients', not both")
+    if not has_one and not has_many:
+        raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
+    if has_one:
+        return (_recipient(payload["recipient"], "recipient"),)
+    raw = payload["recipients"]
+    if not isinstance(raw, list):
+        raise InvalidRequest(f"'recipients' must be a list of phone numbers, got {_type_name(raw)}")
+    if not raw:
+        raise InvalidRequest("'recipients' must not be empty")
+    if len(raw) > MAX_BATCH:
+        raise InvalidRequest(f"'recipients' has {len(raw)} entries, at most {MAX_BATCH} per request")
+    return tuple(_recipient(r, f"recipients[{i}]") for i, r in enumerate(raw))
+
+
+def _message(payload: dict) -> MessageKind:
+    message = payload.get("message")
+    if message is None:
+        raise InvalidRequest("'message' is required: 'template' or 'session'")
+    if not isinstance(message, str):
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {_type_name(message)}")
+    try:
+        return MessageKind(message.strip().lower())
+    except ValueError:
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {message[:40]!r}") from None
 
 
 @dataclass(frozen=True)
