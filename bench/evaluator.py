@@ -45,12 +45,13 @@ def scan_all(client, table: str) -> int:
 
 def run(ctx: Context) -> Section:
     from numberguard.domain.events import QualityUpdate
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.store import keys
     from numberguard.store.client import dynamodb_client as layer_client
     from numberguard.usecases.evaluator import Evaluator
     from numberguard.usecases.intake import Intake
     from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher
 
     total, due = ctx.sizes.numbers, ctx.sizes.due
     flagged, busy = due // 2, due - due // 2

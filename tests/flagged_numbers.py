@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from numberguard import wiring
 from numberguard.domain.events import QualityUpdate
 from numberguard.domain.facetlog import entry_key
-from numberguard.notify.publisher import FakePublisher
+
+from numberguard_ops.fakes import FakePublisher
 
 WABA = "102290129340398"
 DAY = 86_400

@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import uuid
@@ -356,21 +357,22 @@ class _HttpService:
     def __init__(self, port: int, host: str):
         self.host = host
         self.port = port
-        self.server = None
+        self.server: socketserver.TCPServer | None = None
         self.thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _serve(self, make_server: Callable[[], object], thread_name: str) -> None:
+    def _serve(self, make_server: Callable[[], socketserver.TCPServer], thread_name: str) -> None:
         try:
-            self.server = make_server()
+            server = make_server()
         except OSError as err:
             raise LocalModeError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): "
                                  f"choose another port with {self.port_flag}") from None
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+        self.server = server
+        self.port = server.server_address[1]
+        self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                        name=thread_name, daemon=True)
         self.thread.start()
 
@@ -576,7 +578,7 @@ class ApiService(_HttpService):
 # ---- schedules ------------------------------------------------------------------------------------
 
 
-def parse_rate(text: str) -> int:
+def parse_rate(text: str) -> float:
     """`rate(1 minute)`, `90s`, `5m`, `1h` or plain seconds → seconds (the --schedule-rate flag)."""
     value = text.strip().lower()
     if value.startswith("rate("):
@@ -646,7 +648,7 @@ class ScheduleService:
             self.threads.append(thread)
 
     def _run(self, schedule: template.Schedule, interval: float) -> None:
-        fn = self.runtime.resolve(schedule.function)
+        fn = self.runtime.require(schedule.function)
         while not self.stopping.wait(interval):
             result = self.runtime.invoke(fn, scheduled_event(schedule))
             self.runs += 1

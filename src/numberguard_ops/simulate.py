@@ -27,8 +27,6 @@ A scenario (JSON):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -36,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from numberguard.webhooks import sign
 
 from numberguard_ops import template
 
@@ -178,11 +178,11 @@ class Simulation:
         template.create_tables(boto3.client("dynamodb"))
         made = embedded_aws.create_resources(None, embedded_aws.Secrets(SIM_APP_SECRET))
         topic = self.settings.notification_topic_arn
-        if topic not in made.topics.values():
+        if topic is None or topic not in made.topics.values():
             raise ScenarioError(f"template.yaml has no topic {topic}")
         self.queue = embedded_aws.subscribe_queue(None, topic, "numberguard-simulate")
         self.sqs = boto3.client("sqs")
-        from numberguard.meta_secrets import StaticSecrets
+        from numberguard_ops.fakes import StaticSecrets
 
         self.parts = wiring.build(self.settings, clock=self.clock, publisher=SnsPublisher(boto3.client("sns"), topic),
                                   secrets=StaticSecrets(SIM_APP_SECRET, "simulate-verify-token"))
@@ -348,8 +348,7 @@ class Simulation:
         if self.receiver is None:
             raise ScenarioError(f"{where}: webhook steps need the webhook intake (numberguard.webhooks), "
                                 "which this build does not have yet; use a quality step")
-        signature = "sha256=" + hmac.new(SIM_APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-        answer = self.receiver.receive(raw, signature)
+        answer = self.receiver.receive(raw, sign(raw, SIM_APP_SECRET))
         self._row(at, "step", f"webhook {label} → {answer.status} {json.dumps(answer.body)[:120]}")
 
     def _check(self, at: int, step: dict, where: str) -> None:

@@ -80,7 +80,7 @@ def test_6_two_runs_at_once_over_50_due_numbers_apply_and_publish_each_change_on
 def test_two_runs_at_once_publish_each_waiting_notification_once(world):
     """SNS was down while 20 numbers were flagged: 40 notifications wait in the outbox. Two runs at
     once publish each of them exactly once (the claim), and later runs publish nothing more."""
-    from numberguard.notify.publisher import FakePublisher
+    from numberguard_ops.fakes import FakePublisher
 
     stack, inbox = world
     down = FakePublisher(fail_next=10_000)

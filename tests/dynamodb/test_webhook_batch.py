@@ -22,10 +22,10 @@ T0 = 1_799_900_000
 
 
 def receiver(stack):
-    from numberguard.meta_secrets import StaticSecrets
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.store.archive import MemoryArchive
     from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher, StaticSecrets
 
     publisher = FakePublisher()
     parts = build(stack.settings, clock=stack.clock, publisher=publisher, archive=MemoryArchive(),

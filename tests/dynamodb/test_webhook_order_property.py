@@ -112,9 +112,10 @@ class World:
 
     def __init__(self, endpoint: str, clock: FakeClock):
         from numberguard.config import Settings
-        from numberguard.notify.publisher import FakePublisher
         from numberguard.usecases.numbers import NumberRegistration
         from numberguard.wiring import build
+
+        from numberguard_ops.fakes import FakePublisher
 
         self.client = raw_client(endpoint)
         self.tables = create_prefixed_tables(self.client, f"w{next(_prefixes)}")

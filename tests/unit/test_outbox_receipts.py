@@ -10,10 +10,12 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from numberguard.domain.records import OutboxEntry
-from numberguard.notify.publisher import FakePublisher, SnsPublisher
-from numberguard.notify.receipts import RECEIPT_WAIT_SECONDS, FakeReceiptQueue, parse_receipt
+from numberguard.notify.publisher import SnsPublisher
+from numberguard.notify.receipts import RECEIPT_WAIT_SECONDS, parse_receipt
 from numberguard.usecases import outbox as outbox_module
 from numberguard.usecases.outbox import Outbox
+
+from numberguard_ops.fakes import FakePublisher, FakeReceiptQueue
 
 NOW = 1_800_000_000
 

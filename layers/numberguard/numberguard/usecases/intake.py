@@ -24,7 +24,7 @@ from numberguard.domain import events as ev
 from numberguard.domain.changes import Change, quality_reading
 from numberguard.domain.check import ReleaseRequest
 from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
-from numberguard.domain.facetlog import entry_key, run_start, touched
+from numberguard.domain.facetlog import entry_key, restriction_kinds, run_start, touched
 from numberguard.domain.number import NumberState
 from numberguard.domain.records import WabaFacets
 from numberguard.domain.tiers import MessagingLimit, Policy
@@ -242,7 +242,7 @@ class Intake:
                 changes = [
                     dataclasses.replace(
                         change_of(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
-                        before=_kinds(t.before), after=_kinds(t.after),
+                        before=restriction_kinds(t.before), after=restriction_kinds(t.after),
                     )
                     for t in moves
                 ]
@@ -305,8 +305,8 @@ class Intake:
 
         def release_all(group: list[ev.MessageStatus]) -> list[str]:
             # One number's releases one after another (they share its counter item); numbers side by side.
-            return [self.checker.release(ReleaseRequest(e.phone_number_id, e.recipient, e.reference), now)["decision"]
-                    for e in group]
+            return [self.checker.release(ReleaseRequest(e.phone_number_id, e.recipient, e.reference or ""),
+                                         now)["decision"] for e in group]
 
         for decisions in self._parallel(release_all, list(releases.values())):
             for decision in decisions:
@@ -381,13 +381,6 @@ def _latest_per_waba(events: list) -> list:
                                                                           latest[event.waba_id].dedup_key):
             latest[event.waba_id] = event
     return list(latest.values())
-
-
-def _kinds(value: str | None) -> str | None:
-    if value is None:
-        return None
-    kinds = sorted(json.loads(value))
-    return ", ".join(kinds) if kinds else "none"
 
 
 def serialise(event: ev.Event) -> dict:
