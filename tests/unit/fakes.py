@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from numberguard.domain.check import RecipientView
+from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
 from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store.dynamo import StoreUnavailable
-from numberguard.store.limits import Snapshot
 from numberguard.usecases.ports import CheckStore
 
 

@@ -17,6 +17,7 @@ from numberguard.domain.check import (
     InvalidRequest,
     RecipientView,
     ReleaseRequest,
+    Snapshot,
     Step,
     classify,
     echoed_number_id,
@@ -28,7 +29,6 @@ from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
 from numberguard.store import dynamo
 from numberguard.store.dynamo import StoreUnavailable
-from numberguard.store.limits import Snapshot
 from numberguard.usecases.ports import CheckStore
 
 MAX_ATTEMPTS = 24  # contention on one counter item: each failed condition returns the item
