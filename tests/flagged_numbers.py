@@ -40,7 +40,7 @@ def flag_numbers(stack, count: int, publisher: FakePublisher | None = None) -> N
     for i in range(0, count, 2):
         _, value, latest_at, _ = facets.log(pnid(i), "quality", entry_key(reading, "reading"), "YELLOW",
                                             lambda: "RED")
-        facets.state.set_facet(pnid(i), "quality", {"quality": value}, (), latest_at)
+        facets.stores.numbers.set_facet(pnid(i), "quality", {"quality": value}, (), latest_at)
 
 
 def expected(count: int) -> Counter:

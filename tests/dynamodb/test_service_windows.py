@@ -36,7 +36,7 @@ def stored(stack, windows) -> list[int | None]:
 def store(ddb_stack):
     from numberguard.wiring import build
 
-    return build(ddb_stack.settings).state
+    return build(ddb_stack.settings).stores.windows
 
 
 def counted(store) -> CallCounter:

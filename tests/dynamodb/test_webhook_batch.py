@@ -77,7 +77,7 @@ def test_a_1000_update_post(ddb_stack, mix, capsys):
     webhook, _publisher = receiver(ddb_stack)
     raw = body(MIXES[mix])
     counter = CallCounter()
-    client = webhook.intake.state.client
+    client = webhook.intake.stores.numbers.client
     client.meta.events.register("before-call.dynamodb", counter)
     try:
         started = time.perf_counter()

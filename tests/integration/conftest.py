@@ -48,7 +48,7 @@ class WebhookWorld:
     def history(self, phone_number_id: str = "106540352242922") -> list[dict]:
         from numberguard.wiring import build
 
-        return build(self.stack.settings).state.history(phone_number_id)
+        return build(self.stack.settings).stores.history.history(phone_number_id)
 
 
 @pytest.fixture

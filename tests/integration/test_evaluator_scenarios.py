@@ -66,10 +66,10 @@ class World:
         facets = wiring.parts().facets
         at = int(self.clock())
         _, value, latest_at, _ = facets.log(PNID, "quality", entry_key(at, f"reading-{at}"), quality, lambda: "GREEN")
-        facets.state.set_facet(PNID, "quality", {"quality": value}, (), latest_at)
+        facets.stores.numbers.set_facet(PNID, "quality", {"quality": value}, (), latest_at)
 
     def history(self) -> list[dict]:
-        return wiring.parts().state.history(PNID)
+        return wiring.parts().stores.history.history(PNID)
 
 
 def make_world(moto_stack, clock, monkeypatch, **env) -> World:

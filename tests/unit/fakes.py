@@ -1,4 +1,4 @@
-"""An in-memory LimitStore: the limit check's use case without DynamoDB (same methods, same answers)."""
+"""An in-memory CheckStore (usecases/ports.py): the limit check's use case without DynamoDB (same answers)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from numberguard.domain.check import RecipientView
 from numberguard.domain.number import NumberState
+from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.window import ReservePlan, ScopeUsage
-from numberguard.store.limits import Snapshot, StoreUnavailable
+from numberguard.store.dynamo import StoreUnavailable
+from numberguard.store.limits import Snapshot
 
 
 @dataclass
@@ -103,27 +105,23 @@ class FakeLimitStore:
         buckets[bucket] -= slots
         return True
 
-    def move_recipient(self, scope, recipient, old_bucket, new_bucket, counted_until, now) -> str:
-        result, _ = self.move_recipients(scope, [(recipient, old_bucket)], new_bucket, counted_until, now)
-        return result
-
-    def move_recipients(self, scope, moves, new_bucket, counted_until, now):
+    def move(self, scope, moves, new_bucket, counted_until, now) -> Moved:
         self._call()
-        stale = {r for r, old in moves if getattr(self.counted.get((scope, r)), "bucket", None) != old}
+        stale = frozenset(r for r, old in moves if getattr(self.counted.get((scope, r)), "bucket", None) != old)
         if stale:
-            return "stale", stale
+            return Moved(MoveResult.STALE, stale)
         buckets = self.counters[scope].buckets
         need: dict[int, int] = {}
         for _, old in moves:
             need[old] = need.get(old, 0) + 1
         if any(buckets.get(b, 0) < n for b, n in need.items()):
-            return "counter", set()
+            return Moved(MoveResult.COUNTER)
         for b, n in need.items():
             buckets[b] -= n
         buckets[new_bucket] = buckets.get(new_bucket, 0) + len(moves)
         for r, _ in moves:
             self.counted[(scope, r)] = Counted(new_bucket, counted_until, None)
-        return "moved", set()
+        return Moved(MoveResult.MOVED)
 
     def rebucket(self, scope, recipient, old_bucket, new_bucket, counted_until, now) -> bool:
         self._call()
@@ -153,10 +151,10 @@ class FakeLimitStore:
         self._call()
         c = self.counted.get((scope, recipient))
         if c is None or c.reference != reference or c.bucket != bucket:
-            return "not_that_slot"
+            return ReleaseResult.NOT_THAT_SLOT
         del self.counted[(scope, recipient)]
         buckets = self.counters[scope].buckets
         if buckets.get(bucket, 0) < 1:
-            return "folded"
+            return ReleaseResult.FOLDED
         buckets[bucket] -= 1
-        return "released"
+        return ReleaseResult.RELEASED

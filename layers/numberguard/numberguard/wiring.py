@@ -21,12 +21,12 @@ if TYPE_CHECKING:
     from numberguard.store.archive import Archive
     from numberguard.store.limits import LimitStore
     from numberguard.store.registry import RegistryStore
-    from numberguard.store.state import FacetLogStore, StateStore
     from numberguard.usecases.evaluator import Evaluator
     from numberguard.usecases.facets import Facets
     from numberguard.usecases.intake import Intake
     from numberguard.usecases.limit_check import LimitChecker
     from numberguard.usecases.numbers import Numbers
+    from numberguard.usecases.ports import Stores
     from numberguard.usecases.webhook import WebhookReceiver
 
 Clock = Callable[[], float]
@@ -63,18 +63,20 @@ class Parts:
                           limits_table=cfg.limits_table)
 
     @cached_property
-    def state(self) -> StateStore:
-        from numberguard.store.state import StateStore
+    def stores(self) -> Stores:
+        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs."""
+        from numberguard.store.facetlogs import FacetLogStore
+        from numberguard.store.history import HistoryStore
+        from numberguard.store.numbers import NumberStore
+        from numberguard.store.scopes import ScopeStore
+        from numberguard.store.wabas import WabaStore
+        from numberguard.store.windows import WindowStore
+        from numberguard.usecases.ports import Stores
 
-        cfg = self.settings
-        return StateStore(self.client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
-                          limits_table=cfg.limits_table, history_table=cfg.history_table)
-
-    @cached_property
-    def logs(self) -> FacetLogStore:
-        from numberguard.store.state import FacetLogStore
-
-        return FacetLogStore(self.client, self.settings.numbers_table)
+        cfg, client = self.settings, self.client
+        return Stores(numbers=NumberStore(client, cfg.numbers_table), scopes=ScopeStore(client, cfg.limits_table),
+                      windows=WindowStore(client, cfg.recipients_table), wabas=WabaStore(client, cfg.numbers_table),
+                      history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table))
 
     @cached_property
     def registry(self) -> RegistryStore:
@@ -149,7 +151,7 @@ class Parts:
     def facets(self) -> Facets:
         from numberguard.usecases.facets import Facets
 
-        return Facets(self.state, self.logs, self.publisher, self.clock, self.settings.window)
+        return Facets(self.stores, self.publisher, self.clock, self.settings.window)
 
     @cached_property
     def intake(self) -> Intake:
@@ -162,7 +164,7 @@ class Parts:
         from numberguard.usecases.evaluator import Evaluator
         from numberguard.usecases.outbox import Outbox
 
-        outbox = Outbox(self.state, self.publisher, self.receipt_queue)
+        outbox = Outbox(self.stores.history, self.publisher, self.receipt_queue)
         return Evaluator(self.facets, self.settings, clock=self.clock, outbox=outbox)
 
     @cached_property
@@ -176,7 +178,7 @@ class Parts:
         """Registration, adoption of what Meta reported before it, and the registry's views."""
         from numberguard.usecases.numbers import Numbers
 
-        return Numbers(self.registry, self.state, lambda: self.intake, self.settings, self.clock)
+        return Numbers(self.registry, self.stores, lambda: self.intake, self.settings, self.clock)
 
 
 def build(settings: Settings, *, clock: Clock = time.time, publisher: Publisher | None = None,

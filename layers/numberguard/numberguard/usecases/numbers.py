@@ -11,8 +11,8 @@ from numberguard.domain.number import scope_key
 from numberguard.domain.status import Connection, Quality, parse_connection, parse_quality
 from numberguard.domain.tiers import LimitSpellingError, parse_limit
 from numberguard.store.registry import AlreadyRegistered, RegistryStore
-from numberguard.store.state import StateStore
 from numberguard.usecases.intake import Intake
+from numberguard.usecases.ports import Stores
 
 _DIGITS = re.compile(r"^[0-9]{1,32}$")
 _DISPLAY = re.compile(r"^\+?[0-9 ().-]{7,24}$")
@@ -67,10 +67,10 @@ def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, object,
 class Numbers:
     """Registering numbers, adopting what Meta reported before, and describing them."""
 
-    def __init__(self, registry: RegistryStore, state: StateStore, intake: Callable[[], Intake], settings: Settings,
+    def __init__(self, registry: RegistryStore, stores: Stores, intake: Callable[[], Intake], settings: Settings,
                  clock: Callable[[], float]):
         self.registry = registry
-        self.state = state
+        self.stores = stores
         self._intake = intake  # built on first adoption only (most registrations have nothing kept)
         self.settings = settings
         self.clock = clock
@@ -96,17 +96,19 @@ class Numbers:
     def adopt_kept(self, phone_number_id: str, waba_id: str, display: str) -> dict[str, int]:
         """What Meta reported before the number was registered: the WABA's ban and restrictions, and the
         quality updates kept for its display number. Returns what was applied (empty: nothing was kept)."""
-        kept = self.state.take_pending(waba_id, display)
-        if not kept and self.state.waba_item(waba_id) is None:
+        kept = self.stores.wabas.take_pending(waba_id, display)
+        if not kept and self.stores.wabas.get(waba_id) is None:
             return {}
-        number = self.state.get_number_item(phone_number_id)
         try:
+            number = self.stores.numbers.get(phone_number_id)
+            if number is None:
+                raise RegistrationError(f"phone_number_id {phone_number_id} disappeared while registering it")
             summary = self._intake().adopt(number, kept)
         except Exception:
             # Nothing kept may be lost: put the updates back for the next attempt (applying is idempotent).
             now = int(self.clock())
             for event in kept:
-                self.state.keep_pending(waba_id, display, event["dedup_key"], event, now)
+                self.stores.wabas.keep_pending(waba_id, display, event["dedup_key"], event, now)
             raise
         applied = {k: v for k, v in summary.counts.items() if v}
         if summary.changes:

@@ -17,8 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from numberguard.meta_secrets import Secrets, SecretUnavailable
 from numberguard.observability import logger
 from numberguard.store.archive import Archive
-from numberguard.store.limits import StoreUnavailable
-from numberguard.store.state import LogConflict
+from numberguard.store.dynamo import StoreUnavailable
+from numberguard.store.facetlogs import LogConflict
 from numberguard.usecases.intake import Intake
 from numberguard.webhooks import (
     BodyTooLarge,
