@@ -1,4 +1,4 @@
-"""The limit check's contract: requests, decisions and answers (DESIGN §3)."""
+"""The limit check's contract: requests, decisions and answers (docs/contracts.md §3)."""
 
 from __future__ import annotations
 
