@@ -21,6 +21,7 @@ from numberguard.domain.evaluation import (
     BANDS,
     FLAG_OUTCOME_AFTER,
     WARNING_REPEAT_AFTER,
+    FlagOutcome,
     flag_outcome,
     upgrade_eligibility,
     usage_band,
@@ -118,12 +119,7 @@ class Evaluator:
         if outcome is None:
             return []
         key = entry_key(outcome.at, f"{OWN_LIMIT_ENTRY}-{flagged_at}")
-        if outcome.settled_by_meta:
-            reason = "Meta reported the limit while the number was flagged; its word settles the flag"
-        elif outcome.recovered:
-            reason = "quality Medium or High again by day 7"
-        else:
-            reason = "quality still Low on day 7"
+        reason = _outcome_reason(outcome)
         changes: list[Change] = []
         if outcome.downgraded:
             # The lower limit first: applied to limit checks from this instant on.
@@ -292,3 +288,9 @@ class Evaluator:
         return changes
 
 
+def _outcome_reason(outcome: FlagOutcome) -> str:
+    if outcome.settled_by_meta:
+        return "Meta reported the limit while the number was flagged; its word settles the flag"
+    if outcome.recovered:
+        return "quality Medium or High again by day 7"
+    return "quality still Low on day 7"
