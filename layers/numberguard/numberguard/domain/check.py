@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, overload
@@ -222,6 +222,16 @@ class RecipientView:
 
     def in_service_window(self, now: int) -> bool:
         return self.service_window_until > now
+
+
+@dataclass
+class Snapshot:
+    """What the check reads in one go: the number, its scope's counter and each recipient's records."""
+
+    number: NumberState | None
+    usage: ScopeUsage | None
+    tier: str | None
+    records: dict[str, RecipientView] = field(default_factory=dict)
 
 
 class Step(StrEnum):

@@ -35,6 +35,11 @@ class StoreUnavailable(RuntimeError):
     """DynamoDB could not be reached or refused the call for a reason a retry may fix."""
 
 
+# Everything a DynamoDB call can raise that means "not now" to the caller (use cases catch these
+# without importing the SDK).
+STORE_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, StoreUnavailable)
+
+
 class Budget(IntEnum):
     """Attempts per call kind (a contended write, an unprocessed batch, a contended transaction)."""
 
@@ -43,7 +48,10 @@ class Budget(IntEnum):
     TRANSACTION = 8
 
 
-def code(err: ClientError) -> str:
+def code(err: BaseException) -> str:
+    """DynamoDB's error code ("" for anything but a ClientError)."""
+    if not isinstance(err, ClientError):
+        return ""
     return str(err.response.get("Error", {}).get("Code", ""))
 
 

@@ -41,7 +41,7 @@ class FacetLogStore:
         if not item:
             return FacetLog(subject, facet, {}, None, 0)
         entries = {k: v["S"] for k, v in item.get("entries", {}).get("M", {}).items()}
-        return FacetLog(subject, facet, entries, codec.s(item, "initial"), codec.n(item, "version", 0),
+        return FacetLog(subject, facet, entries, codec.s(item, "initial"), codec.n(item, "version", 0) or 0,
                         codec.s(item, "announced"))
 
     def write(self, log: FacetLog, entries: dict[str, str], initial: str | None) -> None:

@@ -14,36 +14,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from numberguard.domain.check import RecipientView
+from numberguard.domain.check import Snapshot
 from numberguard.domain.number import NumberState
 from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store import codec, dynamo, keys
-from numberguard.store.dynamo import (  # noqa: F401 (re-exported: the check's callers name them here)
-    BATCH_WRITE_MAX,
-    TRANSACT_MAX,
-    StoreUnavailable,
-)
-from numberguard.store.items import (  # the check's callers name these here too
-    ATTENTION,
-    RECORD_TTL_SECONDS,
-    number_from_item,
-    recipient_view,
-    usage_from_item,
-)
-
-
-@dataclass
-class Snapshot:
-    number: NumberState | None
-    usage: ScopeUsage | None
-    tier: str | None
-    records: dict[str, RecipientView] = field(default_factory=dict)
+from numberguard.store.dynamo import StoreUnavailable
+from numberguard.store.items import ATTENTION, RECORD_TTL_SECONDS, number_from_item, recipient_view, usage_from_item
 
 
 def _n(value: int) -> dict:
@@ -130,11 +111,9 @@ class LimitStore:
         return True, usage_from_item(reply["Attributes"])
 
     def give_back(self, scope: str, bucket: int, slots: int, now: int) -> bool:
-        """Return slots taken in `bucket` (a reservation that turned out not to be needed).
-
-        A one-item transaction: the SDK retries it with the same ClientRequestToken, so a reply lost
-        after the write cannot return the slots twice.
-        """
+        """Return slots taken in `bucket` (a reservation that turned out not to be needed). A one-item
+        transaction: the SDK retries it with the same ClientRequestToken, so a reply lost after the
+        write cannot return the slots twice."""
         try:
             self.client.transact_write_items(TransactItems=[{"Update": self._counter_less(scope, bucket, slots, now)}])
         except ClientError as err:
@@ -157,12 +136,9 @@ class LimitStore:
 
     def move(self, scope: str, moves: Sequence[tuple[str, int]], new_bucket: int, counted_until: int,
              now: int) -> Moved:
-        """Move counted recipients (recipient, old bucket) to `new_bucket`: counter and records together.
-
-        One TransactWriteItems for 1 to TRANSACT_MAX - 1 recipients: the counter's buckets and the
-        records move together or not at all, so a lost call can never leave a record pointing at a
-        bucket that no longer holds it.
-        """
+        """Move counted recipients (recipient, old bucket) to `new_bucket`, 1 to TRANSACT_MAX - 1 in one
+        TransactWriteItems: counter and records move together or not at all, so a lost call never leaves
+        a record pointing at a bucket that no longer holds it."""
         if not 0 < len(moves) < dynamo.TRANSACT_MAX:
             raise ValueError(f"move 1 to {dynamo.TRANSACT_MAX - 1} recipients at a time, got {len(moves)}")
         items = [{"Update": self._counter_move(scope, Counter(old for _, old in moves), new_bucket, now)}]
@@ -239,13 +215,10 @@ class LimitStore:
     # ---- records ------------------------------------------------------------------------------
 
     def keep_counted(self, scope: str, entries: Sequence[tuple[str, int, str]]) -> set[str]:
-        """Take the slot reference away from counted records (recipient, bucket, reference).
-
-        One TransactWriteItems for at most TRANSACT_MAX records, each guarded by its bucket and
-        reference: a repeat the sender is told to send must not be un-counted by a later release of
-        the send that took the slot. Returns the recipients whose record changed meanwhile (not
-        written: read again).
-        """
+        """Take the slot reference away from counted records (recipient, bucket, reference), at most
+        TRANSACT_MAX in one TransactWriteItems, each guarded by its bucket and reference: a repeat the
+        sender is told to send must not be un-counted by a later release of the send that took the slot.
+        Returns the recipients whose record changed meanwhile (not written: read again)."""
         entries = list(entries)
         stale: set[str] = set()
         for attempt in range(1, dynamo.Budget.TRANSACTION + 1):

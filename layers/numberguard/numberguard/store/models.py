@@ -47,7 +47,7 @@ class NumberModel(Model):
     banned = BooleanAttribute(default=False)
     quality = UnicodeAttribute(default="UNKNOWN")
     flagged_at = NumberAttribute(null=True)
-    restrictions = MapAttribute(default=dict)  # restriction_type -> expiration (epoch s)
+    restrictions: MapAttribute = MapAttribute(default=dict)  # restriction_type -> expiration (epoch s)
     registered_at = NumberAttribute()
     updated_at = NumberAttribute()
     by_waba = ByWabaIndex()
@@ -65,7 +65,7 @@ class LimitModel(Model):
     limit = NumberAttribute()  # -1 = unlimited
     tier = UnicodeAttribute()
     used = NumberAttribute(default=0)
-    buckets = MapAttribute(default=dict)
+    buckets: MapAttribute = MapAttribute(default=dict)
     updated_at = NumberAttribute()
     numbers = UnicodeSetAttribute(null=True)  # phone_number_ids counted in this scope
 

@@ -188,7 +188,8 @@ class Evaluator:
     def _scope(self, item: ScopeCounter, now: int, counts: Counter) -> list[Change]:
         counts["scopes_due"] += 1
         scope, usage, seen_at = item.scope, item.usage, item.attention_at
-        if usage.unlimited:
+        limit = usage.limit
+        if limit is None:  # unlimited: nothing to watch
             self.stores.scopes.reschedule(scope, seen_at, None)
             return []
         used = self.window.used(usage.buckets, now)
@@ -200,12 +201,13 @@ class Evaluator:
                 numbers = self.stores.numbers.get_many(sorted(item.numbers))
             return numbers
 
-        changes = self._usage(scope, usage.limit, used, numbers_of_scope, now, counts)
-        if 2 * used >= usage.limit:
+        changes = self._usage(scope, limit, used, numbers_of_scope, now, counts)
+        if 2 * used >= limit:
             changes += self._upgrade(item, numbers_of_scope, now, counts)
-        if used >= usage.limit:
-            next_at = self.window.slots_free_at(usage.buckets, usage.limit, 1, now) or now
-        elif 2 * used >= usage.limit:
+        next_at: int | None
+        if used >= limit:
+            next_at = self.window.slots_free_at(usage.buckets, limit, 1, now) or now
+        elif 2 * used >= limit:
             next_at = seen_at  # keep watching while at least half is used (still due: no write)
         else:
             next_at = None
@@ -264,6 +266,8 @@ class Evaluator:
         if filled is not None and now < self.window.frees_at(filled):
             counts["upgrade_not_judged_while_filled"] += 1  # the fill is not real usage
             return []
+        if tier is None:
+            return []  # a counter always has a tier (registration writes it)
         numbers = numbers_of_scope()
         states = numbers
         check = upgrade_eligibility(

@@ -305,8 +305,8 @@ class Intake:
 
         def release_all(group: list[ev.MessageStatus]) -> list[str]:
             # One number's releases one after another (they share its counter item); numbers side by side.
-            return [self.checker.release(ReleaseRequest(e.phone_number_id, e.recipient, e.reference), now)["decision"]
-                    for e in group]
+            return [self.checker.release(ReleaseRequest(e.phone_number_id, e.recipient, e.reference or ""),
+                                         now)["decision"] for e in group]
 
         for decisions in self._parallel(release_all, list(releases.values())):
             for decision in decisions:

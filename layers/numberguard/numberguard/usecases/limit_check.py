@@ -8,8 +8,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from numberguard.config import FailMode, Settings
 from numberguard.domain.answer import Answer, Outcome, batch_summary
 from numberguard.domain.check import (
@@ -19,6 +17,7 @@ from numberguard.domain.check import (
     InvalidRequest,
     RecipientView,
     ReleaseRequest,
+    Snapshot,
     Step,
     classify,
     echoed_number_id,
@@ -30,7 +29,6 @@ from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
 from numberguard.store import dynamo
 from numberguard.store.dynamo import StoreUnavailable
-from numberguard.store.limits import Snapshot
 from numberguard.usecases.ports import CheckStore
 
 MAX_ATTEMPTS = 24  # contention on one counter item: each failed condition returns the item
@@ -56,7 +54,7 @@ class LimitChecker:
             if isinstance(request, ReleaseRequest):
                 return self.release(request, now)
             return self.check(request, now)
-        except (ClientError, BotoCoreError, StoreUnavailable) as err:
+        except dynamo.STORE_ERRORS as err:
             return self._store_unavailable(request, err, now)
 
     # ---- check ----------------------------------------------------------------------------
@@ -180,7 +178,7 @@ class LimitChecker:
 
     def _move_chunk(self, scope: str, chunk: list[tuple[str, int]], usage: ScopeUsage,
                     now: int) -> tuple[ScopeUsage, list[str]]:
-        bucket, again = self.window.bucket_of(now), []
+        bucket, again = self.window.bucket_of(now), list[str]()
         for _ in range(MAX_ATTEMPTS):
             moved = self.store.move(scope, chunk, bucket, self.window.counted_until(now), now)
             if moved.result is MoveResult.MOVED:  # later answers report the buckets as they now stand
@@ -236,6 +234,8 @@ class LimitChecker:
             if slots == 0:
                 return 0, usage
             plan = plan_reserve(self.window, usage, slots, now)
+            if plan is None:  # fit() said they fit: only a race-free read gets here
+                return 0, usage
             ok, seen = self.store.reserve(number.scope, plan, now)
             if seen is None:
                 raise StoreUnavailable(f"the counter of {number.scope} disappeared")
@@ -284,12 +284,10 @@ class LimitChecker:
                 return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
             scope = number.scope
         snap = self.store.read(phone_number_id, scope, recipients)
+        if snap.number is not None and snap.number.scope != scope:  # the number moved scope (another portfolio)
+            snap = self.store.read(phone_number_id, snap.number.scope, recipients)
         if snap.number is None:
             return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
-        if snap.number.scope != scope:  # the number moved scope (e.g. another portfolio)
-            snap = self.store.read(phone_number_id, snap.number.scope, recipients)
-            if snap.number is None:
-                return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         self._scopes[phone_number_id] = snap.number.scope
         if snap.usage is None:
             return None, f"no messaging limit is registered for {snap.number.scope} (register the number with a tier)"
@@ -301,11 +299,12 @@ class LimitChecker:
         return Outcome(found.decision, found.retry_at)
 
     def _limit_reached(self, usage: ScopeUsage, slots: int, now: int) -> Outcome:
-        at = self.window.slots_free_at(usage.buckets, usage.limit, slots, now)
+        # An unlimited scope is never full: no time to name.
+        at = None if usage.limit is None else self.window.slots_free_at(usage.buckets, usage.limit, slots, now)
         return Outcome(Decision.DENIED_LIMIT_REACHED, at)
 
     def _store_unavailable(self, request: CheckRequest | ReleaseRequest, err: Exception, now: int) -> dict:
-        detail = dynamo.code(err) or "error" if isinstance(err, ClientError) else type(err).__name__
+        detail = dynamo.code(err) or type(err).__name__
         fail_open = self.settings.fail_mode is FailMode.OPEN and isinstance(request, CheckRequest)
         decision = Decision.ALLOWED_STORE_UNAVAILABLE if fail_open else Decision.DENIED_STORE_UNAVAILABLE
         message = f"the limit store could not be reached ({detail}); failing {'open' if fail_open else 'closed'}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from numberguard.config import Settings
 from numberguard.domain.number import scope_key
 from numberguard.domain.status import Connection, Quality, parse_connection, parse_quality
-from numberguard.domain.tiers import LimitSpellingError, parse_limit
+from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
 from numberguard.store.registry import AlreadyRegistered, RegistryStore
 from numberguard.usecases.intake import Intake
 from numberguard.usecases.ports import Stores
@@ -33,7 +33,7 @@ class NumberRegistration:
     quality: str = "UNKNOWN"
 
 
-def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, object, Connection, Quality, str]:
+def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, MessagingLimit, Connection, Quality, str]:
     if not _DIGITS.match(reg.phone_number_id or ""):
         raise RegistrationError(f"--phone-number-id must be Meta's numeric id, got {reg.phone_number_id!r}")
     if not _DIGITS.match(reg.waba_id or ""):
@@ -86,7 +86,7 @@ class Numbers:
         except AlreadyRegistered as err:
             raise RegistrationError(str(err)) from None
         adopted = self.adopt_kept(reg.phone_number_id, reg.waba_id, display)
-        number = self.registry.get_number(reg.phone_number_id) if adopted else done.number
+        number = (self.registry.get_number(reg.phone_number_id) if adopted else None) or done.number
         out = describe(number, self.registry.get_limit(number.scope) if adopted else done.limit)
         out["limit_was_shared"] = done.limit_was_shared
         if adopted:

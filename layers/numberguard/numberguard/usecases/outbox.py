@@ -20,7 +20,7 @@ from collections import Counter
 from numberguard.domain.records import OutboxEntry
 from numberguard.notify.messages import notification_from_document
 from numberguard.notify.publisher import Publisher
-from numberguard.notify.receipts import RECEIPT_WAIT_SECONDS, ReceiptQueue
+from numberguard.notify.receipts import RECEIPT_WAIT_SECONDS, Receipt, ReceiptQueue
 from numberguard.observability import logger
 from numberguard.usecases.ports import HistoryPort
 
@@ -75,7 +75,8 @@ class Outbox:
         marks, so a crash here loses none."""
         if self.receipts is None:
             return set(), True
-        taken, complete = [], False
+        taken: list[Receipt] = []
+        complete = False
         while len(taken) < MAX_RECEIPTS_PER_RUN:
             batch = self.receipts.receive(0)
             if not batch and due:  # about to publish again: a long poll makes sure no receipt is missed

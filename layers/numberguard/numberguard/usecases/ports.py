@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from numberguard.domain.changes import Change
+from numberguard.domain.check import Snapshot
 from numberguard.domain.number import NumberState
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
 from numberguard.domain.results import Moved, ReleaseResult
@@ -15,7 +16,6 @@ from numberguard.domain.tiers import MessagingLimit
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store.facetlogs import FacetLog
 from numberguard.store.guarded import Applied
-from numberguard.store.limits import Snapshot
 
 
 class CheckStore(Protocol):
