@@ -25,12 +25,9 @@ def _templates(world: World, now: int) -> None:
     from numberguard.domain import events as ev
     from numberguard.domain.templates import StatusReading
     from numberguard.notify.publisher import FakePublisher
-    from numberguard.usecases.intake import Intake
-    from numberguard.wiring import facets
+    from numberguard.wiring import build
 
-    client = dynamodb_client(world.endpoint)
-    intake = Intake(facets(world.settings, FakePublisher(), FixedClock(now)), world.checker(client, FixedClock(now)),
-                    world.settings)
+    intake = build(world.settings, clock=FixedClock(now), publisher=FakePublisher()).intake
     intake.apply([
         ev.TemplateStatusUpdate(WABA_ID, now - 60, "a", "1", "order_confirmation", "en_US", StatusReading("APPROVED")),
         ev.TemplateQuality(WABA_ID, now - 50, "q", "1", "order_confirmation", "YELLOW", "RED", "en_US"),

@@ -7,12 +7,14 @@ Reads the same items the check and the intake use (store/templates.py), locally 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from numberguard.domain.templates import Block, TemplateRef, TemplateState
+
+if TYPE_CHECKING:
+    from numberguard.wiring import Parts
 
 DENIALS = {Block.PAUSED: "DENIED_TEMPLATE_PAUSED", Block.DISABLED: "DENIED_TEMPLATE_DISABLED",
            Block.NOT_APPROVED: "DENIED_TEMPLATE_NOT_APPROVED"}
@@ -51,19 +53,15 @@ def wabas_of(numbers: Iterable[dict]) -> list[str]:
     return sorted({n["waba_id"] for n in numbers if n.get("waba_id")})
 
 
-def collect(settings: Any, wabas: list[str], now: int) -> list[dict]:
-    from numberguard.store.client import dynamodb_client
-    from numberguard.store.templates import TemplateStore
-
-    store = TemplateStore(dynamodb_client(settings), settings.numbers_table)
+def collect(parts: Parts, wabas: list[str], now: int) -> list[dict]:
+    """Every template of these WABAs (wiring's parts: local, --aws or a simulation)."""
+    store = parts.stores.templates
     return [template_dict(t, now) for waba in wabas for t in store.of_waba(waba)]
 
 
-def history_of(settings: Any, waba: str, name: str, language: str) -> list[dict]:
-    from numberguard.store.templates import subject
-    from numberguard.wiring import state_store
-
-    return state_store(settings).history(subject(waba, TemplateRef(name, language)))
+def history_of(parts: Parts, waba: str, name: str, language: str) -> list[dict]:
+    stores = parts.stores
+    return stores.history.history(stores.templates.subject(waba, TemplateRef(name, language)))
 
 
 def _status_text(row: dict) -> str:
@@ -100,72 +98,3 @@ def show_lines(row: dict, history: list[dict]) -> list[str]:
         lines.append(f"    {_iso(entry.get('at'))}  {doc.get('from') or '-'} → {doc.get('to') or '-'}  "
                      f"({doc.get('reason')}){'' if entry.get('published') else '  [history only]'}")
     return lines
-
-
-# ---- the command group ------------------------------------------------------------------------------
-
-
-def add_parser(commands: Any, store: argparse.ArgumentParser, parser_class: type) -> None:
-    group = commands.add_parser("templates", help="the WABAs' message templates and what a check naming one gets",
-                                description="Meta's message templates of the registered numbers' WABAs: status "
-                                            "(paused until when, disabled, not approved), quality, category.")
-    actions = group.add_subparsers(dest="templates_command", metavar="ACTION", parser_class=parser_class)
-    actions.required = True
-    listing = actions.add_parser("list", parents=[store], help="list the templates numberguard knows")
-    listing.add_argument("--waba-id", help="one WABA's templates (default: every registered number's WABA)")
-    listing.set_defaults(handler=cmd_templates_list)
-    show = actions.add_parser("show", parents=[store], help="one template: its state and history")
-    show.add_argument("name", help="the template's name")
-    show.add_argument("--language", default="en_US", help="its language (en_US = en-US; default %(default)s)")
-    show.add_argument("--waba-id", help="its WABA (needed when several WABAs have a template of that name)")
-    show.set_defaults(handler=cmd_templates_show)
-
-
-def _rows(args: argparse.Namespace, now: int) -> tuple[list[dict], Any, str, str | None]:
-    from numberguard.usecases.numbers import list_all
-
-    from numberguard_ops.cli import _store_call, open_store
-
-    settings, where, hint = open_store(args, history=True)
-    wabas = [args.waba_id] if args.waba_id else wabas_of(_store_call(where, hint, list_all))
-    return _store_call(where, hint, collect, settings, wabas, now), settings, where, hint
-
-
-def cmd_templates_list(args: argparse.Namespace) -> int:
-    import time
-
-    from numberguard_ops.cli import EXIT_OK, _print_json
-
-    rows, _, where, _ = _rows(args, int(time.time()))
-    if args.json:
-        _print_json(rows)
-    elif not rows:
-        print(f"No templates known in {where}: numberguard learns them from Meta's template webhooks "
-              "(subscribe message_template_status_update and message_template_quality_update).")
-    else:
-        print("\n".join(list_lines(rows)))
-    return EXIT_OK
-
-
-def cmd_templates_show(args: argparse.Namespace) -> int:
-    import time
-
-    from numberguard.domain.templates import language_key
-
-    from numberguard_ops.cli import EXIT_OK, CliError, _print_json, _store_call
-
-    rows, settings, where, hint = _rows(args, int(time.time()))
-    found = [r for r in rows if r["name"] == args.name and language_key(r["language"]) == language_key(args.language)]
-    if not found:
-        raise CliError(f"no template {args.name!r} ({args.language}) known in {where} "
-                       "(numberguard templates list shows the known ones)")
-    if len(found) > 1:
-        raise CliError(f"{len(found)} WABAs have {args.name!r} ({args.language}): pass --waba-id "
-                       f"({', '.join(r['waba_id'] for r in found)})")
-    row = found[0]
-    history = _store_call(where, hint, history_of, settings, row["waba_id"], row["name"], row["language"])
-    if args.json:
-        _print_json(row | {"history": history})
-    else:
-        print("\n".join(show_lines(row, history)))
-    return EXIT_OK

@@ -25,7 +25,8 @@ SEED_THREADS = 8
 def seed_counted(stack, count: int) -> float:
     """Stores `count` counted records in the current bucket and sets the counter to match; returns seconds."""
     from numberguard.store import keys
-    from numberguard.store.limits import BATCH_WRITE_MAX, RECORD_TTL_SECONDS
+    from numberguard.store.dynamo import BATCH_WRITE_MAX
+    from numberguard.store.items import RECORD_TTL_SECONDS
 
     now = int(stack.clock())
     window = stack.settings.window
@@ -130,14 +131,13 @@ def paused_template(stack, title: str = "FIRST_PAUSE") -> None:
     from numberguard.domain import events as ev
     from numberguard.domain.templates import Category, StatusReading
     from numberguard.notify.publisher import FakePublisher
-    from numberguard.usecases.intake import Intake
-    from numberguard.wiring import facets
+    from numberguard.wiring import build
 
     now = int(stack.clock())
     reading = StatusReading("PAUSED", title, None)
     event = ev.TemplateStatusUpdate(WABA, now - 60, f"paused-{title}", "1689556908129832", "order_confirmation",
                                     "en_US", reading, Category.UTILITY)
-    Intake(facets(stack.settings, FakePublisher(), stack.clock), stack.checker(), stack.settings).apply([event])
+    build(stack.settings, clock=stack.clock, publisher=FakePublisher()).intake.apply([event])
 
 
 WABA = "102290129340398"
@@ -149,13 +149,11 @@ def test_naming_a_template_keeps_the_calls_per_check(ddb_stack):
     from numberguard.domain import events as ev
     from numberguard.domain.templates import StatusReading
     from numberguard.notify.publisher import FakePublisher
-    from numberguard.usecases.intake import Intake
-    from numberguard.wiring import facets
+    from numberguard.wiring import build
 
     ddb_stack.register(tier="1000000")
     now = int(ddb_stack.clock())
-    Intake(facets(ddb_stack.settings, FakePublisher(), ddb_stack.clock), ddb_stack.checker(),
-           ddb_stack.settings).apply([
+    build(ddb_stack.settings, clock=ddb_stack.clock, publisher=FakePublisher()).intake.apply([
         ev.TemplateStatusUpdate(WABA, now - 60, "a", "1", "order_confirmation", "en_US", StatusReading("APPROVED")),
         ev.TemplateQuality(WABA, now - 30, "q", "1", "order_confirmation", "YELLOW", "RED", "en_US"),
     ])

@@ -45,9 +45,9 @@ def template(world, name: str = NAME, language: str = "en_US"):
 
 
 def history(world, name: str = NAME, language: str = "en_us") -> list[tuple]:
-    from numberguard.wiring import state_store
+    from numberguard.wiring import build
 
-    entries = state_store(world.stack.settings).history(f"TPL#{WABA}#{name}#{language}")
+    entries = build(world.stack.settings).stores.history.history(f"TPL#{WABA}#{name}#{language}")
     entries = sorted(entries, key=lambda h: h["sk"])
     return [(h["document"]["from"], h["document"]["to"], h["published"]) for h in entries]
 

@@ -59,6 +59,14 @@ class TemplateRef:
         return cls(name, language) if name and language else None
 
 
+@dataclass(frozen=True)
+class Naming:
+    """How an event names its template: Meta's id (when it gave one) and its name and language."""
+
+    template_id: str | None
+    ref: TemplateRef
+
+
 # ---- a template's status, event by event (DESIGN §3's table) ---------------------------------------
 
 HOUR_SECONDS = 3600

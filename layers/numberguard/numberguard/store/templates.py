@@ -14,83 +14,43 @@ The facet logs (store/state.py's FacetLogStore) use the subject `TPL#<waba>#<nam
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from numberguard.domain.status import Quality
-from numberguard.domain.templates import Category, StatusFold, TemplateRef, TemplateState, TemplateStatus
-from numberguard.store import codec
-
-BATCH_GET_MAX = 100
+from numberguard.domain.templates import Category, Naming, StatusFold, TemplateRef, TemplateState
+from numberguard.store import codec, dynamo, keys
+from numberguard.store.items import template_from_item
 
 
 def subject(waba_id: str, ref: TemplateRef) -> str:
     """The template's name in facet logs and history (one per WABA, name and language)."""
-    name, language = ref.key
-    return f"TPL#{waba_id}#{name}#{language}"
-
-
-def template_key(waba_id: str, ref: TemplateRef) -> dict:
-    return {"pk": {"S": subject(waba_id, ref)}}
-
-
-def _index_key(waba_id: str) -> dict:
-    return {"pk": {"S": f"TPLS#{waba_id}"}}
-
-
-def template_from_item(item: dict) -> TemplateState:
-    status = StatusFold(
-        status=TemplateStatus(codec.s(item, "status", TemplateStatus.UNKNOWN.value)),
-        at=codec.n(item, "status_at"),
-        paused_until=codec.n(item, "paused_until"),
-        pacing=codec.b(item, "pacing"),
-        pause_count=codec.n(item, "pause_count", 0),
-        reason=codec.s(item, "status_reason"),
-        in_appeal=codec.b(item, "in_appeal"),
-    )
-    return TemplateState(
-        waba_id=codec.s(item, "waba_id", ""),
-        name=codec.s(item, "name", ""),
-        language=codec.s(item, "language", ""),
-        template_id=codec.s(item, "template_id"),
-        status=status,
-        quality=Quality(codec.s(item, "quality", Quality.UNKNOWN.value)),
-        category=Category.read(codec.s(item, "category")),
-        quality_at=codec.n(item, "quality_at"),
-        category_at=codec.n(item, "category_at"),
-    )
-
-
-def _code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
-
-
-@dataclass(frozen=True)
-class Naming:
-    """How an event names its template: Meta's id and spelling, when it gave them."""
-
-    template_id: str | None
-    ref: TemplateRef
+    return keys.template_subject(waba_id, ref.key)
 
 
 class TemplateStore:
-    def __init__(self, client, numbers_table: str):
+    def __init__(self, client: Any, numbers_table: str):
         self.client = client
         self.table = numbers_table
+
+    @staticmethod
+    def subject(waba_id: str, ref: TemplateRef) -> str:
+        return subject(waba_id, ref)
 
     # ---- reads ------------------------------------------------------------------------------------
 
     def get(self, waba_id: str, ref: TemplateRef) -> TemplateState | None:
-        reply = self.client.get_item(TableName=self.table, Key=template_key(waba_id, ref), ConsistentRead=True)
+        reply = self.client.get_item(TableName=self.table, Key=keys.template_key(waba_id, ref.key),
+                                     ConsistentRead=True)
         item = reply.get("Item")
         return template_from_item(item) if item else None
 
     def ref_of_id(self, waba_id: str, template_id: str) -> TemplateRef | None:
         """The name and language Meta's id stands for, when an event named them before."""
-        name = f"id#{template_id}"
-        reply = self.client.get_item(TableName=self.table, Key=_index_key(waba_id), ConsistentRead=True,
-                                     ProjectionExpression="#id", ExpressionAttributeNames={"#id": name})
+        name = keys.template_id_attribute(template_id)
+        reply = self.client.get_item(TableName=self.table, Key=keys.templates_of_waba_key(waba_id),
+                                     ConsistentRead=True, ProjectionExpression="#id",
+                                     ExpressionAttributeNames={"#id": name})
         value = codec.s(reply.get("Item", {}), name)
         if not value:
             return None
@@ -99,16 +59,12 @@ class TemplateStore:
 
     def of_waba(self, waba_id: str) -> list[TemplateState]:
         """Every template of a WABA that numberguard has heard of, by name and language."""
-        reply = self.client.get_item(TableName=self.table, Key=_index_key(waba_id), ConsistentRead=True)
+        reply = self.client.get_item(TableName=self.table, Key=keys.templates_of_waba_key(waba_id),
+                                     ConsistentRead=True)
         names = sorted(reply.get("Item", {}).get("templates", {}).get("SS", []))
-        keys = [template_key(waba_id, TemplateRef(*n.rsplit("#", 1))) for n in names]
-        found: list[dict] = []
-        for start in range(0, len(keys), BATCH_GET_MAX):
-            request = {self.table: {"Keys": keys[start:start + BATCH_GET_MAX], "ConsistentRead": True}}
-            while request:
-                reply = self.client.batch_get_item(RequestItems=request)
-                found += reply.get("Responses", {}).get(self.table, [])
-                request = reply.get("UnprocessedKeys") or {}
+        wanted = [(self.table, keys.template_key(waba_id, (n.rpartition("#")[0], n.rpartition("#")[2])))
+                  for n in names]
+        found = dynamo.batch_get(self.client, wanted).get(self.table, []) if wanted else []
         return sorted((template_from_item(i) for i in found), key=lambda t: t.ref.key)
 
     # ---- writes (the intake) ----------------------------------------------------------------------
@@ -120,10 +76,10 @@ class TemplateStore:
         values = {":k": {"SS": [f"{name}#{language}"]}, ":now": {"N": str(now)}}
         update = "ADD #k :k SET #u = :now"
         if naming.template_id:
-            names["#id"] = f"id#{naming.template_id}"
+            names["#id"] = keys.template_id_attribute(naming.template_id)
             values[":ref"] = {"S": f"{name}#{language}"}
             update += ", #id = :ref"
-        self.client.update_item(TableName=self.table, Key=_index_key(waba_id), UpdateExpression=update,
+        self.client.update_item(TableName=self.table, Key=keys.templates_of_waba_key(waba_id), UpdateExpression=update,
                                 ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
     def _write(self, waba_id: str, naming: Naming, sets: dict, guard: str, guard_value: int, op: str = "<") -> bool:
@@ -142,12 +98,12 @@ class TemplateStore:
         update = "SET " + ", ".join(assigns) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
             self.client.update_item(
-                TableName=self.table, Key=template_key(waba_id, naming.ref), UpdateExpression=update,
+                TableName=self.table, Key=keys.template_key(waba_id, naming.ref.key), UpdateExpression=update,
                 ConditionExpression=f"attribute_not_exists(#g) OR #g {op} :g",
                 ExpressionAttributeNames=names, ExpressionAttributeValues=values,
             )
         except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
+            if dynamo.condition_failed(err):
                 return False
             raise
         return True

@@ -9,7 +9,7 @@ order end in the same state, and each change is recorded once under a stable id.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from numberguard.domain import events as ev
@@ -19,6 +19,7 @@ from numberguard.domain.facetlog import entry_key, insert, latest, touched, tran
 from numberguard.domain.templates import (
     SEND_FAILED_DISABLED,
     SEND_FAILED_PAUSED,
+    Naming,
     StatusMove,
     StatusReading,
     TemplateRef,
@@ -28,9 +29,9 @@ from numberguard.domain.templates import (
 from numberguard.notify.messages import TEMPLATE_STATUS_CHANGED, notification_from_document, template_document
 from numberguard.notify.publisher import Publisher
 from numberguard.observability import logger
-from numberguard.store.state import FacetLogStore, LogConflict, StateStore
-from numberguard.store.templates import Naming, TemplateStore, subject
+from numberguard.store.facetlogs import LogConflict
 from numberguard.usecases.facets import PublishDeferred
+from numberguard.usecases.ports import Stores
 
 LOG_RETRIES = 16
 STATUS_FIELD = "message_template_status_update"
@@ -66,11 +67,10 @@ class _Group:
 
 
 class TemplateIntake:
-    def __init__(self, state: StateStore, logs: FacetLogStore, templates: TemplateStore, publisher: Publisher,
-                 clock: Callable[[], float]):
-        self.state = state
-        self.logs = logs
-        self.templates = templates
+    def __init__(self, stores: Stores, publisher: Publisher, clock: Callable[[], float]):
+        self.history = stores.history
+        self.logs = stores.logs
+        self.templates = stores.templates
         self.publisher = publisher
         self.clock = clock
 
@@ -110,7 +110,7 @@ class TemplateIntake:
         changes: list[Change] = []
         now = int(self.clock())
         for (waba, _), group in groups.items():
-            name = subject(waba, group.naming.ref)
+            name = self.templates.subject(waba, group.naming.ref)
             entries, version = self._log(name, "status", group.pairs)
             status, moves = fold(entries)
             self.templates.remember(waba, group.naming, now)
@@ -144,7 +144,7 @@ class TemplateIntake:
         for event in events:
             found = record(event.phone_number_id, event.recipient) if event.recipient else None
             ref = TemplateRef.from_tag(found.sent_template) if found and found.sent_template else None
-            if ref is None or found.slot_reference != event.reference:
+            if ref is None or found is None or found.slot_reference != event.reference:
                 counts["template_refusal_unnamed"] += 1
                 continue
             code = SEND_FAILED_DISABLED if 132016 in event.error_codes else SEND_FAILED_PAUSED
@@ -160,7 +160,7 @@ class TemplateIntake:
         changes: list[Change] = []
         now = int(self.clock())
         for (waba, _), group in groups.items():
-            name = subject(waba, group.naming.ref)
+            name = self.templates.subject(waba, group.naming.ref)
             entries, version = self._log(name, "quality", group.pairs)
             value, at = latest(entries, None)
             self.templates.remember(waba, group.naming, now)
@@ -192,7 +192,7 @@ class TemplateIntake:
             return entries, log.version + 1
         raise LogConflict(f"{name}/{facet} stayed contended")
 
-    def _announce(self, waba: str, naming: Naming, changes: list[Change], moves: list[StatusMove | None],
+    def _announce(self, waba: str, naming: Naming, changes: list[Change], moves: Sequence[StatusMove | None],
                   counts: Counter) -> list[Change]:
         """Each change into the template's history once; the notable ones published (the rest kept as history)."""
         recorded = []
@@ -200,13 +200,13 @@ class TemplateIntake:
         for change, move in zip(changes, moves, strict=True):
             until = move.after.paused_until if move is not None else None
             document = template_document(change, waba, naming.ref, naming.template_id, until)
-            if not self.state.record_change(change, document, now):
+            if not self.history.record_change(change, document, now):
                 counts["change_already_recorded"] += 1
                 continue
             recorded.append(change)
             if not notable(change):
                 # History only, never a notice: out of the outbox at once.
-                self.state.mark_entry_published(change.phone_number_id, change.sort_key, published=False)
+                self.history.mark_entry_published(change.phone_number_id, change.sort_key, published=False)
                 counts["template_history_only"] += 1
                 continue
             try:
@@ -218,7 +218,7 @@ class TemplateIntake:
                 logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
                 counts["publish_deferred"] += 1
                 continue
-            self.state.mark_published(change)
+            self.history.mark_published(change)
         return recorded
 
 
