@@ -24,8 +24,9 @@ def _templates(world: World, now: int) -> None:
     """Meta's word on two templates, through the real intake (status and quality webhooks as events)."""
     from numberguard.domain import events as ev
     from numberguard.domain.templates import StatusReading
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher
 
     intake = build(world.settings, clock=FixedClock(now), publisher=FakePublisher()).intake
     intake.apply([

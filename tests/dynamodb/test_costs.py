@@ -130,8 +130,9 @@ def paused_template(stack, title: str = "FIRST_PAUSE") -> None:
     """The WABA's order_confirmation paused by Meta, through the real intake (a PAUSED webhook)."""
     from numberguard.domain import events as ev
     from numberguard.domain.templates import Category, StatusReading
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher
 
     now = int(stack.clock())
     reading = StatusReading("PAUSED", title, None)
@@ -148,8 +149,9 @@ def test_naming_a_template_keeps_the_calls_per_check(ddb_stack):
     # Given a number with a known (approved, quality RED) template and one never heard of
     from numberguard.domain import events as ev
     from numberguard.domain.templates import StatusReading
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher
 
     ddb_stack.register(tier="1000000")
     now = int(ddb_stack.clock())
