@@ -9,7 +9,7 @@ a number):
   slower writer with fewer entries never overwrites a fuller fold) and `category_at` (event time).
 - one per WABA, `TPLS#<waba>`: `templates`, the set of its templates' `<name>#<language key>`, and
   `id#<Meta's template id>` → `<name>#<language key>` (an update may name a template by id only).
-The facet logs (store/state.py's FacetLogStore) use the subject `TPL#<waba>#<name>#<language key>`.
+The facet logs (store/facetlogs.py) use the subject `TPL#<waba>#<name>#<language key>`.
 """
 
 from __future__ import annotations
