@@ -49,8 +49,14 @@ export SAM_CLI_TELEMETRY := 0
 $(SAM_OK):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "aws-sam-cli==$(SAM_VERSION)"
+	@# The tests point SAM's config folder here: its weekly update check is never due (no call from CI).
+	@mkdir -p $(SAM_VENV)/app && echo '{"lastVersionCheck": 4102444800.0, "telemetryEnabled": false}' \
+		> $(SAM_VENV)/app/metadata.json
 	@rm -f $(SAM_VENV)/.installed-*
 	@touch $@
+
+# `make test` builds with the pinned SAM CLI (tests/infra/test_built_artifact.py runs `sam build`).
+test: $(SAM_OK)
 
 $(NPM_OK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
