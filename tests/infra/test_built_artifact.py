@@ -1,16 +1,13 @@
-"""What deploys is what was tested: `sam build` of template.yaml (the pinned SAM CLI of .tools/sam,
-`make test` installs it), every handler run from `.aws-sam/build` under the runtime's Python with
-nothing but the build and the standard library, the built layer's packages at the tested pins, and
-`sam validate --lint`. No python3.13 on the machine: the build and its handlers are skipped (one
-line in pytest's summary); the rest still runs.
+"""What deploys is what was tested: `sam build` of template.yaml with the pinned SAM CLI, every handler
+run from `.aws-sam/build` under the runtime's Python with nothing but the build and the standard
+library, and the built layer's packages at the tested pins. Without a python3.13 on the machine this
+module is skipped (one line in pytest's summary); tests/infra/test_sam_cli.py still runs.
 """
 
 from __future__ import annotations
 
 import glob
 import json
-import os
-import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -19,66 +16,25 @@ import pytest
 
 from numberguard_ops import layer_lock
 from numberguard_ops.runtime import specs_from_template
-from tests.infra.conftest import ROOT, of_type
+from tests.infra.conftest import ROOT
+from tests.infra.sam_cli import BUILD, RUNTIME, SAM, find_runtime_python, sam_environment
 
-RUNTIME = "python3.13"
-SAM_VENV = ROOT / ".tools" / "sam"
-SAM = SAM_VENV / "bin" / "sam"
-BUILD = ROOT / ".aws-sam" / "build"
+RUNTIME_PYTHON = find_runtime_python()
+if RUNTIME_PYTHON is None:
+    pytest.skip(f"no {RUNTIME} on this machine (PATH or pyenv): sam build and the built handlers are not checked",
+                allow_module_level=True)
+if not SAM.exists():
+    pytest.skip("the pinned SAM CLI is not installed: `make test` installs it in .tools/sam", allow_module_level=True)
 CLOSED_PORT = "http://127.0.0.1:9"  # discard: nothing listens, every AWS call is refused at once
 
 
-def find_runtime_python() -> str | None:
-    """python3.13 on PATH (a pyenv shim only if it runs), else the newest of pyenv's 3.13 versions."""
-    on_path = shutil.which(RUNTIME)
-    if on_path and subprocess.run([on_path, "-c", ""], capture_output=True).returncode == 0:
-        return on_path
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
-    for root in filter(None, roots):
-        found = sorted(glob.glob(f"{root}/versions/3.13*/bin/{RUNTIME}"), reverse=True)
-        if found:
-            return found[0]
-    return None
-
-
-def sam_environment(python_dir: str | None = None) -> dict[str, str]:
-    """SAM CLI offline but for the package index: no telemetry, no update check (its config folder is
-    ours, with the last check in the future), any region (nothing is deployed)."""
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "__SAM_CLI_APP_DIR": str(SAM_VENV / "app"),
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
-    if python_dir:
-        env["PATH"] = f"{python_dir}{os.pathsep}{env['PATH']}"
-    return env
-
-
 @pytest.fixture(scope="module")
-def sam_cli() -> Path:
-    if not SAM.exists():
-        pytest.skip("the pinned SAM CLI is not installed: `make test` installs it in .tools/sam")
-    return SAM
-
-
-@pytest.fixture(scope="module")
-def runtime_python() -> str:
-    python = find_runtime_python()
-    if python is None:
-        pytest.skip(f"no {RUNTIME} on this machine (PATH or pyenv): sam build and the built handlers are not checked")
-    return python
-
-
-@pytest.fixture(scope="module")
-def built(sam_cli, runtime_python) -> Path:
+def built() -> Path:
     """`sam build` as a user runs it (samconfig.toml's options), with the runtime's Python first on PATH."""
-    run = subprocess.run([str(sam_cli), "build"], cwd=ROOT, capture_output=True, text=True, timeout=900,
-                         env=sam_environment(str(Path(runtime_python).parent)))
+    run = subprocess.run([str(SAM), "build"], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                         env=sam_environment(str(Path(RUNTIME_PYTHON).parent)))
     assert run.returncode == 0, f"sam build failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     return BUILD
-
-
-def test_sam_validate_lint_finds_nothing(sam_cli):
-    run = subprocess.run([str(sam_cli), "validate", "--lint"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300, env=sam_environment())
-    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_the_built_layer_holds_exactly_the_tested_pins(built):
@@ -104,12 +60,12 @@ def _spec(fn, built: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def handler_runs(built, runtime_python) -> dict[str, dict]:
+def handler_runs(built) -> dict[str, dict]:
     """Each function's report from built_handler.py, run under the runtime's Python in the build."""
     script = Path(__file__).with_name("built_handler.py")
     reports = {}
     for fn in specs_from_template():
-        run = subprocess.run([runtime_python, "-I", "-S", str(script), json.dumps(_spec(fn, built))],
+        run = subprocess.run([RUNTIME_PYTHON, "-I", "-S", str(script), json.dumps(_spec(fn, built))],
                              capture_output=True, text=True, timeout=300, cwd=built)
         assert run.returncode == 0, run.stderr[-3000:]
         reports[fn.name] = json.loads(run.stdout.strip().splitlines()[-1])
@@ -139,43 +95,3 @@ def _distributions_of(modules: set[str], layer: Path) -> set[str]:
         if tops & modules:
             found.add(layer_lock.canonical(dist.metadata["Name"]))
     return found
-
-
-def test_samconfig_holds_only_options_its_commands_read(sam_cli):
-    import tomllib
-
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
-    commands = {name: sorted(table["parameters"]) for name, table in config.items() if name != "global"}
-    probe = (
-        "import json,sys,click\n"
-        "from samcli.cli.main import cli\n"
-        "ctx = click.Context(cli, obj=True)  # SAM imports a command only under a context\n"
-        "out = {}\n"
-        "for name in json.loads(sys.argv[1]):\n"
-        "    cmd, words = cli, name.split('_')\n"  # local_start_lambda: `sam local start-lambda`
-        "    while words and cmd is not None:\n"
-        "        for n in range(len(words), 0, -1):\n"
-        "            sub = cmd.get_command(ctx, '-'.join(words[:n])) if hasattr(cmd, 'get_command') else None\n"
-        "            if sub is not None:\n"
-        "                cmd, words = sub, words[n:]\n"
-        "                break\n"
-        "        else:\n"
-        "            cmd = None\n"
-        "    out[name] = sorted(p.name for p in cmd.params if p.name) if cmd else None\n"
-        "print(json.dumps(out))\n"
-    )
-    run = subprocess.run([str(SAM_VENV / "bin" / "python"), "-c", probe, json.dumps(list(commands))],
-                         capture_output=True, text=True, timeout=120, env=sam_environment())
-    assert run.returncode == 0, run.stderr[-2000:]
-    options = json.loads(run.stdout)
-    for name, keys in commands.items():
-        assert options[name] is not None, f"samconfig.toml: `sam {name.replace('_', ' ')}` is no command"
-        unknown = set(keys) - set(options[name])
-        assert not unknown, f"samconfig.toml: `sam {name.replace('_', ' ')}` has no option {sorted(unknown)}"
-
-
-def test_functions_declare_the_runtime_the_build_uses(sam):
-    runtimes = {fn["Properties"].get("Runtime", sam["Globals"]["Function"]["Runtime"])
-                for fn in of_type(sam, "AWS::Serverless::Function").values()}
-    assert runtimes == {RUNTIME}
-    assert sam["Resources"]["NumberguardLayer"]["Metadata"]["BuildMethod"] == RUNTIME

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 
+from numberguard import budgets
+from numberguard.budgets import CallBudget
 from numberguard.config import Settings, settings
 from numberguard.store import bind_models
 from numberguard.store.client import dynamodb_client
@@ -21,9 +23,13 @@ def now() -> float:
     return clock()
 
 
+def _dynamodb(cfg: Settings, budget: CallBudget):
+    return dynamodb_client(cfg, budget.config(max_pool_connections=64))
+
+
 def limit_store(cfg: Settings) -> LimitStore:
     return LimitStore(
-        dynamodb_client(cfg),
+        _dynamodb(cfg, budgets.CHECK_DYNAMODB),
         numbers_table=cfg.numbers_table,
         recipients_table=cfg.recipients_table,
         limits_table=cfg.limits_table,
@@ -37,11 +43,11 @@ def limit_checker() -> LimitChecker:
     return LimitChecker(limit_store(cfg), cfg, clock=now)
 
 
-def state_store(cfg: Settings):
+def state_store(cfg: Settings, budget: CallBudget = budgets.EVALUATOR_DYNAMODB):
     from numberguard.store.state import StateStore
 
     return StateStore(
-        dynamodb_client(cfg),
+        _dynamodb(cfg, budget),
         numbers_table=cfg.numbers_table,
         recipients_table=cfg.recipients_table,
         limits_table=cfg.limits_table,
@@ -51,16 +57,13 @@ def state_store(cfg: Settings):
 
 def publisher(cfg: Settings):
     import boto3
-    from botocore.config import Config
 
     from numberguard.notify.publisher import SnsPublisher
 
     if not cfg.notification_topic_arn:
         raise RuntimeError("NOTIFICATION_TOPIC_ARN is not set: the template sets it on every function")
-    # Bounded: a publish ends well inside the outbox's grace, so the outbox never publishes again what
-    # a slow writer is still publishing. One SDK attempt: SnsPublisher retries only what SNS refused.
-    bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
-    return SnsPublisher(boto3.client("sns", region_name=cfg.region, config=bounded), cfg.notification_topic_arn)
+    sns = boto3.client("sns", region_name=cfg.region, config=budgets.NOTIFY_SNS.config())
+    return SnsPublisher(sns, cfg.notification_topic_arn)
 
 
 def receipt_queue(cfg: Settings):
@@ -68,27 +71,25 @@ def receipt_queue(cfg: Settings):
     if not cfg.notification_receipt_queue_url:
         return None
     import boto3
-    from botocore.config import Config
 
     from numberguard.notify.receipts import SqsReceiptQueue
 
-    config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-    return SqsReceiptQueue(boto3.client("sqs", region_name=cfg.region, config=config),
+    return SqsReceiptQueue(boto3.client("sqs", region_name=cfg.region, config=budgets.RECEIPTS_SQS.config()),
                            cfg.notification_receipt_queue_url)
 
 
-def facets(cfg: Settings, publish, clock=now):
+def facets(cfg: Settings, publish, clock=now, budget: CallBudget = budgets.EVALUATOR_DYNAMODB):
     from numberguard.store.state import FacetLogStore
     from numberguard.usecases.facets import Facets
 
-    return Facets(state_store(cfg), FacetLogStore(dynamodb_client(cfg), cfg.numbers_table), publish, clock,
-                  cfg.window)
+    return Facets(state_store(cfg, budget), FacetLogStore(_dynamodb(cfg, budget), cfg.numbers_table), publish,
+                  clock, cfg.window)
 
 
 def intake(cfg: Settings, clock=now):
     from numberguard.usecases.intake import Intake
 
-    return Intake(facets(cfg, publisher(cfg), clock), limit_checker(), cfg)
+    return Intake(facets(cfg, publisher(cfg), clock, budgets.WEBHOOK_DYNAMODB), limit_checker(), cfg)
 
 
 @lru_cache(maxsize=1)
@@ -113,8 +114,8 @@ def webhook_receiver():
 
     cfg = settings()
     bind_models(cfg)  # pynamodb is imported only if something uses the models
-    archive = S3Archive(boto3.client("s3", region_name=cfg.region), cfg.archive_bucket)
-    return WebhookReceiver(intake(cfg), archive, ParameterSecrets.from_env())
+    s3 = boto3.client("s3", region_name=cfg.region, config=budgets.WEBHOOK_S3.config())
+    return WebhookReceiver(intake(cfg), S3Archive(s3, cfg.archive_bucket), ParameterSecrets.from_env())
 
 
 def reset() -> None:
