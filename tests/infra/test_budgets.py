@@ -32,3 +32,11 @@ def test_the_budget_is_what_botocore_gets():
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}
     assert config.max_pool_connections == 64
     assert budgets.CHECK_DYNAMODB.worst_case == 2 * 1.3 + 1
+
+
+def test_a_client_made_without_a_budget_is_the_stores_one():
+    from numberguard.store.client import CLIENT_CONFIG
+
+    stores = budgets.STORES_DYNAMODB.config(max_pool_connections=64)
+    assert (CLIENT_CONFIG.connect_timeout, CLIENT_CONFIG.read_timeout, CLIENT_CONFIG.retries) == \
+        (stores.connect_timeout, stores.read_timeout, stores.retries)

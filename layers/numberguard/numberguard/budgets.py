@@ -41,13 +41,16 @@ class CallBudget:
 # throttle or a lost connection. Worst case 3.6 s; a hung endpoint is answered in at most 2.6 s.
 CHECK_DYNAMODB = CallBudget(connect=0.5, read=0.8, attempts=2)
 
-# WebhookFunction (Timeout 25 s, under API Gateway's 29 s): a failure answers 503 and Meta retries.
-WEBHOOK_DYNAMODB = CallBudget(connect=1.0, read=3.0, attempts=3)  # worst 15 s
-WEBHOOK_S3 = CallBudget(connect=1.0, read=2.5, attempts=2, body_wait=1.0)  # a 3 MB PUT; worst 10 s
-WEBHOOK_SSM = CallBudget(connect=1.0, read=2.0, attempts=2)  # the two secrets; worst 7 s
+# Every other store's calls, in the webhook (Timeout 25 s, under API Gateway's 29 s; a failure
+# answers 503 and Meta retries) and the evaluator (Timeout 120 s; it stops taking new work when
+# little time is left), the CLI and local mode: one client for all the stores of a process.
+STORES_DYNAMODB = CallBudget(connect=1.0, read=3.0, attempts=3)  # worst 15 s
 
-# EvaluatorFunction (Timeout 120 s): it stops taking new work when little time is left.
-EVALUATOR_DYNAMODB = CallBudget(connect=2.0, read=5.0, attempts=3)  # worst 24 s
+# WebhookFunction: the archive (a PUT of up to 3 MB) and the two secrets.
+WEBHOOK_S3 = CallBudget(connect=1.0, read=2.5, attempts=2, body_wait=1.0)  # worst 10 s
+WEBHOOK_SSM = CallBudget(connect=1.0, read=2.0, attempts=2)  # worst 7 s
+
+# EvaluatorFunction: the notification receipts.
 RECEIPTS_SQS = CallBudget(connect=3.0, read=10.0, attempts=3)  # worst 42 s
 
 # Webhook and evaluator: one SDK attempt; SnsPublisher retries only what SNS refused, and a publish
@@ -59,6 +62,6 @@ NOTIFY_SNS = CallBudget(connect=3.0, read=5.0, attempts=1)
 # against each function's Timeout).
 BY_FUNCTION: dict[str, tuple[CallBudget, ...]] = {
     "LimitCheckFunction": (CHECK_DYNAMODB,),
-    "WebhookFunction": (WEBHOOK_DYNAMODB, WEBHOOK_S3, WEBHOOK_SSM, NOTIFY_SNS, CHECK_DYNAMODB),
-    "EvaluatorFunction": (EVALUATOR_DYNAMODB, RECEIPTS_SQS, NOTIFY_SNS),
+    "WebhookFunction": (STORES_DYNAMODB, WEBHOOK_S3, WEBHOOK_SSM, NOTIFY_SNS, CHECK_DYNAMODB),
+    "EvaluatorFunction": (STORES_DYNAMODB, RECEIPTS_SQS, NOTIFY_SNS),
 }

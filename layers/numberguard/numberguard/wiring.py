@@ -43,7 +43,7 @@ def limit_checker() -> LimitChecker:
     return LimitChecker(limit_store(cfg), cfg, clock=now)
 
 
-def state_store(cfg: Settings, budget: CallBudget = budgets.EVALUATOR_DYNAMODB):
+def state_store(cfg: Settings, budget: CallBudget = budgets.STORES_DYNAMODB):
     from numberguard.store.state import StateStore
 
     return StateStore(
@@ -78,7 +78,7 @@ def receipt_queue(cfg: Settings):
                            cfg.notification_receipt_queue_url)
 
 
-def facets(cfg: Settings, publish, clock=now, budget: CallBudget = budgets.EVALUATOR_DYNAMODB):
+def facets(cfg: Settings, publish, clock=now, budget: CallBudget = budgets.STORES_DYNAMODB):
     from numberguard.store.state import FacetLogStore
     from numberguard.usecases.facets import Facets
 
@@ -89,7 +89,7 @@ def facets(cfg: Settings, publish, clock=now, budget: CallBudget = budgets.EVALU
 def intake(cfg: Settings, clock=now):
     from numberguard.usecases.intake import Intake
 
-    return Intake(facets(cfg, publisher(cfg), clock, budgets.WEBHOOK_DYNAMODB), limit_checker(), cfg)
+    return Intake(facets(cfg, publisher(cfg), clock), limit_checker(), cfg)
 
 
 @lru_cache(maxsize=1)

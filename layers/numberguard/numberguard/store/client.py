@@ -12,11 +12,11 @@ from numberguard.config import Settings
 _lock = threading.Lock()
 _clients: dict[tuple, object] = {}
 
-# What a client gets when its caller names no budget (the evaluator, the CLI, local mode). Each
-# function passes its own (numberguard/budgets.py, through wiring) so its calls end inside its Timeout.
+# What a client gets when its caller names no budget: the stores' (numberguard/budgets.py
+# STORES_DYNAMODB, which wiring passes); the check passes its own, shorter one.
 CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
+    connect_timeout=1,
+    read_timeout=3,
     retries={"mode": "standard", "total_max_attempts": 3},
     max_pool_connections=64,
 )
