@@ -1,6 +1,6 @@
 """Runs one handler of `sam build`'s output the way Lambda runs it, and reports what it imported.
 
-Started by tests/infra/test_built_artifact.py as `python3.13 -I -S built_handler.py SPEC_JSON`: no
+Started by tests/infra/test_built_artifact.py as `python3.13 -I -S -B built_handler.py SPEC_JSON`: no
 site-packages of that interpreter, no project path; only the function's folder, the layer's
 `python/` folder and the standard library, in Lambda's order. Every AWS endpoint is a closed
 loopback port, so each call fails at once: the handler's answer does not matter, only that nothing

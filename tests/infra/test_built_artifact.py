@@ -65,7 +65,8 @@ def handler_runs(built) -> dict[str, dict]:
     script = Path(__file__).with_name("built_handler.py")
     reports = {}
     for fn in specs_from_template():
-        run = subprocess.run([RUNTIME_PYTHON, "-I", "-S", str(script), json.dumps(_spec(fn, built))],
+        # -B: no bytecode written into the build, which `sam deploy` ships as it is
+        run = subprocess.run([RUNTIME_PYTHON, "-I", "-S", "-B", str(script), json.dumps(_spec(fn, built))],
                              capture_output=True, text=True, timeout=300, cwd=built)
         assert run.returncode == 0, run.stderr[-3000:]
         reports[fn.name] = json.loads(run.stdout.strip().splitlines()[-1])
@@ -95,3 +96,7 @@ def _distributions_of(modules: set[str], layer: Path) -> set[str]:
         if tops & modules:
             found.add(layer_lock.canonical(dist.metadata["Name"]))
     return found
+
+
+def test_running_the_handlers_left_the_build_as_sam_built_it(built, handler_runs):
+    assert not list(built.rglob("__pycache__")), "bytecode written into .aws-sam/build would be deployed"
