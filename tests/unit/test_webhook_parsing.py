@@ -23,10 +23,11 @@ from numberguard.webhooks import (
 from tests.webhooks import COPIES, SHARED, reference_body, reference_names
 
 WABA = "102290129340398"
+RECEIVED_AT = 1_760_000_000  # when the test delivery arrived
 
 
 def events(doc: dict) -> list[ev.Event]:
-    return [e for entry in parse_envelope(json.dumps(doc).encode()) for e in events_of(entry)]
+    return [e for entry in parse_envelope(json.dumps(doc).encode()) for e in events_of(entry, RECEIVED_AT)]
 
 
 def one_change(field: str, value: dict, time: int | None = 1750000000) -> dict:
@@ -191,8 +192,8 @@ def test_inbound_statuses_and_errors():
 
 def test_one_unreadable_message_does_not_hide_its_neighbours():
     value = {"metadata": {"phone_number_id": "1"},
-             "messages": [{"from": "1", "id": "wamid.A", "timestamp": "soon"},
-                          {"from": "2", "id": "wamid.B", "timestamp": "1749416384"}]}
+             "messages": [{"from": "16505551234", "id": "wamid.A", "timestamp": "soon"},
+                          {"from": "16505551235", "id": "wamid.B", "timestamp": "1749416384"}]}
     bad, good = events(one_change("messages", value, time=None))
     assert isinstance(bad, ev.Unrecognised) and "timestamp" in bad.reason
     assert isinstance(good, ev.InboundMessage)
@@ -200,7 +201,7 @@ def test_one_unreadable_message_does_not_hide_its_neighbours():
 
 def test_eum_social_message_is_the_entry_it_wraps():
     (event,) = [e for entry in parse_eum_social(reference_body("eum-social-sns-message.json").decode())
-                for e in events_of(entry)]
+                for e in events_of(entry, RECEIVED_AT)]
     assert isinstance(event, ev.InboundMessage)
     assert (event.phone_number_id, event.sender, event.at) == ("106540352242922", "12065550102", 1723506035)
     with pytest.raises(EnvelopeError, match="whatsAppWebhookEntry"):

@@ -98,7 +98,8 @@ class WebhookReceiver:
             logger.error("archive failed", extra={"error": type(err).__name__})
             return HttpAnswer(503, {"error": "the body could not be archived; retry later"})
         try:
-            events = [event for entry in entries for event in events_of(entry)]
+            received_at = int(self.intake.clock())
+            events = [event for entry in entries for event in events_of(entry, received_at)]
             summary = self.intake.apply(events)
         except RETRYABLE as err:
             logger.error("apply failed; Meta will retry", extra={"archive_key": key, "error": type(err).__name__})

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from numberguard.domain.events import usable_time
+
 WABA_OBJECT = "whatsapp_business_account"
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta sends bodies up to 3 MB
 # Meta batches up to 1,000 updates per POST; twice that leaves room for a batching change on Meta's
@@ -37,6 +39,8 @@ def _loads(raw: bytes | str, what: str):
         raise EnvelopeError(f"{what} is not JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
     except RecursionError:
         raise EnvelopeError(f"{what} is nested too deeply to be a Meta webhook") from None
+    except ValueError:  # an integer of thousands of digits (Python refuses to convert it)
+        raise EnvelopeError(f"{what} holds a number too long to be a Meta value") from None
 
 
 def parse_envelope(raw_body: bytes) -> list[dict]:
@@ -73,9 +77,6 @@ def check_entry(entry: object, where: str) -> dict:
     waba = entry.get("id")
     if isinstance(waba, bool) or not isinstance(waba, str | int) or not str(waba).strip():
         raise EnvelopeError(f"{where}.id must be the WhatsApp Business Account id (a string), got {_kind(waba)}")
-    time = entry.get("time")
-    if time is not None and (isinstance(time, bool) or not isinstance(time, int | float) or time < 0):
-        raise EnvelopeError(f"{where}.time must be Unix seconds (a number), got {_kind(time)}")
     if "changes" not in entry:
         raise EnvelopeError(f"{where}.changes is missing")
     changes = entry["changes"]
@@ -97,7 +98,9 @@ def check_entry(entry: object, where: str) -> dict:
                 raise BodyTooLarge(f"{at}.value.{name} has {len(items):,} items; at most {MAX_ITEMS_PER_VALUE:,}")
     out = dict(entry)
     out["id"] = str(waba).strip()
-    out["time"] = None if time is None else int(time)
+    # No usable time (missing, not a number, out of range): the intake orders the entry's updates by
+    # their first arrival (docs/decision_log.md), never by 0 and never by refusing the body.
+    out["time"] = usable_time(entry.get("time"))
     return out
 
 
