@@ -17,3 +17,8 @@ def number_key(phone_number_id: str) -> dict:
 
 def scope_key(scope: str) -> dict:
     return {"scope": {"S": scope}}
+
+
+def arrival_key(dedup_key: str) -> dict:
+    # The first arrival of an update Meta sent without a time (recipients table: keyed by pk, with TTL).
+    return {"pk": {"S": f"a#{dedup_key}"}}

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from numberguard.config import Settings
 from numberguard.domain import events as ev
@@ -29,12 +30,22 @@ from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
 from numberguard.store import codec, keys
+from numberguard.store.arrivals import ArrivalStore
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
 PARALLEL_WRITES = 16  # independent conditional writes in flight at once (windows, announcements)
 WINDOWS_PER_CALL = 100  # service windows read (BatchGetItem) and written (a transaction) per call
+# Events whose time orders what is stored (facet logs, watermarks): without a time of their own they
+# take their first arrival's. The others (logged, counted) keep this delivery's arrival.
+ORDERED_BY_TIME = (ev.QualityUpdate, ev.CapabilityUpdate, ev.AccountBan, ev.AccountRestriction,
+                   ev.AccountNotice, ev.AccountAlert)
+ARRIVAL_NOTE = "(time of arrival: Meta sent no time)"
+
+
+class FirstArrivals(Protocol):
+    def first_arrival(self, dedup_key: str, now: int) -> int: ...
 
 
 @dataclass
@@ -50,9 +61,11 @@ def labelled_key(event: ev.Event, label: str) -> str:
     """The facet-log key of an event: time-ordered, stable across deliveries, naming what reported it.
 
     The label makes the reason of a change a property of the entry, so a transition announced in a
-    later batch (a late event arrived before it) gives the same reason as in time-order delivery.
+    later batch (a late event arrived before it) gives the same reason as in time-order delivery;
+    an event timed by its arrival says so in that reason (and so in the history).
     """
-    return f"{entry_key(event.at, event.dedup_key)}#{label}"
+    note = f"#{ARRIVAL_NOTE}" if event.arrival else ""
+    return f"{entry_key(event.at, event.dedup_key)}#{label}{note}"
 
 
 def reason_of(key: str, default: str) -> str:
@@ -61,15 +74,18 @@ def reason_of(key: str, default: str) -> str:
 
 
 class Intake:
-    def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings):
+    def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings,
+                 arrivals: FirstArrivals | None = None):
         self.facets = facets
         self.state = facets.state
         self.checker = checker
         self.policy = settings.policy
         self.clock = facets.clock
+        self.arrivals = arrivals or ArrivalStore(self.state.client, self.state.recipients_table)
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
         summary = IntakeSummary()
+        events = self._first_arrivals(list(events))
         kinds: dict[type, list] = defaultdict(list)
         seen: set[tuple[str, str]] = set()
         for event in events:
@@ -85,6 +101,17 @@ class Intake:
         for leftover in kinds.values():
             summary.counts["ignored"] += len(leftover)
         return summary
+
+    def _first_arrivals(self, events: list[ev.Event]) -> list[ev.Event]:
+        """Events Meta sent without a time, timed by their first arrival (a redelivery finds it by its dedup key)."""
+        wanted = sorted({e.dedup_key for e in events if e.arrival and isinstance(e, ORDERED_BY_TIME)})
+        if not wanted:
+            return events
+        now = int(self.clock())
+        first = dict(zip(wanted, self._parallel(lambda key: self.arrivals.first_arrival(key, now), wanted),
+                         strict=True))
+        return [dataclasses.replace(e, at=first[e.dedup_key]) if e.arrival and e.dedup_key in first else e
+                for e in events]
 
     def _handlers(self) -> list[tuple[type, Callable[[list, IntakeSummary], None]]]:
         return [
@@ -242,7 +269,8 @@ class Intake:
                                               min(restrictions.values()))
                 changes = [
                     dataclasses.replace(
-                        change_of(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
+                        change_of(pnid, "ACCOUNT_RESTRICTED", t, reason_of(t.key, "account_update ACCOUNT_RESTRICTION"),
+                                  "CRITICAL"),
                         before=_kinds(t.before), after=_kinds(t.after),
                     )
                     for t in moves

@@ -34,6 +34,7 @@ ACCOUNT_NOTICES = frozenset({
 })
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 # Meta's event, state and type names (UPPER_SNAKE); bounded, since they label facet-log keys.
+MAX_NAME = 64
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}", re.ASCII)
 _STATUS = re.compile(r"[A-Za-z_]{1,32}", re.ASCII)
 MAX_TEXT = 1_024  # free text kept on an item (ban date, alert type and severity)
@@ -138,6 +139,8 @@ def _name(value: dict, name: str, pattern: re.Pattern[str] = _NAME) -> str:
     raw = value.get(name)
     if raw is None:
         return ""
+    if isinstance(raw, str) and len(raw) > MAX_NAME:
+        raise Unreadable(f"{name} is {len(raw):,} characters long; Meta's names have at most {MAX_NAME}")
     if not isinstance(raw, str) or not pattern.fullmatch(raw.strip()):
         raise Unreadable(f"{name} {ids.shown(raw)} is not a name Meta uses")
     return raw.strip()
