@@ -31,6 +31,7 @@ from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
 from numberguard.store import codec, keys
 from numberguard.store.arrivals import ArrivalStore
+from numberguard.store.refusals import refused_for_good
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 
@@ -48,13 +49,34 @@ class FirstArrivals(Protocol):
     def first_arrival(self, dedup_key: str, now: int) -> int: ...
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An update the store refused for good (a retry cannot fix it): recorded, the rest applied."""
+
+    update: str  # the event's kind
+    dedup_key: str
+    code: str  # DynamoDB's error code
+    message: str
+
+
 @dataclass
 class IntakeSummary:
     counts: Counter = field(default_factory=Counter)
     changes: list[Change] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"counts": {k: v for k, v in sorted(self.counts.items()) if v}, "changes": len(self.changes)}
+
+    def merge(self, other: IntakeSummary) -> None:
+        self.counts.update(other.counts)
+        self.changes.extend(other.changes)
+        self.refused.extend(other.refused)
+
+    def refuse(self, event: ev.Event, err: BaseException) -> None:
+        self.counts["refused_by_store"] += 1
+        self.refused.append(Refusal(type(event).__name__, event.dedup_key,
+                                    refused_for_good(err) or type(err).__name__, str(err)[:300]))
 
 
 def labelled_key(event: ev.Event, label: str) -> str:
@@ -97,10 +119,38 @@ class Intake:
             kinds[type(event)].append(event)
         for kind, handler in self._handlers():
             if kinds.get(kind):
-                handler(kinds.pop(kind), summary)
+                self._apply_group(handler, kinds.pop(kind), summary)
         for leftover in kinds.values():
             summary.counts["ignored"] += len(leftover)
         return summary
+
+    def _apply_group(self, handler: Callable[[list, IntakeSummary], None], events: list,
+                     summary: IntakeSummary) -> None:
+        """One kind's events together; a write the store refuses for good is one update's, not the body's.
+
+        Transient failures propagate (the body answers 503, Meta retries). A refusal a retry can never
+        fix (a key or item DynamoDB will not hold) sends each event of the group through alone (every
+        write is idempotent), so only the updates refused are recorded and every other is applied.
+        """
+        if self._attempt(handler, events, summary) is None:
+            return
+        for event in events:
+            refusal = self._attempt(handler, [event], summary)
+            if refusal is not None:
+                summary.refuse(event, refusal)
+
+    @staticmethod
+    def _attempt(handler: Callable[[list, IntakeSummary], None], events: list,
+                 summary: IntakeSummary) -> BaseException | None:
+        part = IntakeSummary()
+        try:
+            handler(events, part)
+        except Exception as err:
+            if refused_for_good(err) is None:
+                raise
+            return err
+        summary.merge(part)
+        return None
 
     def _first_arrivals(self, events: list[ev.Event]) -> list[ev.Event]:
         """Events Meta sent without a time, timed by their first arrival (a redelivery finds it by its dedup key)."""
