@@ -3,7 +3,9 @@ it is applied, so a body is taken entirely or not at all.
 
 Only the envelope's structure is strict (400): inside a change's `value`, whatever cannot be read
 becomes an Unrecognised event (fields.py) and the body is still archived, because a 400 makes Meta
-retry for 7 days and then drop the body, and there is no API to fetch it again.
+retry for 7 days and then drop the body, and there is no API to fetch it again. The entry's `id` and
+`time` are values too: an id outside a Meta id's form makes the entry's updates Unrecognised
+(fields.py), and a missing or unusable time leaves them to be ordered by their first arrival.
 """
 
 from __future__ import annotations
