@@ -25,7 +25,9 @@ from numberguard.store.archive import archive_key
 from tests.logs import captured_logs
 from tests.webhooks import LOCAL_APP_SECRET, reference_body, reference_names
 
-pytestmark = pytest.mark.dynamodb
+FULL = os.environ.get("FUZZ_SWEEP") == "full"
+# The full sweep (8,000-odd bodies, twice each) runs for about an hour: no per-test timeout then.
+pytestmark = [pytest.mark.dynamodb, pytest.mark.timeout(0 if FULL else 600)]
 
 PNID, WABA, DISPLAY = "106540352242922", "102290129340398", "15550783881"
 SAMPLE = 40  # cases of the default run (FUZZ_SWEEP=full: every value in every position)
@@ -86,7 +88,7 @@ POSITIONS = [(b, path) for b, body in enumerate(BODIES) for path in _leaves(body
 
 
 def _cases() -> list[tuple[int, tuple, int]]:
-    if os.environ.get("FUZZ_SWEEP") == "full":
+    if FULL:
         return [(b, path, v) for b, path in POSITIONS for v in range(len(VALUES))]
     rotated = [(b, path, n % len(VALUES)) for n, (b, path) in enumerate(POSITIONS)]
     return sorted(random.Random(18).sample(rotated, min(SAMPLE, len(rotated))))
