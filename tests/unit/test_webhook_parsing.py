@@ -319,3 +319,13 @@ def test_a_reference_longer_than_the_check_takes_is_not_a_slot_reference():
     value["statuses"][0]["biz_opaque_callback_data"] = "r" * 300  # Meta carries up to 512
     status = [e for e in events(one_change("messages", value)) if isinstance(e, ev.MessageStatus)]
     assert status[0].reference is None
+
+
+def test_a_group_status_names_the_group_and_nothing_else_passes_for_a_recipient():
+    value = json.loads(json.dumps(MESSAGES))
+    value["statuses"][0].update(recipient_type="group", recipient_id="Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAz")
+    (status,) = [e for e in events(one_change("messages", value)) if isinstance(e, ev.MessageStatus)]
+    assert status.recipient == "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAz"
+    value["statuses"][0].pop("recipient_type")
+    refused = [e for e in events(one_change("messages", value)) if isinstance(e, ev.Unrecognised)]
+    assert "recipient_id" in refused[0].reason

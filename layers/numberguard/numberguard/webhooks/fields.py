@@ -284,8 +284,10 @@ def _recipient_id(status: dict) -> str:
     raw = status.get("recipient_id")
     if raw is None:
         return ""
-    if ids.is_phone_number(raw) or ids.GROUP_ID.matches(raw):
+    if ids.is_phone_number(raw):
         return raw.lstrip("+")
+    if status.get("recipient_type") == "group" and ids.GROUP_ID.matches(raw):
+        return raw
     raise Unreadable(ids.PHONE_NUMBER.problem(raw, "recipient_id") or "recipient_id is not a phone number")
 
 
