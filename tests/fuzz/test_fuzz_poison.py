@@ -141,17 +141,14 @@ def _needle(value) -> str | None:
 
 def test_odd_values_in_every_position_are_answered_below_500_and_never_stored(ddb_stack):
     """One stack for every case (tables on DynamoDB Local take seconds to create); each case checked alone."""
-    from numberguard.meta_secrets import StaticSecrets
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.store.archive import MemoryArchive
-    from numberguard.usecases.intake import Intake
-    from numberguard.usecases.webhook import WebhookReceiver
-    from numberguard.wiring import facets
+    from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher, StaticSecrets
 
     ddb_stack.register(tier="TIER_10K")
-    intake = Intake(facets(ddb_stack.settings, FakePublisher(), ddb_stack.clock), ddb_stack.checker(),
-                    ddb_stack.settings)
-    receiver = WebhookReceiver(intake, MemoryArchive(), StaticSecrets(LOCAL_APP_SECRET, "t"))
+    receiver = build(ddb_stack.settings, clock=ddb_stack.clock, publisher=FakePublisher(), archive=MemoryArchive(),
+                     secrets=StaticSecrets(LOCAL_APP_SECRET, "t")).webhook_receiver
     cases = _cases()
     state = _state(ddb_stack)
     for body_index, path, value_index in cases:

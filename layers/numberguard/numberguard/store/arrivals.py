@@ -7,13 +7,15 @@ agree on one first arrival without a read. Kept past Meta's 7 days of retries, t
 
 from __future__ import annotations
 
+from typing import Any
+
 from numberguard.store import keys
 
 ARRIVAL_TTL_SECONDS = 8 * 24 * 3600  # Meta retries a delivery for up to 7 days
 
 
 class ArrivalStore:
-    def __init__(self, client, table: str):
+    def __init__(self, client: Any, table: str):
         self.client = client
         self.table = table
 
@@ -29,12 +31,3 @@ class ArrivalStore:
         )
         return int(reply["Attributes"]["first_at"]["N"])
 
-
-class MemoryArrivals:
-    """In-memory fake for unit tests and the simulation."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, int] = {}
-
-    def first_arrival(self, dedup_key: str, now: int) -> int:
-        return self.first.setdefault(dedup_key, now)

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal, overload
 
 from numberguard.domain import events as ev
 from numberguard.domain import ids
@@ -107,6 +108,12 @@ def _limit(value: dict, name: str) -> MessagingLimit | None:
         raise Unreadable(f"{name}: {err}") from None
 
 
+@overload
+def _text(value: dict, name: str, required: Literal[True], max_len: int = ...) -> str: ...
+@overload
+def _text(value: dict, name: str, required: bool = False, max_len: int = ...) -> str | None: ...
+
+
 def _text(value: dict, name: str, required: bool = False, max_len: int = MAX_TEXT) -> str | None:
     raw = value.get(name)
     if raw is None:
@@ -121,16 +128,24 @@ def _text(value: dict, name: str, required: bool = False, max_len: int = MAX_TEX
     return text
 
 
-def _id(value: dict, name: str, form: ids.IdForm, required: bool = True) -> str | None:
-    """An id field checked against its form (an integer Meta id is read as its digits)."""
+def _id(value: dict, name: str, form: ids.IdForm) -> str:
+    """A required id field checked against its form (an integer Meta id is read as its digits)."""
+    raw = _maybe_id(value, name, form)
+    if raw is None:
+        raise Unreadable(f"{name} is missing")
+    return raw
+
+
+def _maybe_id(value: dict, name: str, form: ids.IdForm) -> str | None:
+    """An optional id field: None when absent, Unreadable when outside its form."""
     raw = value.get(name)
-    if raw is None and not required:
+    if raw is None:
         return None
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
         raw = str(raw)
-    problem = form.problem(raw, name) if raw is not None else f"{name} is missing"
-    if problem:
-        raise Unreadable(problem)
+    problem = form.problem(raw, name)
+    if problem or not isinstance(raw, str):
+        raise Unreadable(problem or f"{name} must be a string")
     return raw
 
 
@@ -153,8 +168,8 @@ def _display(value: dict) -> str:
     if raw is None:
         raise Unreadable("display_phone_number is missing")
     problem = ids.display_problem(raw)
-    if problem:
-        raise Unreadable(problem)
+    if problem or not isinstance(raw, str):
+        raise Unreadable(problem or "display_phone_number must be a string")
     return ids.display_digits(raw)  # registration keeps digits only ("+1 555…" and "1555…" agree)
 
 
@@ -329,8 +344,8 @@ def _codes(errors: object) -> tuple[int, ...]:
 def _template_quality(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
     yield ev.TemplateQuality(
         *stamp.head,
-        template_id=_id(value, "message_template_id", ids.META_ID, required=False) or "",
-        template_name=_id(value, "message_template_name", ids.TEMPLATE_NAME, required=False),
+        template_id=_maybe_id(value, "message_template_id", ids.META_ID) or "",
+        template_name=_maybe_id(value, "message_template_name", ids.TEMPLATE_NAME),
         previous=_name(value, "previous_quality_score") or None,
         new=_name(value, "new_quality_score") or None,
         arrival=stamp.arrival,
