@@ -7,7 +7,6 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from numberguard.domain.health import CanSend
 from numberguard.graph.client import (
     GraphAccessRefused,
@@ -20,11 +19,13 @@ from numberguard.graph.client import (
     parse_usage,
 )
 from numberguard.graph.nodes import NUMBER_FIELDS
+
 from tests.conftest import EVENTS
 
 GRAPH = EVENTS / "graph"
-TOKEN = "EAAG-secret-token-value"  # noqa: S105 - a test value
+TOKEN = "EAAG-secret-token-value"
 WABA, NUMBER, BUSINESS = "102290129340398", "106540352242922", "506914307656634"
+PAGE1_AFTER = "MTEwMjAwMzQ1NTAxNDQy"
 USAGE = (GRAPH / "header-x-business-use-case-usage.json").read_text()
 
 
@@ -87,7 +88,7 @@ def test_a_number_node_reads_every_field_and_its_health():
 
 def test_the_numbers_list_is_followed_page_by_page_with_next():
     transport = FakeTransport([
-        (f"/v24.0/{WABA}/phone_numbers", {"after": "MTEwMjAwMzQ1NTAxNDQy"}, 200, sample("waba-phone-numbers.page2.json")),
+        (f"/v24.0/{WABA}/phone_numbers", {"after": PAGE1_AFTER}, 200, sample("waba-phone-numbers.page2.json")),
         (f"/v24.0/{WABA}/phone_numbers", {}, 200, sample("waba-phone-numbers.page1.json")),
     ])
     graph = client(transport)
@@ -109,7 +110,7 @@ def test_the_numbers_list_is_followed_page_by_page_with_next():
 def test_a_next_link_to_another_host_is_followed_by_cursor_on_the_configured_host():
     # Given the client points at another server (local mode's double) but the page names Meta's host
     transport = FakeTransport([
-        (f"/v24.0/{WABA}/phone_numbers", {"after": "MTEwMjAwMzQ1NTAxNDQy"}, 200, sample("waba-phone-numbers.page2.json")),
+        (f"/v24.0/{WABA}/phone_numbers", {"after": PAGE1_AFTER}, 200, sample("waba-phone-numbers.page2.json")),
         (f"/v24.0/{WABA}/phone_numbers", {}, 200, sample("waba-phone-numbers.page1.json")),
     ])
     graph = client(transport, base="http://127.0.0.1:3002")
@@ -250,7 +251,7 @@ def test_the_http_transport_reads_with_both_timeouts_from_a_local_server():
     seen = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
+        def do_GET(self):
             seen["auth"] = self.headers.get("Authorization")
             body = sample("phone-number.json")
             self.send_response(200)
