@@ -142,6 +142,10 @@ class MetaSync:
                 summary.failed[waba] = "access token refused (Graph code 190)"
                 resume = waba
                 break
+            except GraphThrottled:
+                summary.throttled, resume = True, waba
+                summary.counts["throttled"] += 1
+                break
             except Stop as stop:
                 resume = stop.resume if stop.resume is not None else _after(wabas, i)
                 break
