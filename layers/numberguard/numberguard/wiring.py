@@ -104,6 +104,23 @@ def evaluator():
 
 
 @lru_cache(maxsize=1)
+def meta_sync():
+    from numberguard.graph.client import GraphClient
+    from numberguard.meta_secrets import MetaAccessToken
+    from numberguard.store.sync import SyncStatusStore
+    from numberguard.usecases.meta_sync import MetaSync
+    from numberguard.usecases.meta_sync_store import FacetSyncStore, registrar
+
+    cfg = settings()
+    bind_models(cfg)  # pynamodb is imported only if something uses the models
+    parts = facets(cfg, publisher(cfg))
+    store = FacetSyncStore(parts, SyncStatusStore(dynamodb_client(cfg), cfg.numbers_table, cfg.limits_table), cfg,
+                           registrar(cfg, parts.state, now))
+    graph = GraphClient(cfg.meta_graph_url, cfg.meta_graph_version, MetaAccessToken.from_env())
+    return MetaSync(graph, store, cfg.policy, clock=now)
+
+
+@lru_cache(maxsize=1)
 def webhook_receiver():
     import boto3
 
@@ -126,4 +143,5 @@ def reset() -> None:
     limit_checker.cache_clear()
     webhook_receiver.cache_clear()
     evaluator.cache_clear()
+    meta_sync.cache_clear()
     reset_clients()

@@ -123,6 +123,14 @@ class MetaSync:
         self.policy = policy
         self.clock = clock
 
+    def handle(self, event: object, time_left: Callable[[], float] | None = None) -> dict:
+        """A scheduled run (its input is ignored) or `{"waba_id": "..."}`; bad input is an answer, not a crash."""
+        waba_id = event.get("waba_id") if isinstance(event, Mapping) else None
+        if isinstance(event, Mapping) and "waba_id" in event and not (
+                isinstance(waba_id, str) and waba_id.isdigit() and len(waba_id) <= 32):
+            return {"error": "waba_id must be the WhatsApp Business Account's numeric id (digits, as a string)"}
+        return self.run(waba_id, time_left).as_dict()
+
     def run(self, waba_id: str | None = None, time_left: Callable[[], float] | None = None) -> SyncSummary:
         summary = SyncSummary()
         status = self.store.status()

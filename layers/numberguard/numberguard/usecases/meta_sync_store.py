@@ -1,0 +1,172 @@
+"""The Meta sync's store port on the facet logs, the history and the outbox the webhooks use.
+
+A read's value goes into the facet's log at the read time under the label `graph`, so the log's
+time order decides between Graph reads and webhooks exactly as it does between two webhooks; the
+transitions it makes are recorded and announced once, through the same history and outbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from numberguard.config import Settings
+from numberguard.domain.changes import Change
+from numberguard.domain.facetlog import entry_key, touched
+from numberguard.domain.health import decode, summary_of
+from numberguard.domain.meta_state import CHANGE_TYPE, HEALTH, SOURCE, NumberReading
+from numberguard.domain.tiers import MessagingLimit
+from numberguard.notify.messages import notice_document, notification_from_document
+from numberguard.observability import logger
+from numberguard.store import codec
+from numberguard.store.sync import SyncStatusStore
+from numberguard.usecases.facets import Facets, PublishDeferred, change_of
+from numberguard.usecases.meta_sync import KnownNumber, SyncStatus
+
+SEVERITY = {"BLOCKED": "CRITICAL", "LIMITED": "WARNING", "RED": "WARNING", "OFFLINE": "WARNING",
+            "PENDING": "WARNING"}
+
+
+def graph_key(at: int, facet: str) -> str:
+    """A Graph read's facet-log key: ordered by read time among the webhooks' entries, labelled `graph`."""
+    return f"{entry_key(at, f'{SOURCE}-{facet}-{at}')}#{SOURCE}"
+
+
+class FacetSyncStore:
+    def __init__(self, facets: Facets, status: SyncStatusStore, settings: Settings,
+                 register: Callable[[NumberReading, str], bool]):
+        self.facets = facets
+        self.state = facets.state
+        self.status_store = status
+        self.settings = settings
+        self._register = register
+        self.counts: Counter = Counter()
+
+    # ---- reads ----
+
+    def known_wabas(self) -> list[str]:
+        return list(self.status_store.read().wabas)
+
+    def numbers_of(self, waba_id: str) -> dict[str, KnownNumber]:
+        items = [i for i in self.state.numbers_of_waba(waba_id) if codec.s(i, "pk")]
+        tiers = self.status_store.tiers([codec.s(i, "scope") for i in items]) if items else {}
+        return {
+            codec.s(i, "pk"): KnownNumber(
+                codec.s(i, "pk"), waba_id, codec.s(i, "scope"),
+                {"quality": codec.s(i, "quality"), "connection": codec.s(i, "connection"),
+                 HEALTH: codec.s(i, HEALTH)},
+                tiers.get(codec.s(i, "scope")),
+            ) for i in items
+        }
+
+    def status(self) -> SyncStatus:
+        item = self.status_store.read()
+        return SyncStatus(item.resume_from, item.access_failing)
+
+    # ---- writes ----
+
+    def register(self, reading: NumberReading, scope: str) -> bool:
+        done = self._register(reading, scope)
+        if done:
+            self.status_store.add_waba(reading.waba_id)
+        return done
+
+    def set_resume(self, waba_id: str | None) -> None:
+        self.status_store.set_resume(waba_id)
+
+    def set_access_failing(self, failing: bool) -> bool:
+        return self.status_store.set_access_failing(failing)
+
+    def apply_facets(self, number: KnownNumber, values: Mapping[str, str], at: int) -> list[Change]:
+        pnid = number.phone_number_id
+        changes: list[Change] = []
+        for facet, value in values.items():
+            key = graph_key(at, facet)
+            moves, latest, latest_at, entries = self.facets.log(pnid, facet, key, value,
+                                                                lambda f=facet: number.facets.get(f))
+            moves = touched(moves, entries, {key})
+            self.state.set_facet(pnid, facet, {facet: latest}, (), latest_at)
+            changes += [self._change(pnid, facet, t) for t in moves]
+        return self._announce(changes, pnid)
+
+    def apply_limit(self, members: list[KnownNumber], limit: MessagingLimit, at: int) -> list[Change]:
+        first = self.state.get_number_item(members[0].phone_number_id)
+        if first is None:
+            return []
+        changes = self.facets.limits(first, [(graph_key(at, "limit"), limit)], lambda _k: "Graph API read",
+                                     self.counts, meta_reported=True, only_touched=True)
+        out = []
+        for member in members:
+            out += self._announce([dataclasses.replace(c, phone_number_id=member.phone_number_id) for c in changes],
+                                  member.phone_number_id)
+        return out
+
+    def notice(self, kind: str, waba_id: str, reason: str, at: int) -> bool:
+        """A notice about the token (or a WABA): one history entry under the WABA, published once."""
+        change = Change(f"WABA#{waba_id}", kind, at, None, None, reason,
+                        severity="CRITICAL" if kind == "META_ACCESS_FAILED" else "INFO", key=f"{kind}-{at}")
+        document = notice_document(change, waba_id)
+        if not self.state.record_change(change, document, at):
+            return False
+        try:
+            self.facets.publisher.publish(notification_from_document(document))
+        except PublishDeferred:
+            return True
+        except Exception:  # kept in the outbox; the evaluator publishes it later
+            logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
+            return True
+        self.state.mark_published(change)
+        return True
+
+    # ---- helpers ----
+
+    def _change(self, pnid: str, facet: str, t) -> Change:
+        kind = CHANGE_TYPE.get(facet, "STATUS_CHANGED")
+        if facet != HEALTH:
+            return change_of(pnid, kind, t, "Graph API read" if t.key.endswith(f"#{SOURCE}") else "webhook",
+                             SEVERITY.get(t.after, "INFO"))
+        health = decode(t.after)
+        detail: tuple[tuple[str, str], ...] = ()
+        if health is not None and health.error_text():
+            detail += (("error", health.error_text() or ""),)
+        if health is not None and health.solution():
+            detail += (("possible_solution", health.solution() or ""),)
+        if health is not None and health.warnings():
+            detail += (("warnings", "; ".join(health.warnings())),)
+        after = summary_of(t.after) or "UNKNOWN"
+        severity = SEVERITY.get(after.split(" ")[0], "INFO")
+        return dataclasses.replace(change_of(pnid, kind, t, "Graph API read", severity),
+                                   before=summary_of(t.before), after=after, detail=detail)
+
+    def _announce(self, changes: list[Change], pnid: str) -> list[Change]:
+        if not changes:
+            return []
+        number = self.state.get_number_item(pnid) or {}
+        return self.facets.announce(changes, number, self.counts) or []
+
+
+def registrar(settings: Settings, state, clock: Callable[[], float]) -> Callable[[NumberReading, str], bool]:
+    """Registers a number the sync found, as `numbers add` would, with what Meta said about it."""
+    from numberguard.domain.health import encode
+    from numberguard.usecases.numbers import NumberRegistration, RegistrationError, register
+
+    def one(reading: NumberReading, scope: str) -> bool:
+        assert reading.limit is not None and reading.display_phone_number is not None  # checked by the sync
+        registration = NumberRegistration(
+            phone_number_id=reading.phone_number_id, waba_id=reading.waba_id,
+            display_phone_number=reading.display_phone_number, tier=reading.limit.tier,
+            portfolio_id=reading.business_id, connection=reading.connection or "CONNECTED",
+            quality=reading.quality or "UNKNOWN",
+        )
+        try:
+            register(registration, settings, int(clock()))
+        except RegistrationError as err:
+            if "already registered" in str(err):
+                return False
+            raise
+        if reading.health is not None:
+            state.set_facet(reading.phone_number_id, HEALTH, {HEALTH: encode(reading.health)}, (), reading.at)
+        return True
+
+    return one
