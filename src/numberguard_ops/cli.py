@@ -1,6 +1,7 @@
 """The `numberguard` command: local mode, the number registry and the limit check from a shell.
 
     numberguard local   [--lambda-port 3001] [--dynamodb-port 8000] [--data-dir .local]
+    numberguard numbers import --waba-id ID            (Meta's Graph API: registers the WABA's numbers)
     numberguard numbers add --phone-number-id ID --waba-id ID --display-phone-number +1... --tier TIER_1K
     numberguard numbers list | show PHONE_NUMBER_ID
     numberguard check --phone-number-id ID --recipient 16505551234 [--message template|session] [--dry-run]
@@ -8,6 +9,7 @@
     numberguard report --html FILE
     numberguard send-webhook FILE [--url http://127.0.0.1:3000/webhook] [--app-secret SECRET]
     numberguard simulate SCENARIO
+    numberguard meta show | quality ID RED | health --waba ID BLOCKED ... | token refuse   (local Meta double)
 
 `numbers`, `usage`, `history` and `report` talk to DynamoDB Local (default http://127.0.0.1:8000)
 or, with `--aws`, to the deployed tables; `check` invokes LimitCheckFunction through the Lambda API: local mode's
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from numberguard_ops import local
+from numberguard_ops import local, meta_cli
 
 LOCAL_DYNAMODB = f"http://{local.HOST}:{local.DEFAULT_DYNAMODB_PORT}"
 LOCAL_LAMBDA = f"http://{local.HOST}:{local.DEFAULT_LAMBDA_PORT}"
@@ -154,6 +156,9 @@ def build_parser() -> Parser:
                      help="serve another SAM template (default template.yaml of the project)")
     run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
                      help="run scheduled functions at this rate instead of the template's: rate(1 minute), 30s, 5m")
+    run.add_argument("--meta-port", type=_port, default=local.DEFAULT_META_PORT,
+                     help=f"port of the Meta Graph API double on {local.HOST} (default %(default)s; local mode's "
+                          "MetaGraphUrl unless --parameter MetaGraphUrl=... names another server)")
     run.set_defaults(handler=cmd_local)
 
     output = Parser(add_help=False)
@@ -173,6 +178,8 @@ def build_parser() -> Parser:
     store.add_argument("--history-table", help="with --aws: the HistoryTable's name (default: HISTORY_TABLE)")
     store.add_argument("--policy", choices=("per-number", "portfolio"),
                        help="with --aws: the stack's LimitPolicy (default: LIMIT_POLICY, else per-number)")
+
+    meta_cli.add_meta(commands, _port)
 
     numbers = commands.add_parser("numbers", help="register and describe phone numbers",
                                   description="Register and describe the phone numbers numberguard guards.")
@@ -195,6 +202,8 @@ def build_parser() -> Parser:
 
     listing = numbers_commands.add_parser("list", parents=[store], help="list the registered numbers")
     listing.set_defaults(handler=cmd_numbers_list)
+
+    meta_cli.add_import(numbers_commands, aws, output)
 
     show = numbers_commands.add_parser("show", parents=[store], help="show one number")
     show.add_argument("phone_number_id", help="Meta's phone number id")
@@ -810,7 +819,7 @@ def _parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
 def cmd_local(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir.expanduser().resolve() if args.data_dir else local.DEFAULT_DATA_DIR)
     ports = {"--api-port": args.api_port, "--lambda-port": args.lambda_port, "--dynamodb-port": args.dynamodb_port,
-             "--moto-port": args.moto_port}
+             "--moto-port": args.moto_port, "--meta-port": args.meta_port}
     seen: dict[int, str] = {}
     for flag, port in ports.items():
         if port in seen:
@@ -831,7 +840,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
                                  api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
                                  verify_token=args.verify_token, schedule_rate=args.schedule_rate,
-                                 log_level=args.log_level, parameters=_parameters(args.parameter))
+                                 log_level=args.log_level, parameters=_parameters(args.parameter),
+                                 meta_port=args.meta_port)
     return local.run(options)
 
 
