@@ -9,6 +9,7 @@ from numberguard.wiring import meta_sync
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event, context):
     remaining = getattr(context, "get_remaining_time_in_millis", None)
+    metrics.add_metric(name="MetaSyncRuns", unit=MetricUnit.Count, value=1)
     answer = meta_sync().handle(event, time_left=(lambda: remaining() / 1000) if callable(remaining) else None)
     if answer.get("access") in ("refused", "META_ACCESS_FAILED"):
         metrics.add_metric(name="MetaAccessRefused", unit=MetricUnit.Count, value=1)  # the alarm's metric

@@ -184,8 +184,10 @@ def one_line(document: dict) -> str:
     who = f"+{who}" if who and not str(who).startswith("+") else (who or "")
     moved = f" {document.get('from') or '-'} → {document.get('to') or '-'}" if document.get("from") or \
         document.get("to") else ""
+    subject = f"{who} ({document.get('phone_number_id')})" if document.get("phone_number_id") else \
+        f"WABA {document.get('waba_id')}"
     return (f"{document.get('at')} {document.get('severity', 'INFO'):<8} {document.get('type')} "
-            f"{who} ({document.get('phone_number_id')}){moved}: {document.get('reason')}")
+            f"{subject}{moved}: {document.get('reason')}")
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def write_mail(folder: Path, envelope: dict) -> Mail:
     if not isinstance(document, dict):
         document = {"message": document}
     body = str(envelope.get("Message") or "")
-    if document.get("type") and document.get("phone_number_id"):
+    if document.get("type") and (document.get("phone_number_id") or document.get("waba_id")):
         try:
             body = email_text(document)
         except Exception:  # a document the layer's text cannot be made from: keep it readable anyway

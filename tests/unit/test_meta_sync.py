@@ -13,6 +13,7 @@ from numberguard.domain.meta_state import NumberReading
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.graph.client import GraphClient, RawResponse
 from numberguard.usecases.meta_sync import KnownNumber, MetaSync, SyncStatus
+
 from numberguard_ops.meta_double import DEFAULT_TOKEN, MetaState, answer
 from tests.conftest import FakeClock
 
@@ -106,7 +107,7 @@ def make(policy: Policy = Policy.PER_NUMBER, page_size: int = 2):
 
 
 def test_import_registers_every_number_of_the_waba_across_pages():
-    state, store, sync, transport, _ = make()
+    _state, store, sync, transport, _ = make()
     summary = sync.run(WABA)
     assert sorted(summary.registered) == ["106540352242922", "110200345501442", "117835072280431"]
     assert store.tiers == {f"number#{p}": "TIER_250" for p in summary.registered}
@@ -125,7 +126,7 @@ def test_a_second_run_with_nothing_changed_writes_nothing():
 
 
 def test_a_quality_change_in_meta_becomes_a_change_from_the_graph():
-    state, store, sync, _, _ = make()
+    state, _store, sync, _, _ = make()
     sync.run(WABA)
     state.change("number", {"id": NUMBER, "quality": "RED"})
     summary = sync.run()
@@ -198,7 +199,7 @@ def test_throttling_stops_the_run_and_the_waba_not_reached_is_next_runs_first():
 
 
 def test_a_list_entry_lacking_health_is_completed_from_the_numbers_own_node():
-    state, store, sync, transport, _ = make()
+    state, store, sync, _transport, _ = make()
 
     class NoHealthInList(DoubleTransport):
         def get(self, url, headers, connect_timeout, read_timeout):
@@ -230,7 +231,7 @@ def test_a_malformed_page_changes_nothing_of_that_waba():
 
 
 def test_a_number_without_a_readable_limit_is_not_registered():
-    state, store, sync, _, _ = make()
+    state, _store, sync, _, _ = make()
     state.businesses["506914307656634"].limit = "TIER_NOT_SET"
     summary = sync.run(WABA)
     assert summary.registered == [] and summary.counts["not_registered"] == 3

@@ -159,7 +159,8 @@ def _happened(document: dict) -> str:
     if kind in ("META_ACCESS_FAILED", "META_ACCESS_RESTORED"):
         return f"{subject}: {why} (at {when})."
     if kind == "HEALTH_CHANGED" and document.get("error"):
-        return f"{subject}: Meta's health status changed from {before} to {after} at {when}: {document['error']}."
+        return f"{subject}: Meta's health status changed from {before} to {after} at {when}: " \
+               f"{document['error'].rstrip('.')}."
     if kind == "ACCOUNT_RESTRICTED":
         return f"{subject}: the account's restrictions changed at {when} from {before or 'none'} to " \
                f"{after or 'none'} ({why})."
