@@ -27,6 +27,7 @@ class Decision(StrEnum):
     DENIED_PENDING = "DENIED_PENDING"
     DENIED_OFFLINE = "DENIED_OFFLINE"
     DENIED_ACCOUNT_RESTRICTED = "DENIED_ACCOUNT_RESTRICTED"
+    DENIED_BLOCKED_BY_META = "DENIED_BLOCKED_BY_META"
     DENIED_UNKNOWN_NUMBER = "DENIED_UNKNOWN_NUMBER"
     INVALID_REQUEST = "INVALID_REQUEST"
     # Beyond the contract's list: the store could not be reached (fail-closed / fail-open).
@@ -242,6 +243,8 @@ def classify(
         return Classification(Step.ANSWER, Decision.DENIED_PENDING)
     if number.connection is Connection.OFFLINE:
         return Classification(Step.ANSWER, Decision.DENIED_OFFLINE)
+    if number.blocked_by_meta:  # precedence row 3: Meta says the number cannot send
+        return Classification(Step.ANSWER, Decision.DENIED_BLOCKED_BY_META)
     if recipient.in_service_window(now):
         until = number.restricted_until(BLOCKS_REPLIES, now)
         if until is not None:

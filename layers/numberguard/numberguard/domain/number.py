@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from numberguard.domain.health import Health
 from numberguard.domain.status import Connection, DisplayStatus, Quality, display_status
 from numberguard.domain.tiers import Policy
 
@@ -35,6 +36,15 @@ class NumberState:
     flagged_at: int | None = None
     # restriction_type -> expiration (epoch seconds), WABA-wide, copied onto each number.
     restrictions: Mapping[str, int] = field(default_factory=dict)
+    health: Health | None = None  # Meta's health_status (Graph API); None: never read
+
+    @property
+    def blocked_by_meta(self) -> bool:
+        return self.health is not None and self.health.blocked
+
+    def warnings(self) -> list[str]:
+        """What the check says beside its decision: Meta's advice while the health is LIMITED."""
+        return self.health.warnings() if self.health is not None and self.health.limited else []
 
     @property
     def flagged(self) -> bool:
@@ -52,4 +62,5 @@ class NumberState:
             connection=self.connection,
             restricted=limit_reached or account_restricted,
             flagged=self.flagged,
+            blocked=self.blocked_by_meta,
         )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from numberguard.domain.check import RecipientView
+from numberguard.domain.health import decode as decode_health
 from numberguard.domain.number import NumberState
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.window import ReservePlan, ScopeUsage
@@ -58,6 +59,7 @@ def number_from_item(item: dict) -> NumberState:
         quality=Quality(codec.s(item, "quality", Quality.UNKNOWN.value)),
         flagged_at=codec.n(item, "flagged_at"),
         restrictions=codec.int_map(item, "restrictions"),
+        health=decode_health(codec.s(item, "health")),
     )
 
 

@@ -315,6 +315,9 @@ class LimitChecker:
             "retry_after_seconds": None if outcome.retry_at is None else max(outcome.retry_at - now, 0),
             "evaluated_at": iso(now),
         })
+        answer["warnings"] = number.warnings()
+        if outcome.decision is Decision.DENIED_BLOCKED_BY_META and not outcome.error and number.health is not None:
+            answer["error"] = number.health.error_text()
         if outcome.error:
             answer["error"] = outcome.error
         return answer
