@@ -8,6 +8,7 @@ transitions it makes are recorded and announced once, through the same history a
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 
@@ -42,11 +43,15 @@ class FacetSyncStore:
         self.settings = settings
         self._register = register
         self.counts: Counter = Counter()
+        self._wabas_known: set[str] = set()
+        self._lock = threading.Lock()  # added to the sync's item by this process already
 
     # ---- reads ----
 
     def known_wabas(self) -> list[str]:
-        return list(self.status_store.read().wabas)
+        wabas = list(self.status_store.read().wabas)
+        self._wabas_known.update(wabas)
+        return wabas
 
     def numbers_of(self, waba_id: str) -> dict[str, KnownNumber]:
         items = [i for i in self.state.numbers_of_waba(waba_id) if codec.s(i, "pk")]
@@ -68,8 +73,9 @@ class FacetSyncStore:
 
     def register(self, reading: NumberReading, scope: str) -> bool:
         done = self._register(reading, scope)
-        if done:
-            self.status_store.add_waba(reading.waba_id)
+        if done and reading.waba_id not in self._wabas_known:
+            self.status_store.add_waba(reading.waba_id)  # idempotent (a set): a race adds it twice, harmlessly
+            self._wabas_known.add(reading.waba_id)
         return done
 
     def set_resume(self, waba_id: str | None) -> None:
@@ -143,7 +149,11 @@ class FacetSyncStore:
         if not changes:
             return []
         number = self.state.get_number_item(pnid) or {}
-        return self.facets.announce(changes, number, self.counts) or []
+        counts: Counter = Counter()  # numbers are announced side by side: merged under the lock
+        announced = self.facets.announce(changes, number, counts) or []
+        with self._lock:
+            self.counts.update(counts)
+        return announced
 
 
 def registrar(settings: Settings, state, clock: Callable[[], float]) -> Callable[[NumberReading, str], bool]:
