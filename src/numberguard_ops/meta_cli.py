@@ -9,6 +9,7 @@
     numberguard meta template WABA_ID NAME LANGUAGE PAUSED
     numberguard meta token refuse|accept
     numberguard meta throttle 80008|off [--usage 95]
+    numberguard meta paging 2
     numberguard meta seed --wabas 10 --numbers 100
 """
 
@@ -134,6 +135,9 @@ def add_meta(commands: Any, port_type: Any) -> None:
     throttle.add_argument("value", help="a code, or off")
     throttle.add_argument("--usage", type=int, default=None, help="X-Business-Use-Case-Usage percentage to report")
     throttle.set_defaults(handler=cmd_meta, what="throttle")
+    paging = actions.add_parser("paging", help="answer at most this many entries a page (Meta pages long lists)")
+    paging.add_argument("max", type=int)
+    paging.set_defaults(handler=cmd_meta, what="paging")
     seed = actions.add_parser("seed", help="add WABAs of generated numbers (or --reference: the sample WABA)")
     seed.add_argument("--wabas", type=int, default=1)
     seed.add_argument("--numbers", type=int, default=10)
@@ -161,6 +165,8 @@ def _control(args: argparse.Namespace) -> tuple[str, dict | None]:
     if what == "template":
         return "template", {"waba_id": args.waba_id, "name": args.name, "language": args.language,
                             "status": args.status}
+    if what == "paging":
+        return "paging", {"max": args.max}
     if what == "token":
         return "token", {"refused": args.value == "refuse"}
     if what == "throttle":

@@ -113,6 +113,7 @@ class MetaState:
         self.token_refused = False
         self.throttle_code: int | None = None
         self.usage_percent = 1
+        self.max_page = MAX_PAGE  # Meta returns at most this many entries a page, whatever `limit` asks
         self.calls = 0
         self.wabas: dict[str, Waba] = {}
         self.businesses: dict[str, Business] = {}
@@ -254,6 +255,13 @@ class MetaState:
             self.usage_percent = int(body["usage"])
         return {"throttle_code": code, "usage": self.usage_percent}
 
+    def _set_paging(self, body: dict) -> dict:
+        size = body.get("max")
+        if not isinstance(size, int) or not 1 <= size <= MAX_PAGE:
+            raise DoubleError(f"paging max must be 1..{MAX_PAGE}")
+        self.max_page = size
+        return {"max_page": size}
+
     def _set_seed(self, body: dict) -> dict:
         if body.get("reference"):
             self.reference()
@@ -272,7 +280,7 @@ class MetaState:
         with self.lock:
             return {
                 "token_refused": self.token_refused, "throttle_code": self.throttle_code,
-                "usage_percent": self.usage_percent, "calls": self.calls,
+                "usage_percent": self.usage_percent, "calls": self.calls, "max_page": self.max_page,
                 "businesses": {b.id: {"limit": b.limit, "health": b.health.can_send} for b in self.businesses.values()},
                 "wabas": {w.id: {"business_id": w.business_id, "health": w.health.can_send, "numbers": {
                     n.id: {"display": n.display, "status": n.status, "quality": n.quality,
@@ -337,9 +345,9 @@ def _index(cursor: str) -> int:
         return -1
 
 
-def _paged(items: list[dict], query: dict[str, str], base_url: str, path: str) -> dict | Answer:
+def _paged(items: list[dict], query: dict[str, str], base_url: str, path: str, max_page: int) -> dict | Answer:
     try:
-        size = min(max(int(query.get("limit", "25")), 1), MAX_PAGE)
+        size = min(max(int(query.get("limit", "25")), 1), max_page)
     except ValueError:
         return _error(400, 100, "(#100) Param limit must be a number")
     start = 0
@@ -419,7 +427,7 @@ def _waba_answer(state: MetaState, waba: Waba, edge: str | None, query: dict[str
                  for t in waba.templates]
     else:
         return _error(400, 100, f"(#100) Unknown edge {edge!r} on a WhatsApp Business Account")
-    paged = _paged(items, query, base_url, path)
+    paged = _paged(items, query, base_url, path, state.max_page)
     return paged if isinstance(paged, Answer) else Answer(200, paged)
 
 

@@ -23,8 +23,10 @@ from numberguard.observability import logger
 from numberguard.store import codec
 from numberguard.store.sync import SyncStatusStore
 from numberguard.usecases.facets import Facets, PublishDeferred, change_of
+from numberguard.usecases.intake import reason_of
 from numberguard.usecases.meta_sync import KnownNumber, SyncStatus
 
+REASON = "graph (Meta's Graph API read)"
 SEVERITY = {"BLOCKED": "CRITICAL", "LIMITED": "WARNING", "RED": "WARNING", "OFFLINE": "WARNING",
             "PENDING": "WARNING"}
 
@@ -100,7 +102,7 @@ class FacetSyncStore:
         first = self.state.get_number_item(members[0].phone_number_id)
         if first is None:
             return []
-        changes = self.facets.limits(first, [(graph_key(at, "limit"), limit)], lambda _k: "Graph API read",
+        changes = self.facets.limits(first, [(graph_key(at, "limit"), limit)], lambda _k: REASON,
                                      self.counts, meta_reported=True, only_touched=True)
         out = []
         for member in members:
@@ -130,7 +132,7 @@ class FacetSyncStore:
     def _change(self, pnid: str, facet: str, t) -> Change:
         kind = CHANGE_TYPE.get(facet, "STATUS_CHANGED")
         if facet != HEALTH:
-            return change_of(pnid, kind, t, "Graph API read" if t.key.endswith(f"#{SOURCE}") else "webhook",
+            return change_of(pnid, kind, t, REASON if t.key.endswith(f"#{SOURCE}") else reason_of(t.key, "webhook"),
                              SEVERITY.get(t.after, "INFO"))
         health = decode(t.after)
         detail: tuple[tuple[str, str], ...] = ()
@@ -142,7 +144,7 @@ class FacetSyncStore:
             detail += (("warnings", "; ".join(health.warnings())),)
         after = summary_of(t.after) or "UNKNOWN"
         severity = SEVERITY.get(after.split(" ")[0], "INFO")
-        return dataclasses.replace(change_of(pnid, kind, t, "Graph API read", severity),
+        return dataclasses.replace(change_of(pnid, kind, t, REASON, severity),
                                    before=summary_of(t.before), after=after, detail=detail)
 
     def _announce(self, changes: list[Change], pnid: str) -> list[Change]:
