@@ -527,3 +527,22 @@ def control(url: str, what: str, body: dict | None = None, timeout: float = 5.0)
         raise DoubleError(str(detail)) from None
     except (urllib.error.URLError, OSError) as err:
         raise DoubleError(f"the Meta double at {url} does not answer ({err}); is local mode running?") from None
+
+
+class InProcessTransport:
+    """The Graph client's transport answered by a MetaState in this process (tests and the bench: no sockets)."""
+
+    def __init__(self, state: MetaState, base_url: str = "http://meta-double"):
+        self.state = state
+        self.base_url = base_url
+        self.calls = 0
+
+    def get(self, url: str, headers: dict, connect_timeout: float, read_timeout: float):
+        from numberguard.graph.client import RawResponse
+
+        self.calls += 1
+        parts = urlsplit(url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        result = answer(self.state, parts.path, query, headers.get("Authorization"), self.base_url)
+        return RawResponse(result.status, {k.lower(): v for k, v in result.headers.items()},
+                           json.dumps(result.body).encode())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from urllib.parse import parse_qs, urlsplit
 
 from numberguard.domain.changes import Change
 from numberguard.domain.health import decode
@@ -14,24 +13,15 @@ from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.graph.client import GraphClient, RawResponse
 from numberguard.usecases.meta_sync import KnownNumber, MetaSync, SyncStatus
 
-from numberguard_ops.meta_double import DEFAULT_TOKEN, MetaState, answer
+from numberguard_ops.meta_double import DEFAULT_TOKEN, InProcessTransport, MetaState
 from tests.conftest import FakeClock
 
 WABA, NUMBER = "102290129340398", "106540352242922"
 
 
-class DoubleTransport:
+class DoubleTransport(InProcessTransport):
     def __init__(self, state: MetaState):
-        self.state = state
-        self.calls = 0
-
-    def get(self, url, headers, connect_timeout, read_timeout):
-        self.calls += 1
-        parts = urlsplit(url)
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        result = answer(self.state, parts.path, query, headers.get("Authorization"), "http://double")
-        return RawResponse(result.status, {k.lower(): v for k, v in result.headers.items()},
-                           json.dumps(result.body).encode())
+        super().__init__(state, "http://double")
 
 
 class MemoryStore:

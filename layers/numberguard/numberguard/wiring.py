@@ -103,21 +103,27 @@ def evaluator():
     return Evaluator(parts, cfg, clock=now, outbox=Outbox(parts.state, parts.publisher, receipt_queue(cfg)))
 
 
-@lru_cache(maxsize=1)
-def meta_sync():
-    from numberguard.graph.client import GraphClient
-    from numberguard.meta_secrets import MetaAccessToken
+def meta_sync_for(cfg: Settings, graph, publish, clock=now):
+    """The Meta sync over these settings' tables, reading `graph` (tests and the bench give their own)."""
     from numberguard.store.sync import SyncStatusStore
     from numberguard.usecases.meta_sync import MetaSync
     from numberguard.usecases.meta_sync_store import FacetSyncStore, registrar
 
+    parts = facets(cfg, publish, clock)
+    store = FacetSyncStore(parts, SyncStatusStore(dynamodb_client(cfg), cfg.numbers_table, cfg.limits_table), cfg,
+                           registrar(cfg, parts.state, clock))
+    return MetaSync(graph, store, cfg.policy, clock=clock)
+
+
+@lru_cache(maxsize=1)
+def meta_sync():
+    from numberguard.graph.client import GraphClient
+    from numberguard.meta_secrets import MetaAccessToken
+
     cfg = settings()
     bind_models(cfg)  # pynamodb is imported only if something uses the models
-    parts = facets(cfg, publisher(cfg))
-    store = FacetSyncStore(parts, SyncStatusStore(dynamodb_client(cfg), cfg.numbers_table, cfg.limits_table), cfg,
-                           registrar(cfg, parts.state, now))
     graph = GraphClient(cfg.meta_graph_url, cfg.meta_graph_version, MetaAccessToken.from_env())
-    return MetaSync(graph, store, cfg.policy, clock=now)
+    return meta_sync_for(cfg, graph, publisher(cfg))
 
 
 @lru_cache(maxsize=1)
