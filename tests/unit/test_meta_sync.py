@@ -33,10 +33,16 @@ class MemoryStore:
         self.sync = SyncStatus()
         self.changes: list[Change] = []
         self.notices: list[tuple[str, str]] = []
+        self.wabas: set[str] = set()
         self.writes = 0
 
     def known_wabas(self):
-        return sorted({n["waba_id"] for n in self.numbers.values()})
+        return sorted(self.wabas)
+
+    def add_waba(self, waba_id):
+        if waba_id not in self.wabas:
+            self.writes += 1
+        self.wabas.add(waba_id)
 
     def numbers_of(self, waba_id):
         return {p: KnownNumber(p, n["waba_id"], n["scope"], dict(n["facets"]), self.tiers.get(n["scope"]))

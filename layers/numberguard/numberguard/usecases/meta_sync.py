@@ -72,6 +72,7 @@ class SyncStatus:
 
 class SyncStore(Protocol):
     def known_wabas(self) -> list[str]: ...
+    def add_waba(self, waba_id: str) -> None: ...
     def numbers_of(self, waba_id: str) -> dict[str, KnownNumber]: ...
     def register(self, reading: NumberReading, scope: str) -> bool: ...
     def apply_facets(self, number: KnownNumber, values: Mapping[str, str], at: int) -> list[Change]: ...
@@ -149,6 +150,8 @@ class MetaSync:
                 break
             try:
                 read_any = self._sync_waba(waba, summary) or read_any
+                if waba_id:  # imported: every scheduled run reads it from now on (idempotent)
+                    self.store.add_waba(waba)
             except GraphAccessRefused:
                 refused, self._refused_waba = True, waba
                 summary.failed[waba] = "access token refused (Graph code 190)"

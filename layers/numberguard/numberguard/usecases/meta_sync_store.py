@@ -51,9 +51,10 @@ class FacetSyncStore:
     # ---- reads ----
 
     def known_wabas(self) -> list[str]:
-        wabas = list(self.status_store.read().wabas)
-        self._wabas_known.update(wabas)
-        return wabas
+        return list(self.status_store.read().wabas)
+
+    def add_waba(self, waba_id: str) -> None:
+        self.status_store.add_waba(waba_id)
 
     def numbers_of(self, waba_id: str) -> dict[str, KnownNumber]:
         items = [i for i in self.state.numbers_of_waba(waba_id) if codec.s(i, "pk")]
@@ -74,11 +75,7 @@ class FacetSyncStore:
     # ---- writes ----
 
     def register(self, reading: NumberReading, scope: str) -> bool:
-        done = self._register(reading, scope)
-        if done and reading.waba_id not in self._wabas_known:
-            self.status_store.add_waba(reading.waba_id)  # idempotent (a set): a race adds it twice, harmlessly
-            self._wabas_known.add(reading.waba_id)
-        return done
+        return self._register(reading, scope)
 
     def set_resume(self, waba_id: str | None) -> None:
         self.status_store.set_resume(waba_id)
@@ -87,28 +84,49 @@ class FacetSyncStore:
         return self.status_store.set_access_failing(failing)
 
     def apply_facets(self, number: KnownNumber, values: Mapping[str, str], at: int) -> list[Change]:
+        """Each facet: its log entry, the changes recorded (history, outbox), then the number's value.
+
+        The value on the number is written last: a run that fails before it finds the difference again and
+        completes it (reusing the entry it made, so the change keeps its id and is announced once).
+        """
         pnid = number.phone_number_id
-        changes: list[Change] = []
+        announced: list[Change] = []
         for facet, value in values.items():
-            key = graph_key(at, facet)
+            key = self._pending_key(pnid, facet, value) or graph_key(at, facet)
             moves, latest, latest_at, entries = self.facets.log(pnid, facet, key, value,
                                                                 lambda f=facet: number.facets.get(f))
             moves = touched(moves, entries, {key})
+            # A number's first health read sets it silently, as a registration does (a number registered by
+            # hand, or one whose registration a failure cut short); the check and the status show it anyway.
+            changes = [self._change(pnid, facet, t) for t in moves if not (facet == HEALTH and t.before is None)]
+            announced += self._announce(changes, pnid)
             self.state.set_facet(pnid, facet, {facet: latest}, (), latest_at)
-            changes += [self._change(pnid, facet, t) for t in moves]
-        return self._announce(changes, pnid)
+        return announced
 
     def apply_limit(self, members: list[KnownNumber], limit: MessagingLimit, at: int) -> list[Change]:
         first = self.state.get_number_item(members[0].phone_number_id)
         if first is None:
             return []
-        changes = self.facets.limits(first, [(graph_key(at, "limit"), limit)], lambda _k: REASON,
-                                     self.counts, meta_reported=True, only_touched=True)
-        out = []
-        for member in members:
-            out += self._announce([dataclasses.replace(c, phone_number_id=member.phone_number_id) for c in changes],
-                                  member.phone_number_id)
-        return out
+        announced: list[Change] = []
+
+        def record(changes: list[Change]) -> None:  # before the counter takes the limit
+            for member in members:
+                announced.extend(self._announce(
+                    [dataclasses.replace(c, phone_number_id=member.phone_number_id) for c in changes],
+                    member.phone_number_id))
+
+        key = self._pending_key(members[0].scope, "limit", limit.tier) or graph_key(at, "limit")
+        self.facets.limits(first, [(key, limit)], lambda _k: REASON, self.counts, meta_reported=True,
+                           only_touched=True, before_apply=record)
+        return announced
+
+    def _pending_key(self, subject: str, facet: str, value: str) -> str | None:
+        """The entry of an earlier read that did not finish (its value never reached the item), if any."""
+        entries = self.facets.logs.read(subject, facet).entries
+        if not entries:
+            return None
+        last = max(entries)
+        return last if entries[last] == value and last.endswith(f"#{SOURCE}") else None
 
     def notice(self, kind: str, waba_id: str, reason: str, at: int) -> bool:
         """A notice about the token (or a WABA): one history entry under the WABA, published once."""
