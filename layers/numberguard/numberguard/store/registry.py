@@ -89,3 +89,17 @@ def list_numbers() -> list[NumberModel]:
 def _is_number() -> Condition:
     # Numbers share the table with other item kinds; only numbers carry a display number.
     return NumberModel.display_phone_number.exists()
+
+
+def ensure_scope(scope: str, limit: MessagingLimit, phone_number_id: str, now: int) -> None:
+    """The scope's counter and its membership, for a number whose registration was cut short (idempotent:
+    an existing counter keeps its limit and usage)."""
+    counter = LimitModel(
+        scope, limit=-1 if limit.limit is None else limit.limit, tier=limit.tier, used=0, buckets={}, updated_at=now
+    )
+    try:
+        counter.save(condition=LimitModel.scope.does_not_exist())
+    except PutError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    LimitModel(scope).update(actions=[LimitModel.numbers.add({phone_number_id})])

@@ -62,6 +62,7 @@ class KnownNumber:
     scope: str
     facets: Mapping[str, str | None]  # quality, connection, health as held now
     tier: str | None = None  # the scope's current tier
+    complete: bool = True  # False: registered by hand, or a registration a failure cut short
 
 
 @dataclass(frozen=True)
@@ -232,9 +233,10 @@ class MetaSync:
     def _apply(self, read: WabaRead, at: int, summary: SyncSummary) -> None:
         known = self.store.numbers_of(read.waba.id)
         readings = [self._reading(n, read.waba, at) for n in read.numbers]
-        new = [r for r in readings if r.phone_number_id not in known]
+        # New numbers, and numbers whose registration is not complete (finished, announcing nothing)
+        new = [r for r in readings if r.phone_number_id not in known or not known[r.phone_number_id].complete]
         if new:
-            for registered in _parallel(lambda r: self._register(r, summary), new):
+            for registered in _parallel(lambda r: self._register(r, summary, known.get(r.phone_number_id)), new):
                 if registered:
                     summary.registered.append(registered)
             known = self.store.numbers_of(read.waba.id)
@@ -260,8 +262,8 @@ class MetaSync:
             if limit is not None and members[0].tier != limit.tier:
                 summary.changes += self.store.apply_limit(members, limit, at)
 
-    def _register(self, reading: NumberReading, summary: SyncSummary) -> str | None:
-        """Registers a number not seen before; its id, or None (already there, or not readable enough)."""
+    def _register(self, reading: NumberReading, summary: SyncSummary, known: KnownNumber | None) -> str | None:
+        """Registers a number not seen before (or completes it); its id when new, else None."""
         why = None
         if reading.limit is None:
             why = "no readable messaging limit"
@@ -273,7 +275,7 @@ class MetaSync:
             summary.counts["not_registered"] += 1
             summary.failed.setdefault(reading.phone_number_id, f"not registered: {why}")
             return None
-        scope = scope_key(self.policy, reading.phone_number_id, reading.business_id)
+        scope = known.scope if known else scope_key(self.policy, reading.phone_number_id, reading.business_id)
         return reading.phone_number_id if self.store.register(reading, scope) else None
 
     # ---- the token's outage ----

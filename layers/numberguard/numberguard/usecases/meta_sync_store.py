@@ -64,7 +64,7 @@ class FacetSyncStore:
                 codec.s(i, "pk"), waba_id, codec.s(i, "scope"),
                 {"quality": codec.s(i, "quality"), "connection": codec.s(i, "connection"),
                  HEALTH: codec.s(i, HEALTH)},
-                tiers.get(codec.s(i, "scope")),
+                tiers.get(codec.s(i, "scope")), complete=codec.b(i, REGISTERED_MARK),
             ) for i in items
         }
 
@@ -176,10 +176,18 @@ class FacetSyncStore:
         return announced
 
 
+REGISTERED_MARK = "graph_registered"  # on the number: the sync's registration (or adoption) is complete
+
+
 def registrar(settings: Settings, state, clock: Callable[[], float]) -> Callable[[NumberReading, str], bool]:
-    """Registers a number the sync found, as `numbers add` would, with what Meta said about it."""
+    """Registers a number the sync found, as `numbers add` would, with what Meta said about it.
+
+    Idempotent step by step, the mark written last: a registration cut short by a failure (or a number
+    registered by hand) is completed by the next run, and nothing in it is announced.
+    """
     from numberguard.domain.health import encode
-    from numberguard.usecases.numbers import NumberRegistration, RegistrationError, register
+    from numberguard.store import registry
+    from numberguard.usecases.numbers import NumberRegistration, RegistrationError, adopt_kept, register
 
     def one(reading: NumberReading, scope: str) -> bool:
         assert reading.limit is not None and reading.display_phone_number is not None  # checked by the sync
@@ -189,14 +197,19 @@ def registrar(settings: Settings, state, clock: Callable[[], float]) -> Callable
             portfolio_id=reading.business_id, connection=reading.connection or "CONNECTED",
             quality=reading.quality or "UNKNOWN",
         )
+        new = True
         try:
             register(registration, settings, int(clock()))
         except RegistrationError as err:
-            if "already registered" in str(err):
-                return False
-            raise
+            if "already registered" not in str(err):
+                raise
+            new = False
+            registry.ensure_scope(scope, reading.limit, reading.phone_number_id, int(clock()))
+            adopt_kept(reading.phone_number_id, reading.waba_id, reading.display_phone_number, settings)
+        mark: dict = {REGISTERED_MARK: True}
         if reading.health is not None:
-            state.set_facet(reading.phone_number_id, HEALTH, {HEALTH: encode(reading.health)}, (), reading.at)
-        return True
+            mark[HEALTH] = encode(reading.health)
+        state.set_facet(reading.phone_number_id, "registration", mark, (), reading.at)
+        return new
 
     return one
