@@ -20,6 +20,26 @@ from bench.report import Section
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 
 
+def _counter(ctx: Context, double, meter: Meter, rows: list[dict], numbers: int):
+    """Runs one step under the meter and adds its row: Graph calls, DynamoDB calls and writes, seconds."""
+
+    def counted(name: str, action) -> dict:
+        calls_before = double.state.calls
+        with meter.measure(every_thread=True) as tally:
+            began = time.perf_counter()
+            result = action()
+            seconds = time.perf_counter() - began
+        writes = sum(tally.calls.get(op, 0) for op in WRITES)
+        rows.append({"run": name, "numbers": numbers, "Graph calls": double.state.calls - calls_before,
+                     "DynamoDB calls": tally.total_calls, "writes": writes,
+                     "ops": ", ".join(f"{op} {n}" for op, n in sorted(tally.calls.items())),
+                     "changes": result["changes"], "seconds": round(seconds, 2)})
+        ctx.say(f"meta_sync: {name}: {rows[-1]['DynamoDB calls']} DynamoDB calls, {seconds:.1f} s")
+        return result
+
+    return counted
+
+
 def run(ctx: Context) -> Section:
     from numberguard.graph.client import GraphClient
     from numberguard.notify.publisher import FakePublisher
@@ -32,10 +52,8 @@ def run(ctx: Context) -> Section:
     wabas, per_waba = ctx.sizes.sync_wabas, ctx.sizes.sync_numbers
     section = Section("meta_sync", f"7. Meta sync: {wabas} WABAs x {per_waba} numbers against the Meta double",
                       ["run", "numbers", "Graph calls", "DynamoDB calls", "writes", "ops", "changes", "seconds"])
-    double = MetaDouble(port=0)
+    double, clock, meter = MetaDouble(port=0), FixedClock(int(time.time())), Meter()
     double.start()
-    clock = FixedClock(int(time.time()))
-    meter = Meter()
     try:
         double.state.wabas.clear()
         ids = double.state.seed(wabas, per_waba)
@@ -46,21 +64,8 @@ def run(ctx: Context) -> Section:
             sync = meta_sync_for(world.settings, graph, publisher, clock)
             meter.attach(layer_client(world.settings))
             meter.attach(models.NumberModel._get_connection().connection.client)
-            rows = []
-
-            def counted(name: str, action) -> dict:
-                calls_before = double.state.calls
-                with meter.measure(every_thread=True) as tally:
-                    began = time.perf_counter()
-                    result = action()
-                    seconds = time.perf_counter() - began
-                writes = sum(tally.calls.get(op, 0) for op in WRITES)
-                rows.append({"run": name, "numbers": wabas * per_waba, "Graph calls": double.state.calls - calls_before,
-                             "DynamoDB calls": tally.total_calls, "writes": writes,
-                             "ops": ", ".join(f"{op} {n}" for op, n in sorted(tally.calls.items())),
-                             "changes": result["changes"], "seconds": round(seconds, 2)})
-                ctx.say(f"meta_sync: {name}: {rows[-1]['DynamoDB calls']} DynamoDB calls, {seconds:.1f} s")
-                return result
+            rows: list[dict] = []
+            counted = _counter(ctx, double, meter, rows, wabas * per_waba)
 
             def imports() -> dict:
                 done = [sync.run(w).as_dict() for w in ids]
@@ -81,11 +86,14 @@ def run(ctx: Context) -> Section:
     finally:
         double.stop()
     section.rows = rows
-    last = rows[-1]
     section.data = {"registered": imported["registered"], "notifications": len(publisher.sent)}
-    section.headline = (
-        f"{wabas} WABAs x {per_waba} numbers: a scheduled run reads them in {rows[1]['Graph calls']} Graph calls "
-        f"(a page of up to 100 numbers per call, no per-number read) and {rows[1]['DynamoDB calls']} DynamoDB calls "
-        f"in {rows[1]['seconds']} s; with nothing changed {last['Graph calls']} Graph calls, "
-        f"{last['DynamoDB calls']} DynamoDB calls and {last['writes']} writes in {last['seconds']} s.")
+    section.headline = _headline(wabas, per_waba, rows)
     return section
+
+
+def _headline(wabas: int, per_waba: int, rows: list[dict]) -> str:
+    changed, last = rows[1], rows[-1]
+    return (f"{wabas} WABAs x {per_waba} numbers: a scheduled run reads them in {changed['Graph calls']} Graph calls "
+            f"(a page of up to 100 numbers per call, no per-number read) and {changed['DynamoDB calls']} DynamoDB "
+            f"calls in {changed['seconds']} s; with nothing changed {last['Graph calls']} Graph calls, "
+            f"{last['DynamoDB calls']} DynamoDB calls and {last['writes']} writes in {last['seconds']} s.")

@@ -122,6 +122,10 @@ def add_meta(commands: Any, port_type: Any) -> None:
     limit.add_argument("business_id")
     limit.add_argument("tier", type=str.upper)
     limit.set_defaults(handler=cmd_meta, what="limit")
+    _add_more(actions)
+
+
+def _add_more(actions: Any) -> None:
     template = actions.add_parser("template", help="set a template's status (e.g. PAUSED)")
     template.add_argument("waba_id")
     template.add_argument("name")
