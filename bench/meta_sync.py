@@ -42,11 +42,9 @@ def _counter(ctx: Context, double, meter: Meter, rows: list[dict], numbers: int)
 
 def run(ctx: Context) -> Section:
     from numberguard.graph.client import GraphClient
-    from numberguard.notify.publisher import FakePublisher
-    from numberguard.store import models
-    from numberguard.store.client import dynamodb_client as layer_client
-    from numberguard.wiring import meta_sync_for
+    from numberguard.wiring import build
 
+    from numberguard_ops.fakes import FakePublisher
     from numberguard_ops.meta_double import DEFAULT_TOKEN, MetaDouble
 
     wabas, per_waba = ctx.sizes.sync_wabas, ctx.sizes.sync_numbers
@@ -58,12 +56,12 @@ def run(ctx: Context) -> Section:
         double.state.wabas.clear()
         ids = double.state.seed(wabas, per_waba)
         with World(ctx.endpoint) as world:
-            world.bind()
             publisher = FakePublisher()
             graph = GraphClient(double.endpoint, "v24.0", lambda: DEFAULT_TOKEN)
-            sync = meta_sync_for(world.settings, graph, publisher, clock)
-            meter.attach(layer_client(world.settings))
-            meter.attach(models.NumberModel._get_connection().connection.client)
+            parts = build(world.settings, clock=clock, publisher=publisher, graph=graph)
+            sync = parts.meta_sync
+            meter.attach(parts.client)
+            meter.attach(parts.registry.Number._get_connection().connection.client)
             rows: list[dict] = []
             counted = _counter(ctx, double, meter, rows, wabas * per_waba)
 

@@ -37,27 +37,22 @@ class World:
     def __init__(self, endpoint: str):
         from numberguard.config import Settings
         from numberguard.graph.client import GraphClient
-        from numberguard.notify.publisher import FakePublisher
-        from numberguard.store import models
-        from numberguard.usecases.intake import Intake
-        from numberguard.usecases.limit_check import LimitChecker
-        from numberguard.wiring import facets, limit_store, meta_sync_for
+        from numberguard.wiring import build
 
+        from numberguard_ops.fakes import FakePublisher
         from numberguard_ops.meta_double import DEFAULT_TOKEN, InProcessTransport, MetaState
 
         self.clock = FakeClock(T0)
         self.client = raw_client(endpoint)
         self.tables = create_prefixed_tables(self.client, f"g{next(_prefixes)}")
         self.settings = Settings.from_env(stack_env(DYNAMODB_ENDPOINT=endpoint, **self.tables))
-        models.bind(self.settings)
         self.publisher = FakePublisher()
         self.meta = MetaState()
         self.meta.wabas[WABA].numbers = self.meta.wabas[WABA].numbers[:1]
         graph = GraphClient("http://meta-double", "v24.0", lambda: DEFAULT_TOKEN,
                             transport=InProcessTransport(self.meta))
-        self.sync = meta_sync_for(self.settings, graph, self.publisher, self.clock)
-        self.intake = Intake(facets(self.settings, self.publisher, self.clock),
-                             LimitChecker(limit_store(self.settings), self.settings, clock=self.clock), self.settings)
+        parts = build(self.settings, clock=self.clock, publisher=self.publisher, graph=graph)
+        self.sync, self.intake = parts.meta_sync, parts.intake
 
     def drop(self) -> None:
         for table in self.tables.values():

@@ -57,23 +57,6 @@ class ParameterSecrets:
 
 
 @dataclass(frozen=True)
-class StaticSecrets:
-    """Fixed values (unit tests)."""
-
-    secret: str
-    token: str
-
-    def app_secret(self) -> str:
-        return self.secret
-
-    def verify_token(self) -> str:
-        return self.token
-
-    def __repr__(self) -> str:
-        return "StaticSecrets(***)"
-
-
-@dataclass(frozen=True)
 class MetaAccessToken:
     """The Graph API access token (SSM SecureString `MetaAccessTokenParameter`), read when a sync runs."""
 

@@ -1,12 +1,12 @@
-"""The limit check's contract: requests, decisions and answers (DESIGN §3)."""
+"""The limit check's contract: requests, decisions and answers (docs/contracts.md §3)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, overload
 
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
 from numberguard.domain.status import Connection
@@ -92,6 +92,12 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+@overload
+def _text(payload: dict, name: str, *, required: Literal[True] = True, max_len: int = 64) -> str: ...
+@overload
+def _text(payload: dict, name: str, *, required: bool, max_len: int = 64) -> str | None: ...
+
+
 def _text(payload: dict, name: str, *, required: bool = True, max_len: int = 64) -> str | None:
     if name not in payload or payload[name] is None:
         if required:
@@ -141,45 +147,12 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
     if action not in ("check", "release"):
         raise InvalidRequest(f"'action' must be 'check' or 'release', got {_shown(action)}")
     if action == "release":
-        _reject_unknown(payload, _RELEASE_FIELDS)
-        phone_number_id = _phone_number_id(payload)
-        if "recipient" not in payload:
-            raise InvalidRequest("'recipient' is required")
-        return ReleaseRequest(
-            phone_number_id=phone_number_id,
-            recipient=_recipient(payload["recipient"], "recipient"),
-            reference=_text(payload, "reference", max_len=MAX_REFERENCE),
-        )
+        return _release(payload)
 
     _reject_unknown(payload, _CHECK_FIELDS)
     phone_number_id = _phone_number_id(payload)
-    has_one, has_many = "recipient" in payload, "recipients" in payload
-    if has_one and has_many:
-        raise InvalidRequest("give either 'recipient' or 'recipients', not both")
-    if not has_one and not has_many:
-        raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
-    if has_one:
-        recipients = (_recipient(payload["recipient"], "recipient"),)
-    else:
-        raw = payload["recipients"]
-        if not isinstance(raw, list):
-            raise InvalidRequest(f"'recipients' must be a list of phone numbers, got {_type_name(raw)}")
-        if not raw:
-            raise InvalidRequest("'recipients' must not be empty")
-        if len(raw) > MAX_BATCH:
-            raise InvalidRequest(f"'recipients' has {len(raw)} entries, at most {MAX_BATCH} per request")
-        recipients = tuple(_recipient(r, f"recipients[{i}]") for i, r in enumerate(raw))
-
-    message = payload.get("message")
-    if message is None:
-        raise InvalidRequest("'message' is required: 'template' or 'session'")
-    if not isinstance(message, str):
-        raise InvalidRequest(f"'message' must be 'template' or 'session', got {_type_name(message)}")
-    try:
-        kind = MessageKind(message.strip().lower())
-    except ValueError:
-        raise InvalidRequest(f"'message' must be 'template' or 'session', got {message[:40]!r}") from None
-
+    recipients = _recipients(payload)
+    kind = _message(payload)
     dry_run = payload.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise InvalidRequest(f"'dry_run' must be true or false, got {_type_name(dry_run)}")
@@ -189,8 +162,51 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
         message=kind,
         reference=_text(payload, "reference", required=False, max_len=MAX_REFERENCE),
         dry_run=dry_run,
-        batch=has_many,
+        batch="recipients" in payload,
     )
+
+
+def _release(payload: dict) -> ReleaseRequest:
+    _reject_unknown(payload, _RELEASE_FIELDS)
+    phone_number_id = _phone_number_id(payload)
+    if "recipient" not in payload:
+        raise InvalidRequest("'recipient' is required")
+    return ReleaseRequest(
+        phone_number_id=phone_number_id,
+        recipient=_recipient(payload["recipient"], "recipient"),
+        reference=_text(payload, "reference", max_len=MAX_REFERENCE),
+    )
+
+
+def _recipients(payload: dict) -> tuple[str, ...]:
+    """One `recipient`, or a batch of `recipients`: never both, never neither."""
+    has_one, has_many = "recipient" in payload, "recipients" in payload
+    if has_one and has_many:
+        raise InvalidRequest("give either 'recipient' or 'recipients', not both")
+    if not has_one and not has_many:
+        raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
+    if has_one:
+        return (_recipient(payload["recipient"], "recipient"),)
+    raw = payload["recipients"]
+    if not isinstance(raw, list):
+        raise InvalidRequest(f"'recipients' must be a list of phone numbers, got {_type_name(raw)}")
+    if not raw:
+        raise InvalidRequest("'recipients' must not be empty")
+    if len(raw) > MAX_BATCH:
+        raise InvalidRequest(f"'recipients' has {len(raw)} entries, at most {MAX_BATCH} per request")
+    return tuple(_recipient(r, f"recipients[{i}]") for i, r in enumerate(raw))
+
+
+def _message(payload: dict) -> MessageKind:
+    message = payload.get("message")
+    if message is None:
+        raise InvalidRequest("'message' is required: 'template' or 'session'")
+    if not isinstance(message, str):
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {_type_name(message)}")
+    try:
+        return MessageKind(message.strip().lower())
+    except ValueError:
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {message[:40]!r}") from None
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,16 @@ class RecipientView:
 
     def in_service_window(self, now: int) -> bool:
         return self.service_window_until > now
+
+
+@dataclass
+class Snapshot:
+    """What the check reads in one go: the number, its scope's counter and each recipient's records."""
+
+    number: NumberState | None
+    usage: ScopeUsage | None
+    tier: str | None
+    records: dict[str, RecipientView] = field(default_factory=dict)
 
 
 class Step(StrEnum):
@@ -227,6 +253,19 @@ class Classification:
     retry_at: int | None = None
 
 
+def cannot_send(number: NumberState) -> Decision | None:
+    """Precedence rows 2 and 3: the number may send nothing at all (whatever the recipient)."""
+    if number.banned:
+        return Decision.DENIED_BANNED
+    if number.connection is Connection.PENDING:
+        return Decision.DENIED_PENDING
+    if number.connection is Connection.OFFLINE:
+        return Decision.DENIED_OFFLINE
+    if number.blocked_by_meta:  # row 3: Meta's health status says the number, its WABA or business is BLOCKED
+        return Decision.DENIED_BLOCKED_BY_META
+    return None
+
+
 def classify(
     number: NumberState,
     usage: ScopeUsage,
@@ -237,14 +276,9 @@ def classify(
     reference: str | None = None,
 ) -> Classification:
     """Decide one recipient from the state read, before any write (`reference`: this send's)."""
-    if number.banned:
-        return Classification(Step.ANSWER, Decision.DENIED_BANNED)
-    if number.connection is Connection.PENDING:
-        return Classification(Step.ANSWER, Decision.DENIED_PENDING)
-    if number.connection is Connection.OFFLINE:
-        return Classification(Step.ANSWER, Decision.DENIED_OFFLINE)
-    if number.blocked_by_meta:  # precedence row 3: Meta says the number cannot send
-        return Classification(Step.ANSWER, Decision.DENIED_BLOCKED_BY_META)
+    refused = cannot_send(number)
+    if refused is not None:
+        return Classification(Step.ANSWER, refused)
     if recipient.in_service_window(now):
         until = number.restricted_until(BLOCKS_REPLIES, now)
         if until is not None:
@@ -257,7 +291,7 @@ def classify(
         return Classification(Step.ANSWER, Decision.DENIED_ACCOUNT_RESTRICTED, until)
     if usage.unlimited:
         return Classification(Step.ANSWER, Decision.ALLOWED_UNLIMITED)
-    if recipient.counted(now):
+    if recipient.counted(now) and recipient.counted_bucket is not None:  # counted() says so; mypy cannot see it
         # Only ever forward: a check whose clock reads an earlier bucket than the record (another
         # instance, or a read just before a bucket boundary) must not shorten the stint.
         if recipient.counted_bucket >= window.bucket_of(now):

@@ -36,7 +36,10 @@ class NumberState:
     flagged_at: int | None = None
     # restriction_type -> expiration (epoch seconds), WABA-wide, copied onto each number.
     restrictions: Mapping[str, int] = field(default_factory=dict)
+    attention_at: int | None = None  # when the evaluator looks at it next (None: not due)
+    registered_at: int | None = None
     health: Health | None = None  # Meta's health_status (Graph API); None: never read
+    graph_registered: bool = False  # the Meta sync's registration (or adoption) of it is complete
 
     @property
     def blocked_by_meta(self) -> bool:

@@ -7,14 +7,13 @@ at once announce one outage once (the flag flips for one of them only).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from numberguard.store import codec
-from numberguard.store.limits import MAX_CONTENTION_RETRIES, backoff
+from numberguard.store import codec, dynamo, keys
 
 SYNC_KEY = {"pk": {"S": "SYNC#meta"}}
-BATCH_GET = 100
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class SyncItem:
 
 
 class SyncStatusStore:
-    def __init__(self, client, numbers_table: str, limits_table: str):
+    def __init__(self, client: Any, numbers_table: str, limits_table: str):
         self.client = client
         self.numbers_table = numbers_table
         self.limits_table = limits_table
@@ -59,26 +58,12 @@ class SyncStatusStore:
                 ExpressionAttributeValues={":f": {"BOOL": failing}, ":was": {"BOOL": not failing}},
             )
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if dynamo.condition_failed(err):
                 return False
             raise
         return True
 
     def tiers(self, scopes: list[str]) -> dict[str, str]:
         """Each scope's current tier, a hundred scopes per call."""
-        found: dict[str, str] = {}
-        wanted = sorted(set(scopes))
-        for i in range(0, len(wanted), BATCH_GET):
-            keys = [{"scope": {"S": s}} for s in wanted[i:i + BATCH_GET]]
-            request = {self.limits_table: {"Keys": keys, "ProjectionExpression": "#s, tier",
-                                           "ExpressionAttributeNames": {"#s": "scope"}, "ConsistentRead": True}}
-            for attempt in range(MAX_CONTENTION_RETRIES):
-                if not request:
-                    break
-                if attempt:
-                    backoff(attempt)
-                reply = self.client.batch_get_item(RequestItems=request)
-                for item in reply.get("Responses", {}).get(self.limits_table, []):
-                    found[codec.s(item, "scope")] = codec.s(item, "tier")
-                request = reply.get("UnprocessedKeys") or {}
-        return found
+        found = dynamo.batch_get(self.client, [(self.limits_table, keys.scope_key(s)) for s in sorted(set(scopes))])
+        return {codec.s(i, "scope") or "": codec.s(i, "tier") or "" for i in found.get(self.limits_table, [])}

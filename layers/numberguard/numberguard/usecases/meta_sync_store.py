@@ -12,21 +12,23 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from numberguard.config import Settings
 from numberguard.domain.changes import Change
-from numberguard.domain.facetlog import entry_key, touched
-from numberguard.domain.health import decode, summary_of
+from numberguard.domain.facetlog import Transition, entry_key, touched
+from numberguard.domain.health import decode, encode, summary_of
 from numberguard.domain.meta_state import CHANGE_TYPE, HEALTH, SOURCE, NumberReading
+from numberguard.domain.number import NumberState
 from numberguard.domain.tiers import MessagingLimit
 from numberguard.notify.messages import notice_document, notification_from_document
 from numberguard.observability import logger
-from numberguard.store import codec
+from numberguard.store.registry import RegistryStore
 from numberguard.store.sync import SyncStatusStore
 from numberguard.usecases.facets import Facets, PublishDeferred, change_of
 from numberguard.usecases.intake import reason_of
 from numberguard.usecases.meta_sync import KnownNumber, SyncStatus
+from numberguard.usecases.numbers import NumberRegistration, Numbers, RegistrationError
 
 REASON = "graph (Meta's Graph API read)"
+REGISTERED_MARK = "graph_registered"  # on the number: the sync's registration (or adoption) is complete
 SEVERITY = {"BLOCKED": "CRITICAL", "LIMITED": "WARNING", "RED": "WARNING", "OFFLINE": "WARNING",
             "PENDING": "WARNING"}
 
@@ -37,13 +39,14 @@ def graph_key(at: int, facet: str) -> str:
 
 
 class FacetSyncStore:
-    def __init__(self, facets: Facets, status: SyncStatusStore, settings: Settings,
-                 register: Callable[[NumberReading, str], bool]):
+    def __init__(self, facets: Facets, status: SyncStatusStore, numbers: Numbers, registry: RegistryStore,
+                 clock: Callable[[], float]):
         self.facets = facets
-        self.state = facets.state
+        self.stores = facets.stores
         self.status_store = status
-        self.settings = settings
-        self._register = register
+        self.numbers = numbers
+        self.registry = registry
+        self.clock = clock
         self.counts: Counter = Counter()
         self._wabas_known: set[str] = set()
         self._lock = threading.Lock()  # added to the sync's item by this process already
@@ -57,16 +60,9 @@ class FacetSyncStore:
         self.status_store.add_waba(waba_id)
 
     def numbers_of(self, waba_id: str) -> dict[str, KnownNumber]:
-        items = [i for i in self.state.numbers_of_waba(waba_id) if codec.s(i, "pk")]
-        tiers = self.status_store.tiers([codec.s(i, "scope") for i in items]) if items else {}
-        return {
-            codec.s(i, "pk"): KnownNumber(
-                codec.s(i, "pk"), waba_id, codec.s(i, "scope"),
-                {"quality": codec.s(i, "quality"), "connection": codec.s(i, "connection"),
-                 HEALTH: codec.s(i, HEALTH)},
-                tiers.get(codec.s(i, "scope")), complete=codec.b(i, REGISTERED_MARK),
-            ) for i in items
-        }
+        numbers = self.stores.numbers.of_waba(waba_id)
+        tiers = self.status_store.tiers([n.scope for n in numbers]) if numbers else {}
+        return {n.phone_number_id: _known(n, tiers.get(n.scope)) for n in numbers}
 
     def status(self) -> SyncStatus:
         item = self.status_store.read()
@@ -75,7 +71,32 @@ class FacetSyncStore:
     # ---- writes ----
 
     def register(self, reading: NumberReading, scope: str) -> bool:
-        return self._register(reading, scope)
+        """Registers a number the sync found, as `numbers add` would, with what Meta said about it.
+
+        Idempotent step by step, the mark written last: a registration cut short by a failure (or a number
+        registered by hand) is completed by the next run, and nothing in it is announced.
+        """
+        assert reading.limit is not None and reading.display_phone_number is not None  # checked by the sync
+        registration = NumberRegistration(
+            phone_number_id=reading.phone_number_id, waba_id=reading.waba_id,
+            display_phone_number=reading.display_phone_number, tier=reading.limit.tier,
+            portfolio_id=reading.business_id, connection=reading.connection or "CONNECTED",
+            quality=reading.quality or "UNKNOWN",
+        )
+        new = True
+        try:
+            self.numbers.register(registration, int(self.clock()))
+        except RegistrationError as err:
+            if "already registered" not in str(err):
+                raise
+            new = False
+            self.registry.ensure_scope(scope, reading.limit, reading.phone_number_id, int(self.clock()))
+            self.numbers.adopt_kept(reading.phone_number_id, reading.waba_id, reading.display_phone_number)
+        mark: dict = {REGISTERED_MARK: True}
+        if reading.health is not None:
+            mark[HEALTH] = encode(reading.health)
+        self.stores.numbers.set_facet(reading.phone_number_id, "registration", mark, (), reading.at)
+        return new
 
     def set_resume(self, waba_id: str | None) -> None:
         self.status_store.set_resume(waba_id)
@@ -100,11 +121,11 @@ class FacetSyncStore:
             # hand, or one whose registration a failure cut short); the check and the status show it anyway.
             changes = [self._change(pnid, facet, t) for t in moves if not (facet == HEALTH and t.before is None)]
             announced += self._announce(changes, pnid)
-            self.state.set_facet(pnid, facet, {facet: latest}, (), latest_at)
+            self.stores.numbers.set_facet(pnid, facet, {facet: latest}, (), latest_at)
         return announced
 
     def apply_limit(self, members: list[KnownNumber], limit: MessagingLimit, at: int) -> list[Change]:
-        first = self.state.get_number_item(members[0].phone_number_id)
+        first = self.stores.numbers.get(members[0].phone_number_id)
         if first is None:
             return []
         announced: list[Change] = []
@@ -133,7 +154,7 @@ class FacetSyncStore:
         change = Change(f"WABA#{waba_id}", kind, at, None, None, reason,
                         severity="CRITICAL" if kind == "META_ACCESS_FAILED" else "INFO", key=f"{kind}-{at}")
         document = notice_document(change, waba_id)
-        if not self.state.record_change(change, document, at):
+        if not self.stores.history.record_change(change, document, at):
             return False
         try:
             self.facets.publisher.publish(notification_from_document(document))
@@ -142,12 +163,12 @@ class FacetSyncStore:
         except Exception:  # kept in the outbox; the evaluator publishes it later
             logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
             return True
-        self.state.mark_published(change)
+        self.stores.history.mark_published(change)
         return True
 
     # ---- helpers ----
 
-    def _change(self, pnid: str, facet: str, t) -> Change:
+    def _change(self, pnid: str, facet: str, t: Transition) -> Change:
         kind = CHANGE_TYPE.get(facet, "STATUS_CHANGED")
         if facet != HEALTH:
             return change_of(pnid, kind, t, REASON if t.key.endswith(f"#{SOURCE}") else reason_of(t.key, "webhook"),
@@ -168,7 +189,9 @@ class FacetSyncStore:
     def _announce(self, changes: list[Change], pnid: str) -> list[Change]:
         if not changes:
             return []
-        number = self.state.get_number_item(pnid) or {}
+        number = self.stores.numbers.get(pnid)
+        if number is None:
+            return []
         counts: Counter = Counter()  # numbers are announced side by side: merged under the lock
         announced = self.facets.announce(changes, number, counts) or []
         with self._lock:
@@ -176,40 +199,10 @@ class FacetSyncStore:
         return announced
 
 
-REGISTERED_MARK = "graph_registered"  # on the number: the sync's registration (or adoption) is complete
-
-
-def registrar(settings: Settings, state, clock: Callable[[], float]) -> Callable[[NumberReading, str], bool]:
-    """Registers a number the sync found, as `numbers add` would, with what Meta said about it.
-
-    Idempotent step by step, the mark written last: a registration cut short by a failure (or a number
-    registered by hand) is completed by the next run, and nothing in it is announced.
-    """
-    from numberguard.domain.health import encode
-    from numberguard.store import registry
-    from numberguard.usecases.numbers import NumberRegistration, RegistrationError, adopt_kept, register
-
-    def one(reading: NumberReading, scope: str) -> bool:
-        assert reading.limit is not None and reading.display_phone_number is not None  # checked by the sync
-        registration = NumberRegistration(
-            phone_number_id=reading.phone_number_id, waba_id=reading.waba_id,
-            display_phone_number=reading.display_phone_number, tier=reading.limit.tier,
-            portfolio_id=reading.business_id, connection=reading.connection or "CONNECTED",
-            quality=reading.quality or "UNKNOWN",
-        )
-        new = True
-        try:
-            register(registration, settings, int(clock()))
-        except RegistrationError as err:
-            if "already registered" not in str(err):
-                raise
-            new = False
-            registry.ensure_scope(scope, reading.limit, reading.phone_number_id, int(clock()))
-            adopt_kept(reading.phone_number_id, reading.waba_id, reading.display_phone_number, settings)
-        mark: dict = {REGISTERED_MARK: True}
-        if reading.health is not None:
-            mark[HEALTH] = encode(reading.health)
-        state.set_facet(reading.phone_number_id, "registration", mark, (), reading.at)
-        return new
-
-    return one
+def _known(number: NumberState, tier: str | None) -> KnownNumber:
+    return KnownNumber(
+        number.phone_number_id, number.waba_id, number.scope,
+        {"quality": number.quality.value, "connection": number.connection.value,
+         HEALTH: encode(number.health) if number.health else None},
+        tier, complete=number.graph_registered,
+    )

@@ -21,14 +21,22 @@ import os
 from typing import Any
 
 from numberguard_ops import local, meta_double
+from numberguard_ops.cli.check import _lambda_client, invoke
+from numberguard_ops.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Commands, Parents, print_json
 
 FUNCTION = "MetaSyncFunction"
 LOCAL_META = f"http://{local.HOST}:{local.DEFAULT_META_PORT}"
 
 
-def add_import(numbers_commands: Any, aws: argparse.ArgumentParser, output: argparse.ArgumentParser) -> None:
+def add_parsers(commands: Commands, parents: Parents) -> None:
+    add_meta(commands)
+
+
+def add_import(numbers_commands: Any, parents: Parents) -> None:
+    """`numbers import` (declared by the numbers group, run here)."""
     parser = numbers_commands.add_parser(
-        "import", parents=[aws, output], help="register a WABA's numbers as Meta's Graph API describes them",
+        "import", parents=[parents.aws, parents.output],
+        help="register a WABA's numbers as Meta's Graph API describes them",
         description="Invoke MetaSyncFunction for one WABA: it reads the WABA's numbers from Meta's Graph API "
                     "(local mode: its Meta double), registers the ones numberguard does not know with Meta's limit, "
                     "and applies every difference. Prints what it registered and changed.")
@@ -42,27 +50,25 @@ def add_import(numbers_commands: Any, aws: argparse.ArgumentParser, output: argp
 
 
 def cmd_numbers_import(args: argparse.Namespace) -> int:
-    from numberguard_ops import cli
-
     if not args.waba_id.isdigit():
-        raise cli.CliError(f"--waba-id must be the WhatsApp Business Account's numeric id, got {args.waba_id!r}",
-                           cli.EXIT_USAGE)
+        raise CliError(f"--waba-id must be the WhatsApp Business Account's numeric id, got {args.waba_id!r}",
+                       EXIT_USAGE)
     if args.aws and not (args.function_name or os.environ.get("META_SYNC_FUNCTION")):
-        raise cli.CliError("--aws needs the deployed function: pass --function-name (stack output "
-                           "MetaSyncFunctionName) or set META_SYNC_FUNCTION", cli.EXIT_USAGE)
+        raise CliError("--aws needs the deployed function: pass --function-name (stack output "
+                       "MetaSyncFunctionName) or set META_SYNC_FUNCTION", EXIT_USAGE)
     if args.aws:
         args.function_name = args.function_name or os.environ.get("META_SYNC_FUNCTION")
-    client, name, where, hint = cli._lambda_client(args)
+    client, name, where, hint = _lambda_client(args)
     if not args.aws:
         name = args.function_name or FUNCTION  # _lambda_client names the check's function by default
-    answer = cli.invoke(client, name, {"waba_id": args.waba_id}, where, hint)
+    answer = invoke(client, name, {"waba_id": args.waba_id}, where, hint)
     if args.json:
-        cli._print_json(answer)
+        print_json(answer)
     else:
         print("\n".join(import_lines(args.waba_id, answer)))
     if not isinstance(answer, dict) or answer.get("error") or answer.get("access"):
-        return cli.EXIT_ERROR
-    return cli.EXIT_ERROR if args.waba_id in (answer.get("failed") or {}) else cli.EXIT_OK
+        return EXIT_ERROR
+    return EXIT_ERROR if args.waba_id in (answer.get("failed") or {}) else EXIT_OK
 
 
 def import_lines(waba_id: str, answer: Any) -> list[str]:
@@ -91,7 +97,7 @@ def import_lines(waba_id: str, answer: Any) -> list[str]:
 # ---- the local Meta double ----------------------------------------------------------------------------
 
 
-def add_meta(commands: Any, port_type: Any) -> None:
+def add_meta(commands: Commands) -> None:
     meta = commands.add_parser("meta", help="change the state of local mode's Meta Graph API double",
                                description="local mode serves a double of Meta's Graph API (--meta-port, default "
                                            f"{local.DEFAULT_META_PORT}); these commands change what it answers.")
@@ -181,12 +187,10 @@ def _control(args: argparse.Namespace) -> tuple[str, dict | None]:
 
 
 def cmd_meta(args: argparse.Namespace) -> int:
-    from numberguard_ops import cli
-
     what, body = _control(args)
     try:
         answer = meta_double.control(args.meta_url, what, body)
     except meta_double.DoubleError as err:
-        raise cli.CliError(str(err)) from None
+        raise CliError(str(err)) from None
     print(json.dumps(answer, indent=2))
-    return cli.EXIT_OK
+    return EXIT_OK
