@@ -85,7 +85,7 @@ class Health:
 
     def warnings(self) -> list[str]:
         """Meta's advice for each LIMITED part (the check's `warnings`)."""
-        out = []
+        out: list[str] = []
         for entity in self.entities:
             if entity.can_send is CanSend.LIMITED:
                 out.extend(f"{entity.entity_type}: {info}" for info in entity.additional_info)

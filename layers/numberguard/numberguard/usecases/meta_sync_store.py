@@ -115,7 +115,7 @@ class FacetSyncStore:
         for facet, value in values.items():
             key = self._pending_key(pnid, facet, value) or graph_key(at, facet)
             moves, latest, latest_at, entries = self.facets.log(pnid, facet, key, value,
-                                                                lambda f=facet: number.facets.get(f))
+                                                                _held(number.facets.get(facet)))
             moves = touched(moves, entries, {key})
             # A number's first health read sets it silently, as a registration does (a number registered by
             # hand, or one whose registration a failure cut short); the check and the status show it anyway.
@@ -206,3 +206,8 @@ def _known(number: NumberState, tier: str | None) -> KnownNumber:
          HEALTH: encode(number.health) if number.health else None},
         tier, complete=number.graph_registered,
     )
+
+
+def _held(value: str | None) -> Callable[[], str | None]:
+    """The facet's value before its log began (the number's item as read)."""
+    return lambda: value
