@@ -60,6 +60,7 @@ quality_value = st.fixed_dictionaries({}, optional={
 })
 change = st.one_of(st.tuples(st.just("message_template_status_update"), status_value),
                    st.tuples(st.just("message_template_quality_update"), quality_value))
+RECEIVED_AT = 1756462600  # the delivery of an entry without a time
 entry_time = st.one_of(st.none(), st.integers(0, 2**31), st.just(1756462500))
 
 
@@ -72,7 +73,7 @@ def test_any_template_value_parses_to_an_event_or_a_counted_unrecognised():
     def run(batch):
         for (name, value), time in batch:
             entry = {"id": WABA, "time": time, "changes": [{"field": name, "value": value}]}
-            for found in events_of(entry):
+            for found in events_of(entry, RECEIVED_AT):
                 seen[type(found).__name__] += 1
                 assert isinstance(found, ev.TemplateStatusUpdate | ev.TemplateQuality | ev.Unrecognised)
                 if isinstance(found, ev.TemplateStatusUpdate):

@@ -8,6 +8,7 @@ import pytest
 from numberguard.config import FailMode, Settings
 from numberguard.domain.check import Decision
 from numberguard.domain.facetlog import entry_key
+from numberguard.domain.health import CanSend, Health, HealthEntity, HealthError
 from numberguard.domain.number import NumberState, scope_key
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.templates import StatusReading, TemplateState, fold
@@ -133,6 +134,10 @@ def scenario_nothing_to_release(world):
     return world.release()
 
 
+BLOCKED_WABA = Health(CanSend.BLOCKED, (HealthEntity("WABA", WABA, CanSend.BLOCKED, (
+    HealthError(141006, "There is an error with the payment method.", "Add a new payment method."),)),))
+
+
 # (decision, scenario, World options, expected status, expected retry_after_seconds)
 CASES = [
     ("ALLOWED_NEW_RECIPIENT", scenario_new, {}, "CONNECTED", None),
@@ -146,6 +151,7 @@ CASES = [
     ("DENIED_PENDING", scenario_plain, {"connection": Connection.PENDING, "flagged_at": START}, "PENDING", None),
     ("DENIED_OFFLINE", scenario_plain, {"connection": Connection.OFFLINE, "restrictions": {BIZ: START + DAY}},
      "OFFLINE", None),
+    ("DENIED_BLOCKED_BY_META", scenario_plain, {"health": BLOCKED_WABA, "flagged_at": START}, "BLOCKED", None),
     ("DENIED_ACCOUNT_RESTRICTED", scenario_plain, {"restrictions": {BIZ: START + 2 * HOUR}}, "RESTRICTED",
      2 * HOUR - 100),
     ("DENIED_UNKNOWN_NUMBER", scenario_unknown_number, {}, None, None),
@@ -173,8 +179,8 @@ def test_every_decision_for_its_case(policy, decision, scenario, options, status
     assert answer["status"] == status, answer
     assert answer["retry_after_seconds"] == retry_after, answer
     assert answer["warnings"] == [], answer  # every answer carries the list, empty with nothing to say
-    if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE", "DENIED_TEMPLATE_PAUSED",
-                    "DENIED_TEMPLATE_DISABLED", "DENIED_TEMPLATE_NOT_APPROVED",
+    if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE", "DENIED_BLOCKED_BY_META",
+                    "DENIED_TEMPLATE_PAUSED", "DENIED_TEMPLATE_DISABLED", "DENIED_TEMPLATE_NOT_APPROVED",
                     "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE"):
         assert answer["error"], answer
 

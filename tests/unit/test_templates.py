@@ -232,7 +232,7 @@ def test_every_prefix_of_the_life_answers_as_the_table_says():
 
 
 def parsed(name: str) -> list[ev.Event]:
-    return [e for entry in parse_envelope(reference_body(name)) for e in events_of(entry)]
+    return [e for entry in parse_envelope(reference_body(name)) for e in events_of(entry, T0)]
 
 
 @pytest.mark.parametrize(
@@ -282,7 +282,7 @@ GOOD = {"event": "PAUSED", "message_template_id": 1, "message_template_name": "t
     ],
 )
 def test_a_status_update_that_cannot_be_applied_is_counted_not_fatal(value, reason):
-    (found,) = events_of(body("message_template_status_update", value))
+    (found,) = events_of(body("message_template_status_update", value), T0)
     assert isinstance(found, ev.Unrecognised) and reason in found.reason
 
 
@@ -292,13 +292,13 @@ def test_a_status_update_that_cannot_be_applied_is_counted_not_fatal(value, reas
      {"rejection_info": "x"}, {"reason": {"a": 1}}, {"disable_info": None}, {"message_template_language": 5}],
 )
 def test_optional_fields_of_the_wrong_type_are_left_out(extra):
-    (found,) = events_of(body("message_template_status_update", {**GOOD, **extra}))
+    (found,) = events_of(body("message_template_status_update", {**GOOD, **extra}), T0)
     assert isinstance(found, ev.TemplateStatusUpdate) and found.reading.event == "PAUSED"
 
 
 @pytest.mark.parametrize("new", [None, "PURPLE", 3])
 def test_a_quality_update_without_a_known_score_is_counted(new):
-    (found,) = events_of(body("message_template_quality_update", {**GOOD, "new_quality_score": new}))
+    (found,) = events_of(body("message_template_quality_update", {**GOOD, "new_quality_score": new}), T0)
     assert isinstance(found, ev.Unrecognised)
 
 

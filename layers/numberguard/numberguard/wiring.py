@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from numberguard.usecases.facets import Facets
     from numberguard.usecases.intake import Intake
     from numberguard.usecases.limit_check import LimitChecker
+    from numberguard.usecases.meta_sync import Graph, MetaSync
     from numberguard.usecases.numbers import Numbers
     from numberguard.usecases.ports import Stores
     from numberguard.usecases.webhook import WebhookReceiver
@@ -38,9 +39,10 @@ class Parts:
 
     def __init__(self, settings: Settings, *, clock: Clock = time.time, publisher: Publisher | None = None,
                  receipt_queue: ReceiptQueue | None = None, archive: Archive | None = None,
-                 secrets: Secrets | None = None):
+                 secrets: Secrets | None = None, graph: Graph | None = None):
         self.settings = settings
         self.clock = clock
+        self._graph = graph
         self._publisher = publisher
         self._receipt_queue = receipt_queue
         self._archive = archive
@@ -48,23 +50,37 @@ class Parts:
 
     # ---- stores -----------------------------------------------------------------------------
 
+    # Each client's timeouts and attempts end its calls inside the function's Timeout (budgets.py).
+
     @cached_property
     def client(self) -> Any:
+        """The stores' DynamoDB client (webhook, evaluator, CLI, local mode)."""
+        from numberguard.budgets import STORES_DYNAMODB
         from numberguard.store.client import dynamodb_client
 
-        return dynamodb_client(self.settings)
+        return dynamodb_client(self.settings, STORES_DYNAMODB.config(max_pool_connections=64))
+
+    @cached_property
+    def check_client(self) -> Any:
+        """The check's DynamoDB client: a hung DynamoDB still gets the sender an answer within 5 s."""
+        from numberguard.budgets import CHECK_DYNAMODB
+        from numberguard.store.client import dynamodb_client
+
+        return dynamodb_client(self.settings, CHECK_DYNAMODB.config(max_pool_connections=64))
 
     @cached_property
     def limit_store(self) -> LimitStore:
         from numberguard.store.limits import LimitStore
 
         cfg = self.settings
-        return LimitStore(self.client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
-                          limits_table=cfg.limits_table)
+        return LimitStore(self.check_client, numbers_table=cfg.numbers_table,
+                          recipients_table=cfg.recipients_table, limits_table=cfg.limits_table)
 
     @cached_property
     def stores(self) -> Stores:
-        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs, templates."""
+        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs,
+        templates, first arrivals."""
+        from numberguard.store.arrivals import ArrivalStore
         from numberguard.store.facetlogs import FacetLogStore
         from numberguard.store.history import HistoryStore
         from numberguard.store.numbers import NumberStore
@@ -78,7 +94,8 @@ class Parts:
         return Stores(numbers=NumberStore(client, cfg.numbers_table), scopes=ScopeStore(client, cfg.limits_table),
                       windows=WindowStore(client, cfg.recipients_table), wabas=WabaStore(client, cfg.numbers_table),
                       history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table),
-                      templates=TemplateStore(client, cfg.numbers_table))
+                      templates=TemplateStore(client, cfg.numbers_table),
+                      arrivals=ArrivalStore(client, cfg.recipients_table))
 
     @cached_property
     def registry(self) -> RegistryStore:
@@ -99,14 +116,11 @@ class Parts:
 
             return KeepInOutbox()
         import boto3
-        from botocore.config import Config
 
+        from numberguard.budgets import NOTIFY_SNS
         from numberguard.notify.publisher import SnsPublisher
 
-        # Bounded: a publish ends well inside the outbox's grace, so the outbox never publishes again what
-        # a slow writer is still publishing. One SDK attempt: SnsPublisher retries only what SNS refused.
-        bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
-        return SnsPublisher(boto3.client("sns", region_name=self.settings.region, config=bounded),
+        return SnsPublisher(boto3.client("sns", region_name=self.settings.region, config=NOTIFY_SNS.config()),
                             self.settings.notification_topic_arn)
 
     @cached_property
@@ -115,13 +129,12 @@ class Parts:
         if self._receipt_queue is not None or not self.settings.notification_receipt_queue_url:
             return self._receipt_queue
         import boto3
-        from botocore.config import Config
 
+        from numberguard.budgets import RECEIPTS_SQS
         from numberguard.notify.receipts import SqsReceiptQueue
 
-        config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-        return SqsReceiptQueue(boto3.client("sqs", region_name=self.settings.region, config=config),
-                               self.settings.notification_receipt_queue_url)
+        sqs = boto3.client("sqs", region_name=self.settings.region, config=RECEIPTS_SQS.config())
+        return SqsReceiptQueue(sqs, self.settings.notification_receipt_queue_url)
 
     @cached_property
     def archive(self) -> Archive:
@@ -129,9 +142,11 @@ class Parts:
             return self._archive
         import boto3
 
+        from numberguard.budgets import WEBHOOK_S3
         from numberguard.store.archive import S3Archive
 
-        return S3Archive(boto3.client("s3", region_name=self.settings.region), self.settings.archive_bucket)
+        s3 = boto3.client("s3", region_name=self.settings.region, config=WEBHOOK_S3.config())
+        return S3Archive(s3, self.settings.archive_bucket)
 
     @cached_property
     def secrets(self) -> Secrets:
@@ -140,6 +155,17 @@ class Parts:
         from numberguard.meta_secrets import ParameterSecrets
 
         return ParameterSecrets.from_env()
+
+    @cached_property
+    def graph(self) -> Graph:
+        """Meta's Graph API (MetaGraphUrl), the token read from SSM when a run starts; or the given one."""
+        if self._graph is not None:
+            return self._graph
+        from numberguard.graph.client import GraphClient
+        from numberguard.meta_secrets import MetaAccessToken
+
+        cfg = self.settings
+        return GraphClient(cfg.meta_graph_url, cfg.meta_graph_version, MetaAccessToken.from_env())
 
     # ---- use cases ----------------------------------------------------------------------------
 
@@ -183,11 +209,24 @@ class Parts:
         return Numbers(self.registry, self.stores, lambda: self.intake, self.settings, self.clock)
 
 
+    @cached_property
+    def meta_sync(self) -> MetaSync:
+        """Meta's own word (DESIGN §5b): the Graph reads applied through the facet logs, history and outbox."""
+        from numberguard.store.sync import SyncStatusStore
+        from numberguard.usecases.meta_sync import MetaSync
+        from numberguard.usecases.meta_sync_store import FacetSyncStore
+
+        cfg = self.settings
+        store = FacetSyncStore(self.facets, SyncStatusStore(self.client, cfg.numbers_table, cfg.limits_table),
+                               self.numbers, self.registry, self.clock)
+        return MetaSync(self.graph, store, cfg.policy, clock=self.clock)
+
+
 def build(settings: Settings, *, clock: Clock = time.time, publisher: Publisher | None = None,
           receipt_queue: ReceiptQueue | None = None, archive: Archive | None = None,
-          secrets: Secrets | None = None) -> Parts:
+          secrets: Secrets | None = None, graph: Graph | None = None) -> Parts:
     return Parts(settings, clock=clock, publisher=publisher, receipt_queue=receipt_queue, archive=archive,
-                 secrets=secrets)
+                 secrets=secrets, graph=graph)
 
 
 # ---- the handlers' process-wide parts -----------------------------------------------------------
@@ -228,6 +267,10 @@ def evaluator() -> Evaluator:
 
 def webhook_receiver() -> WebhookReceiver:
     return parts().webhook_receiver
+
+
+def meta_sync() -> MetaSync:
+    return parts().meta_sync
 
 
 def reset() -> None:

@@ -36,7 +36,9 @@ class Answer:
     retry_after_seconds: int | None = None
     error: str | None = None
     recipient: str | None = None  # in a batch's per-recipient results
-    warnings: tuple[str, ...] = ()  # every answer carries the list, empty when there is nothing to say
+    # Every answer carries the list, empty when there is nothing to say; warnings never change `allowed`
+    # (Meta's advice while health is LIMITED, a template Meta rates RED or FLAGGED, a template never heard of).
+    warnings: tuple[str, ...] = ()
     category: str | None = None  # the check's: the request's, else its known template's (lower case)
 
     @classmethod
@@ -52,7 +54,8 @@ class Answer:
             limit=limit, used=used,
             remaining=None if used is None or limit is None else max(limit - used, 0),
             retry_after_seconds=None if outcome.retry_at is None else max(outcome.retry_at - now, 0),
-            error=outcome.error, recipient=recipient, warnings=outcome.warnings,
+            error=outcome.error or _blocked_error(number, outcome), recipient=recipient,
+            warnings=tuple(number.warnings()) + outcome.warnings,
         )
 
     @classmethod
@@ -70,6 +73,13 @@ class Answer:
         if self.error is not None:
             out["error"] = self.error
         return out
+
+
+def _blocked_error(number: NumberState, outcome: Outcome) -> str | None:
+    """DENIED_BLOCKED_BY_META names the part and Meta's code and description."""
+    if outcome.decision is not Decision.DENIED_BLOCKED_BY_META or number.health is None:
+        return None
+    return number.health.error_text()
 
 
 def batch_summary(head: Answer, results: list[Answer]) -> dict[str, Any]:

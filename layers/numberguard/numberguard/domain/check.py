@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, overload
 
+from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
 from numberguard.domain.status import Connection
 from numberguard.domain.templates import Block, Category, TemplateRef, TemplateState, unknown_template_warning
 from numberguard.domain.window import ScopeUsage, Window
 
 MAX_BATCH = 1000
-MAX_REFERENCE = 256
-MAX_TEMPLATE_NAME = 512  # Meta's limit on a template's name
-MAX_LANGUAGE = 15
+MAX_REFERENCE = ids.MAX_CHECK_REFERENCE
+MAX_TEMPLATE_NAME = ids.MAX_TEMPLATE_NAME  # Meta's limit on a template's name
+MAX_LANGUAGE = ids.MAX_TEMPLATE_LANGUAGE
 
 
 class Decision(StrEnum):
@@ -30,6 +30,7 @@ class Decision(StrEnum):
     DENIED_PENDING = "DENIED_PENDING"
     DENIED_OFFLINE = "DENIED_OFFLINE"
     DENIED_ACCOUNT_RESTRICTED = "DENIED_ACCOUNT_RESTRICTED"
+    DENIED_BLOCKED_BY_META = "DENIED_BLOCKED_BY_META"
     DENIED_UNKNOWN_NUMBER = "DENIED_UNKNOWN_NUMBER"
     DENIED_TEMPLATE_PAUSED = "DENIED_TEMPLATE_PAUSED"
     DENIED_TEMPLATE_DISABLED = "DENIED_TEMPLATE_DISABLED"
@@ -75,26 +76,20 @@ class ReleaseRequest:
     reference: str
 
 
-_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}$")  # ASCII digits only: one key per person
-_NUMBER_ID = re.compile(r"^[0-9]{1,32}$")
 _CHECK_FIELDS = {
     "action", "phone_number_id", "recipient", "recipients", "message", "reference", "dry_run", "template", "category",
 }
 _TEMPLATE_FIELDS = {"name", "language"}
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,2}$")  # en, en_US, en-US, zh_Hant_TW
 _RELEASE_FIELDS = {"action", "phone_number_id", "recipient", "reference"}
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    """A caller's value as echoed in an error: repr, cut short (an answer never mirrors a huge input)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
+_shown = ids.shown  # a caller's value as echoed in an error: an answer never mirrors a huge input
 
 
 def echoed_number_id(payload: Any) -> str | None:
     """The payload's phone_number_id for a rejection's answer, only when it is a well-formed id."""
     value = payload.get("phone_number_id") if isinstance(payload, dict) else None
-    if isinstance(value, str) and _NUMBER_ID.match(value.strip()):
+    if isinstance(value, str) and ids.is_meta_id(value.strip()):
         return value.strip()
     return None
 
@@ -131,7 +126,7 @@ def _text(
 
 def _phone_number_id(payload: dict) -> str:
     value = _text(payload, "phone_number_id")
-    if not _NUMBER_ID.match(value):
+    if not ids.is_meta_id(value):
         raise InvalidRequest(f"'phone_number_id' must be the number's Meta id (digits only), got {value!r}")
     return value
 
@@ -140,7 +135,7 @@ def _recipient(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"'{where}' must be a phone number string, got {_type_name(value)}")
     text = value.strip()
-    if not _PHONE.match(text):
+    if not ids.is_phone_number(text):  # ASCII digits only: one key per person
         raise InvalidRequest(
             f"'{where}' is not a phone number: {value[:40]!r} (expected the WhatsApp id: "
             "country code and number, digits only, e.g. '16505551234')"
@@ -167,7 +162,7 @@ def _template(payload: dict, message: MessageKind) -> TemplateRef | None:
         raise InvalidRequest("'template' names the template of a template message: give 'message': 'template'")
     name = _text(raw, "name", max_len=MAX_TEMPLATE_NAME, where="template.name")
     language = _text(raw, "language", max_len=MAX_LANGUAGE, where="template.language")
-    if not _LANGUAGE.match(language):
+    if not ids.is_template_language(language.lower()):  # en, en_US, en-US, zh_Hant_TW; in any case
         raise InvalidRequest(f"'template.language' must be a language code such as 'en_US', got {_shown(language)}")
     return TemplateRef(name, language)
 
@@ -335,13 +330,16 @@ def template_verdict(request: CheckRequest, template: TemplateState | None, waba
     return TemplateVerdict(denial, warnings, category)
 
 
-def _number_denial(number: NumberState) -> Classification | None:
+def cannot_send(number: NumberState) -> Decision | None:
+    """Precedence rows 2 and 3: the number may send nothing at all (whatever the recipient)."""
     if number.banned:
-        return Classification(Step.ANSWER, Decision.DENIED_BANNED)
+        return Decision.DENIED_BANNED
     if number.connection is Connection.PENDING:
-        return Classification(Step.ANSWER, Decision.DENIED_PENDING)
+        return Decision.DENIED_PENDING
     if number.connection is Connection.OFFLINE:
-        return Classification(Step.ANSWER, Decision.DENIED_OFFLINE)
+        return Decision.DENIED_OFFLINE
+    if number.blocked_by_meta:  # row 3: Meta's health status says the number, its WABA or business is BLOCKED
+        return Decision.DENIED_BLOCKED_BY_META
     return None
 
 
@@ -359,9 +357,11 @@ def classify(
 
     `template_denial`: the named template's (template_verdict), inside a service window or not.
     """
-    denial = _number_denial(number) or template_denial  # rows 2 and 4 of the precedence
-    if denial is not None:
-        return denial
+    refused = cannot_send(number)  # rows 2 and 3 of the precedence
+    if refused is not None:
+        return Classification(Step.ANSWER, refused)
+    if template_denial is not None:  # row 4: after the number's own refusals, Meta's block included
+        return template_denial
     if recipient.in_service_window(now):
         until = number.restricted_until(BLOCKS_REPLIES, now)
         if until is not None:

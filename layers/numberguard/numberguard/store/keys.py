@@ -3,7 +3,8 @@
 Numbers table: a number `<phone_number_id>`, its WABA `WABA#<waba_id>`, updates for a display number
 nobody registered yet `PENDING#<waba_id>#<display>`, facet logs `LOG#<subject>#<facet>`, a WABA's
 template `TPL#<waba_id>#<name>#<language key>` and the list of its templates `TPLS#<waba_id>`.
-Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`.
+Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`,
+first arrivals of updates Meta sent without a time `a#<dedup_key>`.
 Limits table: one counter per scope. History table: (phone_number_id, sort key).
 """
 
@@ -81,3 +82,9 @@ def history_key(phone_number_id: str, sort_key: str) -> dict:
 
 def marker_sort_key(change_id: str) -> str:
     return f"{MARKER_PREFIX}{change_id}"
+
+
+def arrival_key(dedup_key: str) -> dict:
+    # The first arrival of an update Meta sent without a time (recipients table: keyed by pk, with TTL).
+    # The dedup key is a 32-character hash: the key stays far below DynamoDB's 2,048 bytes.
+    return {"pk": {"S": f"a#{dedup_key}"}}
