@@ -9,6 +9,7 @@ from typing import Any
 
 from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
+from numberguard.domain.people import InvalidId, recipient_id
 from numberguard.domain.status import Connection
 from numberguard.domain.window import ScopeUsage, Window
 
@@ -110,15 +111,11 @@ def _phone_number_id(payload: dict) -> str:
 
 
 def _recipient(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{where}' must be a phone number string, got {_type_name(value)}")
-    text = value.strip()
-    if not ids.is_phone_number(text):  # ASCII digits only: one key per person
-        raise InvalidRequest(
-            f"'{where}' is not a phone number: {value[:40]!r} (expected the WhatsApp id: "
-            "country code and number, digits only, e.g. '16505551234')"
-        )
-    return text.lstrip("+")
+    """A phone number (ASCII digits: one key per person), a BSUID or a parent BSUID (DESIGN §3)."""
+    try:
+        return recipient_id(value, where)
+    except InvalidId as err:
+        raise InvalidRequest(str(err)) from None
 
 
 def _reject_unknown(payload: dict, allowed: set[str]) -> None:
@@ -157,7 +154,7 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
     else:
         raw = payload["recipients"]
         if not isinstance(raw, list):
-            raise InvalidRequest(f"'recipients' must be a list of phone numbers, got {_type_name(raw)}")
+            raise InvalidRequest(f"'recipients' must be a list of recipient ids, got {_type_name(raw)}")
         if not raw:
             raise InvalidRequest("'recipients' must not be empty")
         if len(raw) > MAX_BATCH:

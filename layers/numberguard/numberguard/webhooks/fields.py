@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterator
 
 from numberguard.domain import events as ev
+from numberguard.domain import ids as idforms
+from numberguard.domain.people import kind_of
 from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
 
 QUALITY_EVENTS = frozenset({
@@ -169,10 +171,11 @@ def _messages(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev
     for name in ("messages", "statuses", "errors"):
         if value.get(name) is not None and not isinstance(value[name], list):
             raise Unreadable(f"{name} must be a list")
+    contacts = _contact_ids(value.get("contacts"))
     for i, message in enumerate(value.get("messages") or []):
-        yield _inbound(waba, pnid, message, key, i)
+        yield _inbound(waba, pnid, message, key, i, contacts)
     for i, status in enumerate(value.get("statuses") or []):
-        yield _status(waba, pnid, status, key, i)
+        yield _status(waba, pnid, status, key, i, contacts)
     codes = _codes(value.get("errors") or [])
     if codes:
         yield ev.SendErrors(waba, time or 0, key, pnid, codes)
@@ -181,11 +184,11 @@ def _messages(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev
 def _guarded(read: Callable[..., ev.Event]) -> Callable[..., ev.Event]:
     """One unreadable message or status does not hide its neighbours."""
 
-    def wrapper(waba: str, pnid: str, item: object, key: str, i: int) -> ev.Event:
+    def wrapper(waba: str, pnid: str, item: object, key: str, i: int, *more: object) -> ev.Event:
         try:
             if not isinstance(item, dict):
                 raise Unreadable("must be an object")
-            return read(waba, pnid, item)
+            return read(waba, pnid, item, *more)
         except Unreadable as err:
             name = "messages" if read is _inbound_of else "statuses"
             return ev.Unrecognised(waba, 0, f"{key}#{name}{i}", "messages", f"{name}[{i}]: {err}")
@@ -193,29 +196,133 @@ def _guarded(read: Callable[..., ev.Event]) -> Callable[..., ev.Event]:
     return wrapper
 
 
-def _inbound_of(waba: str, pnid: str, message: dict) -> ev.Event:
+def _inbound_of(waba: str, pnid: str, message: dict, contacts: tuple[tuple[str, ...], ...] = ()) -> ev.Event:
     wamid = _text(message, "id", required=True)
-    sender = _text(message, "from", required=True)
+    phone = _text(message, "from")
+    user_id = _user_id(message, "from_user_id", idforms.BSUID)
+    parent = _user_id(message, "from_parent_user_id", idforms.PARENT_BSUID)
     at = _seconds(message.get("timestamp"), "timestamp")
+    if message.get("type") == "system":
+        return _system_of(waba, pnid, message, wamid, at, phone, user_id)
+    sender = phone or user_id or parent
+    if not sender:
+        raise Unreadable("names no user: from, from_user_id and from_parent_user_id are all missing")
     referral = message.get("referral")
     # Click-to-WhatsApp ads and other free entry points open a 72-hour window.
     free = isinstance(referral, dict) and bool(referral.get("ctwa_clid") or referral.get("source_type") == "ad")
-    return ev.InboundMessage(waba, at, wamid, pnid, sender, wamid, free)
+    shown = (phone, user_id, parent)
+    linked = _linked(shown, contacts, _shared_contact(message))
+    return ev.InboundMessage(waba, at, wamid, pnid, sender, wamid, free, user_id, parent, linked)
 
 
-def _status_of(waba: str, pnid: str, status: dict) -> ev.Event:
+def _status_of(waba: str, pnid: str, status: dict, contacts: tuple[tuple[str, ...], ...] = ()) -> ev.Event:
     wamid = _text(status, "id", required=True)
     state = (_text(status, "status", required=True) or "").strip().lower()
     at = _seconds(status.get("timestamp"), "timestamp")
-    recipient = _text(status, "recipient_id") or ""
+    phone = _text(status, "recipient_id")
+    user_id = _user_id(status, "recipient_user_id", idforms.BSUID)
+    parent = _user_id(status, "recipient_parent_user_id", idforms.PARENT_BSUID)
+    recipient = phone or user_id or parent or ""
     reference = status.get("biz_opaque_callback_data")
     return ev.MessageStatus(waba, at, f"{wamid}#{state}", pnid, recipient, wamid, state,
                             reference if isinstance(reference, str) and reference else None,
-                            _codes(status.get("errors") or []))
+                            _codes(status.get("errors") or []), user_id, parent,
+                            _linked((phone, user_id, parent), contacts))
 
 
 _inbound = _guarded(_inbound_of)
 _status = _guarded(_status_of)
+
+
+# ---- who the user is (2026: BSUIDs, usernames, linked ids) -----------------------------------------
+
+SYSTEM_CHANGES = frozenset({"user_changed_number", "user_changed_user_id"})
+MAX_CONTACTS = 100  # contacts[] entries read per change (Meta sends one per user of the change)
+
+
+def _user_id(obj: dict, name: str, form: idforms.IdForm) -> str | None:
+    """An optional BSUID field: absent is None; present, it must have the form exactly (never guessed)."""
+    raw = obj.get(name)
+    if raw is None:
+        return None
+    problem = form.problem(raw, name)
+    if problem:
+        raise Unreadable(problem)
+    return raw
+
+
+def _contact_ids(raw: object) -> tuple[tuple[str, ...], ...]:
+    """The well-formed ids of each value-level `contacts[]` entry (wa_id, user_id, parent_user_id).
+
+    Every field is optional and a username is never an id. An entry or field that cannot be read
+    links nothing; it does not spoil the messages and statuses beside it.
+    """
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for entry in raw[:MAX_CONTACTS]:
+        if isinstance(entry, dict):
+            found = tuple(v for v in (entry.get("wa_id"), entry.get("user_id"), entry.get("parent_user_id"))
+                          if kind_of(v) is not None)
+            if found:
+                out.append(found)
+    return tuple(out)
+
+
+def _shared_contact(message: dict) -> tuple[str, ...]:
+    """The user's own phone numbers from a `contacts` message shared on request (`origin: contact_request`).
+
+    A contact card of any other origin may be someone else's: it links nothing.
+    """
+    cards = message.get("contacts") if message.get("type") == "contacts" else None
+    if not isinstance(cards, list):
+        return ()
+    phones: list[str] = []
+    for card in cards[:10]:
+        if not isinstance(card, dict) or card.get("origin") != "contact_request":
+            continue
+        for phone in card.get("phones") if isinstance(card.get("phones"), list) else []:
+            wa_id = phone.get("wa_id") if isinstance(phone, dict) else None
+            if kind_of(wa_id) is not None:
+                phones.append(wa_id)
+    return tuple(phones)
+
+
+def _linked(shown: tuple[str | None, ...], contacts: tuple[tuple[str, ...], ...],
+            extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The ids Meta shows for one user here: the item's own, the contacts[] entries sharing one of them."""
+    own = {i for i in shown if kind_of(i) is not None}
+    linked = set(own) | set(extra) if own else set()
+    for entry in contacts:
+        if own & set(entry):
+            linked |= set(entry)
+    return tuple(sorted(linked)) if len(linked) >= 2 else ()
+
+
+def _system_of(waba: str, pnid: str, message: dict, wamid: str, at: int, phone: str | None,
+               user_id: str | None) -> ev.Event:
+    system = message.get("system")
+    if not isinstance(system, dict):
+        raise Unreadable("a system message without system")
+    kind = system.get("type")
+    if kind not in SYSTEM_CHANGES:
+        raise Unreadable(f"system type {idforms.shown(kind)} not handled")
+    previous = _user_id(system, "previous_user_id", idforms.BSUID) or user_id
+    new_user_id = _user_id(system, "user_id", idforms.BSUID)
+    if kind == "user_changed_number":
+        new_phone = system.get("wa_id")
+        if new_phone is not None and kind_of(new_phone) is None:
+            raise Unreadable(idforms.PHONE_NUMBER.problem(new_phone, "system.wa_id") or "system.wa_id")
+        retired = (phone, previous)
+        current = (new_phone, new_user_id)
+    else:
+        retired = (previous,)
+        current = (new_user_id, phone)
+    retired_ids = tuple(i for i in retired if kind_of(i) is not None)
+    current_ids = tuple(i for i in current if kind_of(i) is not None and i not in retired_ids)
+    if not retired_ids or not current_ids:
+        raise Unreadable(f"{kind} names no previous or no new id")
+    return ev.IdentityChange(waba, at, wamid, pnid, kind, retired_ids, current_ids, wamid)
 
 
 def _codes(errors: object) -> tuple[int, ...]:
