@@ -171,8 +171,10 @@ def test_both_recipient_and_recipients():
         ({"0": RECIPIENT}, "'recipients' must be a list of recipient ids, got dict"),
         ([], "'recipients' must not be empty"),
         ([f"1650555{i:04d}" for i in range(MAX_BATCH + 1)], "'recipients' has 1001 entries, at most 1000 per request"),
-        ([RECIPIENT, 16505551235], "'recipients[1]' must be a phone number, a BSUID or a parent BSUID (a string), got int"),
-        ([RECIPIENT, RECIPIENT, None], "'recipients[2]' must be a phone number, a BSUID or a parent BSUID (a string), got null"),
+        ([RECIPIENT, 16505551235], "'recipients[1]' must be a phone number, a BSUID or a parent BSUID (a string), "
+                                   "got int"),
+        ([RECIPIENT, RECIPIENT, None], "'recipients[2]' must be a phone number, a BSUID or a parent "
+                                       "BSUID (a string), got null"),
         (["hello", RECIPIENT], "'recipients[0]' is not a phone number, a BSUID or a parent BSUID: 'hello'"),
         ([RECIPIENT, ""], "'recipients[1]' is not a phone number"),
     ],

@@ -42,6 +42,9 @@ class IdKind(StrEnum):
 _ORDER = {IdKind.PHONE: 0, IdKind.BSUID: 1, IdKind.PARENT_BSUID: 2}
 
 
+_HINT_MAX = idforms.MAX_PARENT_BSUID + 8  # longer values are named by their length, not explained
+
+
 class InvalidId(ValueError):
     """A value that is not a phone number, a BSUID or a parent BSUID; the message names the field."""
 
@@ -72,7 +75,7 @@ def recipient_id(value: object, where: str = "recipient") -> str:
         return text.lstrip("+")
     if idforms.is_bsuid(text) or idforms.is_parent_bsuid(text):
         return text
-    if len(text) > idforms.MAX_PARENT_BSUID:
+    if len(text) > _HINT_MAX:
         raise InvalidId(idforms.recipient_problem(text, name) or name)
     hint = bsuid_rule_broken(text) or (
         "a phone number is the WhatsApp id, digits only with the country code, e.g. '16505551234'; a BSUID "
@@ -82,7 +85,7 @@ def recipient_id(value: object, where: str = "recipient") -> str:
 
 def bsuid_rule_broken(value: str) -> str | None:
     """For a value written like a BSUID (it has a period), the one rule of its form that it breaks."""
-    if "." not in value or len(value) > idforms.MAX_PARENT_BSUID + 8:
+    if "." not in value or len(value) > _HINT_MAX:
         return None
     prefix, _, rest = value.partition(".")
     if not (prefix.isascii() and prefix.isalpha()):
