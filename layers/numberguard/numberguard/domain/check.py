@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
-from numberguard.domain.people import InvalidId, recipient_id
+from numberguard.domain.people import IdLink, InvalidId, Person, recipient_id
 from numberguard.domain.status import Connection
 from numberguard.domain.window import ScopeUsage, Window
 
@@ -198,6 +199,33 @@ class RecipientView:
 
     def in_service_window(self, now: int) -> bool:
         return self.service_window_until > now
+
+
+def person_view(recipient: str, person: Person | None, views: Mapping[str, RecipientView],
+                now: int) -> tuple[str, RecipientView]:
+    """The id a check acts on for `recipient`, and what it knows of the person (DESIGN §3).
+
+    Unlinked: the id itself. Linked: the id holding the person's live counted stint (the key once
+    folded; the latest stint if a fold is still due), else the key (where a new count is written); the
+    service window is the latest of all the person's ids.
+    """
+    if person is None or recipient not in person.ids:
+        return recipient, views.get(recipient, RecipientView())
+    window = max((views[i].service_window_until for i in person.ids if i in views), default=0)
+    live = [(v.counted_until, i == person.key, i) for i in person.ids if (v := views.get(i)) and v.counted(now)]
+    target = max(live)[2] if live else person.key
+    view = views.get(target, RecipientView())
+    return target, replace(view, service_window_until=max(window, view.service_window_until))
+
+
+def slot_holder(recipient: str, link: IdLink | None, views: Mapping[str, RecipientView], reference: str) -> str:
+    """The id of the person whose counted record holds the slot `reference` took (else `recipient`)."""
+    person = link.person if link else None
+    for i in sorted(person.ids) if person and recipient in person.ids else ():
+        view = views.get(i)
+        if view is not None and view.slot_reference == reference and view.counted_bucket is not None:
+            return i
+    return recipient
 
 
 class Step(StrEnum):

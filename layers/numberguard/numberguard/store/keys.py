@@ -17,3 +17,8 @@ def number_key(phone_number_id: str) -> dict:
 
 def scope_key(scope: str) -> dict:
     return {"scope": {"S": scope}}
+
+
+def link_key(space: str, person_id: str) -> dict:
+    # One item per (link space, id): a portfolio's (or WABA's) people, read with the check's records.
+    return {"pk": {"S": f"l#{space}#{person_id}"}}

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from numberguard.domain.check import RecipientView
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdLink, Person
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store import codec, keys
@@ -44,6 +45,7 @@ class Snapshot:
     usage: ScopeUsage | None
     tier: str | None
     records: dict[str, RecipientView] = field(default_factory=dict)
+    links: dict[str, IdLink] = field(default_factory=dict)  # the link item of each id read (absent: none)
 
 
 def number_from_item(item: dict) -> NumberState:
@@ -68,6 +70,36 @@ def usage_from_item(item: dict) -> ScopeUsage:
         used=codec.n(item, "used", 0),
         buckets={int(k): v for k, v in codec.int_map(item, "buckets").items()},
     )
+
+
+def _views(by_pk: dict[str, dict], phone_number_id: str, scope: str, ids: Sequence[str]) -> dict[str, RecipientView]:
+    views = {}
+    for r in ids:
+        counted = by_pk.get(keys.counted_key(scope, r)["pk"]["S"], {})
+        window = by_pk.get(keys.window_key(phone_number_id, r)["pk"]["S"], {})
+        views[r] = RecipientView(
+            counted_bucket=codec.n(counted, "counted_bucket"),
+            counted_until=codec.n(counted, "counted_until", 0),
+            service_window_until=codec.n(window, "service_window_until", 0),
+            slot_reference=codec.s(counted, "slot_reference"),
+        )
+    return views
+
+
+def _links(by_pk: dict[str, dict], space: str, ids: Sequence[str]) -> dict[str, IdLink]:
+    out = {}
+    for r in ids:
+        item = by_pk.get(keys.link_key(space, r)["pk"]["S"])
+        if item is not None:
+            out[r] = link_from_item(item)
+    return out
+
+
+def link_from_item(item: dict) -> IdLink:
+    """A link item (store/people.py writes them) → the domain's view of the id."""
+    key, members = codec.s(item, "person"), item.get("ids", {}).get("SS") or []
+    person = Person(key, frozenset(members), codec.n(item, "at", 0) or 0) if key and members else None
+    return IdLink(person, codec.n(item, "retired_at"))
 
 
 def _code(err: ClientError) -> str:
@@ -105,8 +137,9 @@ class LimitStore:
         item = reply.get("Item")
         return number_from_item(item) if item else None
 
-    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot:
-        """Number, scope counter and every recipient's records, in as few BatchGetItem calls as fit."""
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str], space: str | None = None) -> Snapshot:
+        """Number, scope counter, every recipient's records and (with `space`) their links, in as few
+        BatchGetItem calls as fit: a link costs no extra call for a recipient nobody linked."""
         wanted: list[tuple[str, dict]] = [
             (self.numbers_table, keys.number_key(phone_number_id)),
             (self.limits_table, keys.scope_key(scope)),
@@ -114,6 +147,8 @@ class LimitStore:
         for r in recipients:
             wanted.append((self.recipients_table, keys.counted_key(scope, r)))
             wanted.append((self.recipients_table, keys.window_key(phone_number_id, r)))
+            if space is not None:
+                wanted.append((self.recipients_table, keys.link_key(space, r)))
         found: dict[str, list[dict]] = {}
         for start in range(0, len(wanted), BATCH_GET_MAX):
             self._batch_get(wanted[start : start + BATCH_GET_MAX], found)
@@ -121,22 +156,28 @@ class LimitStore:
         number_item = next(iter(found.get(self.numbers_table, [])), None)
         limit_item = next(iter(found.get(self.limits_table, [])), None)
         by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
-        records = {}
-        for r in recipients:
-            counted = by_pk.get(f"c#{scope}#{r}", {})
-            window = by_pk.get(f"w#{phone_number_id}#{r}", {})
-            records[r] = RecipientView(
-                counted_bucket=codec.n(counted, "counted_bucket"),
-                counted_until=codec.n(counted, "counted_until", 0),
-                service_window_until=codec.n(window, "service_window_until", 0),
-                slot_reference=codec.s(counted, "slot_reference"),
-            )
         return Snapshot(
             number=number_from_item(number_item) if number_item else None,
             usage=usage_from_item(limit_item) if limit_item else None,
             tier=codec.s(limit_item, "tier") if limit_item else None,
-            records=records,
+            records=_views(by_pk, phone_number_id, scope, recipients),
+            links=_links(by_pk, space, recipients) if space is not None else {},
         )
+
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str],
+                 space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]:
+        """The records (and, with `space`, links) of more ids: a linked person's other ids, one call per 33."""
+        wanted: list[tuple[str, dict]] = []
+        for i in ids:
+            wanted.append((self.recipients_table, keys.counted_key(scope, i)))
+            wanted.append((self.recipients_table, keys.window_key(phone_number_id, i)))
+            if space is not None:
+                wanted.append((self.recipients_table, keys.link_key(space, i)))
+        found: dict[str, list[dict]] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            self._batch_get(wanted[start : start + BATCH_GET_MAX], found)
+        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
+        return _views(by_pk, phone_number_id, scope, ids), (_links(by_pk, space, ids) if space is not None else {})
 
     def _batch_get(self, wanted: Iterable[tuple[str, dict]], found: dict[str, list[dict]]) -> None:
         request: dict[str, dict] = {}

@@ -18,14 +18,18 @@ from numberguard.domain.check import (
     Classification,
     Decision,
     InvalidRequest,
+    RecipientView,
     ReleaseRequest,
     Step,
     classify,
     echoed_number_id,
     iso,
     parse_request,
+    person_view,
+    slot_holder,
 )
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import link_space
 from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
 from numberguard.store.limits import TRANSACT_MAX, LimitStore, Snapshot, StoreUnavailable
@@ -47,6 +51,7 @@ class LimitChecker:
         self.window: Window = settings.window
         self.clock = clock
         self._scopes: dict[str, str] = {}  # phone_number_id → scope, learnt from reads
+        self._spaces: dict[str, str] = {}  # phone_number_id → link space (portfolio or WABA), learnt from reads
 
     # ---- entry point ------------------------------------------------------------------------
 
@@ -71,16 +76,32 @@ class LimitChecker:
         if error:
             return error_answer(Decision.DENIED_UNKNOWN_NUMBER, error, request.phone_number_id, now)
         number, usage = snap.number, snap.usage
+        # Each id asked for → the id the person's count is acted on under, and the person's view
+        # (the window of every linked id): one person checked twice in a batch counts once.
+        people = {r: self._person(snap, r, now) for r in unique}
+        snap = Snapshot(number, usage, snap.tier, {target: view for target, view in people.values()})
         if request.batch:
-            outcomes, usage = self._check_batch(request, snap, unique, now)
+            targets = list(dict.fromkeys(target for target, _ in people.values()))
+            outcomes, usage = self._check_batch(request, snap, targets, now)
             results = []
             for r in request.recipients:
-                o = outcomes[r]
+                o = outcomes[people[r][0]]
                 results.append(self._answer(number, snap.tier, usage, o, now, recipient=r))
             return self._batch_summary(number, snap.tier, usage, results, now)
-        recipient = unique[0]
-        outcome, usage = self._check_one(request, snap, recipient, now)
+        outcome, usage = self._check_one(request, snap, people[unique[0]][0], now)
         return self._answer(number, snap.tier, usage, outcome, now)
+
+    def _person(self, snap: Snapshot, recipient: str, now: int) -> tuple[str, RecipientView]:
+        link = snap.links.get(recipient)
+        return person_view(recipient, link.person if link else None, snap.records, now)
+
+    def _reread(self, phone_number_id: str, scope: str, recipient: str,
+                now: int) -> tuple[Snapshot, str, RecipientView]:
+        """Read one recipient again (after a race), resolving its person again: a fold may have moved it."""
+        snap = self.store.read(phone_number_id, scope, [recipient], self._spaces.get(phone_number_id))
+        self._complete(snap, phone_number_id, scope)
+        target, record = self._person(snap, recipient, now)
+        return snap, target, record
 
     def _check_one(self, request: CheckRequest, snap: Snapshot, recipient: str, now: int) -> tuple[Outcome, ScopeUsage]:
         number, usage = snap.number, snap.usage
@@ -93,8 +114,8 @@ class LimitChecker:
                 kept = [(recipient, record.counted_bucket, record.slot_reference)]
                 if not self.store.keep_counted(number.scope, kept):
                     return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
-                snap = self.store.read(request.phone_number_id, number.scope, [recipient])  # released meanwhile?
-                number, usage, record = snap.number, snap.usage, snap.records[recipient]
+                snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now)
+                number, usage = snap.number, snap.usage  # released meanwhile?
                 continue
             if found.step is Step.MOVE:
                 result = self.store.move_recipient(
@@ -109,8 +130,8 @@ class LimitChecker:
                     return self._recount(number, usage, recipient, record.counted_bucket, now)
                 if result == "conflict":
                     _pause()
-                snap = self.store.read(request.phone_number_id, number.scope, [recipient])
-                number, usage, record = snap.number, snap.usage, snap.records[recipient]
+                snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now)
+                number, usage = snap.number, snap.usage
                 continue
             # A new recipient: take a slot, then mark the recipient counted.
             plan = plan_reserve(self.window, usage, 1, now)
@@ -242,15 +263,15 @@ class LimitChecker:
         if error:
             return error_answer(Decision.DENIED_UNKNOWN_NUMBER, error, request.phone_number_id, now)
         number, usage = snap.number, snap.usage
-        record = snap.records[request.recipient]
+        holder = slot_holder(request.recipient, snap.links.get(request.recipient), snap.records, request.reference)
+        record = snap.records[holder]
         if record.slot_reference != request.reference or record.counted_bucket is None:
             why = (
                 f"recipient {request.recipient} holds no slot taken by reference {request.reference!r}"
                 " (already released, never counted, or counted by a later send)"
             )
             return self._answer(number, snap.tier, usage, Outcome(Decision.NOTHING_TO_RELEASE, error=why), now)
-        result = self.store.release_slot(number.scope, request.recipient, request.reference,
-                                         record.counted_bucket, now)
+        result = self.store.release_slot(number.scope, holder, request.reference, record.counted_bucket, now)
         if result == "released":
             usage = _less(usage, record.counted_bucket, 1)
         if result in ("released", "folded"):
@@ -272,17 +293,31 @@ class LimitChecker:
             if number is None:
                 return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
             scope = number.scope
-        snap = self.store.read(phone_number_id, scope, recipients)
+        space = self._spaces.get(phone_number_id)
+        snap = self.store.read(phone_number_id, scope, recipients, space)
         if snap.number is None:
             return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         if snap.number.scope != scope:  # the number moved scope (e.g. another portfolio)
-            snap = self.store.read(phone_number_id, snap.number.scope, recipients)
+            snap = self.store.read(phone_number_id, snap.number.scope, recipients, space)
             if snap.number is None:
                 return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         self._scopes[phone_number_id] = snap.number.scope
         if snap.usage is None:
             return None, f"no messaging limit is registered for {snap.number.scope} (register the number with a tier)"
+        actual = link_space(snap.number.portfolio_id, snap.number.waba_id)
+        self._spaces[phone_number_id] = actual
+        if space != actual:
+            # The first check of a number in this process: its links are read now (once).
+            snap.records, snap.links = self.store.read_ids(phone_number_id, snap.number.scope, recipients, actual)
+        self._complete(snap, phone_number_id, snap.number.scope)
         return snap, None
+
+    def _complete(self, snap: Snapshot, phone_number_id: str, scope: str) -> None:
+        """Read the other ids of the linked persons found (one more round trip, only for them)."""
+        others = sorted({i for link in snap.links.values() if link.person for i in link.person.ids} - set(snap.records))
+        if others:
+            records, _ = self.store.read_ids(phone_number_id, scope, others)
+            snap.records.update(records)
 
     def _dry(self, found: Classification, usage: ScopeUsage, slots: int, now: int) -> Outcome:
         if found.step is Step.RESERVE and fit(self.window, usage, slots, now) < slots:
