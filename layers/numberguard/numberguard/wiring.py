@@ -85,10 +85,19 @@ def facets(cfg: Settings, publish, clock=now):
                   cfg.window)
 
 
+def people_store(cfg: Settings):
+    from numberguard.store.people import PeopleStore
+
+    return PeopleStore(dynamodb_client(cfg), recipients_table=cfg.recipients_table, limits_table=cfg.limits_table,
+                       history_table=cfg.history_table)
+
+
 def intake(cfg: Settings, clock=now):
     from numberguard.usecases.intake import Intake
+    from numberguard.usecases.people import People
 
-    return Intake(facets(cfg, publisher(cfg), clock), limit_checker(), cfg)
+    parts = facets(cfg, publisher(cfg), clock)
+    return Intake(parts, limit_checker(), cfg, People(people_store(cfg), parts.state, clock))
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from numberguard.domain.people import IdChange, IdLink, Person, Stint, change_ids, link, plan_fold
 from numberguard.store import codec, keys
 from numberguard.store.limits import (
+    ATTENTION,
     BATCH_GET_MAX,
     MAX_CONTENTION_RETRIES,
     RECORD_TTL_SECONDS,
@@ -52,13 +53,14 @@ class PeopleStore:
     # ---- links --------------------------------------------------------------------------------
 
     def links(self, space: str, ids: Iterable[str]) -> dict[str, IdLink]:
-        return {i: s.link for i, s in self._read_links(space, ids).items()}
+        """The links of `ids` (absent ones too, as IdLink()), 100 per BatchGetItem: a batch's pre-read."""
+        return {i: s.link for i, s in self._read_links(space, ids, rounds=1).items()}
 
-    def _read_links(self, space: str, ids: Iterable[str]) -> dict[str, _Stored]:
+    def _read_links(self, space: str, ids: Iterable[str], rounds: int = 2) -> dict[str, _Stored]:
         """Every id's link item, and the other ids of the persons found (consistent reads)."""
         wanted = set(ids)
         found: dict[str, _Stored] = {}
-        for _ in range(2):  # the ids asked for, then the other ids of their persons
+        for _ in range(rounds):  # the ids asked for, then the other ids of their persons
             todo = sorted(wanted - set(found))
             items = self._get(todo, lambda i: keys.link_key(space, i))
             for i in todo:
@@ -129,8 +131,9 @@ class PeopleStore:
 
     # ---- folds: one person, one count per scope --------------------------------------------------
 
-    def fold(self, scope: str, key: str, ids: Iterable[str], now: int) -> int:
-        """Leave the person counted once in `scope`, under `key`; the slots given back (0 when none).
+    def fold(self, scope: str, key: str, ids: Iterable[str], now: int) -> tuple[int, bool] | None:
+        """Leave the person counted once in `scope`, under `key`: (slots given back, whether anything
+        moved); None when the records stayed contended (the evaluator's next run tries again).
 
         Every write is conditional on the records as read (a check moving or counting one of them
         meanwhile makes the transaction fail, and the fold reads again), so a fold applied twice, late,
@@ -147,15 +150,42 @@ class PeopleStore:
                                       codec.s(item, "slot_reference"))
             plan = plan_fold(key, stints, now)
             if plan is None:
-                return 0
+                return 0, False
             try:
                 self.client.transact_write_items(TransactItems=self._fold_items(scope, plan, now))
-                return plan.slots
+                return plan.slots, True
             except ClientError as err:
                 if _code(err) not in ("TransactionCanceledException", "TransactionConflictException"):
                     raise
                 backoff(attempt)
-        return 0  # still contended: the person stays counted twice (too many, never too few) until the next fold
+        return None  # still contended: the person stays counted twice (too many, never too few) for now
+
+    def want_fold(self, scope: str, space: str, key: str, now: int) -> None:
+        """Ask the evaluator to fold this person in `scope` on its next run (the scope's attention)."""
+        try:
+            self.client.update_item(
+                TableName=self.limits_table, Key=keys.scope_key(scope),
+                UpdateExpression="ADD pending_people :p", ConditionExpression="attribute_exists(#s)",
+                ExpressionAttributeNames={"#s": "scope"},
+                ExpressionAttributeValues={":p": {"SS": [f"{space}|{key}"]}})
+            self.client.update_item(
+                TableName=self.limits_table, Key=keys.scope_key(scope),
+                UpdateExpression="SET attention = :due, attention_at = :now",
+                ConditionExpression="attribute_exists(#s) AND "
+                                    "(attribute_not_exists(attention_at) OR attention_at > :now)",
+                ExpressionAttributeNames={"#s": "scope"},
+                ExpressionAttributeValues={":due": {"S": ATTENTION}, ":now": {"N": str(now)}})
+        except ClientError as err:
+            if _code(err) != "ConditionalCheckFailedException":
+                raise
+
+    def folded(self, scope: str, entries: Iterable[str]) -> None:
+        """The evaluator folded these pending people (`space|key`): off the scope's list."""
+        entries = sorted(set(entries))
+        if entries:
+            self.client.update_item(TableName=self.limits_table, Key=keys.scope_key(scope),
+                                    UpdateExpression="DELETE pending_people :p",
+                                    ExpressionAttributeValues={":p": {"SS": entries}})
 
     def _fold_items(self, scope: str, plan, now: int) -> list[dict]:
         items: list[dict] = []
