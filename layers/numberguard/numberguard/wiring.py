@@ -109,7 +109,8 @@ def evaluator():
     from numberguard.usecases.outbox import Outbox
 
     parts = facets(cfg, publisher(cfg))
-    return Evaluator(parts, cfg, clock=now, outbox=Outbox(parts.state, parts.publisher, receipt_queue(cfg)))
+    return Evaluator(parts, cfg, clock=now, outbox=Outbox(parts.state, parts.publisher, receipt_queue(cfg)),
+                     people=people_store(cfg))
 
 
 @lru_cache(maxsize=1)

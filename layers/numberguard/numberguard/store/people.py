@@ -161,20 +161,16 @@ class PeopleStore:
         return None  # still contended: the person stays counted twice (too many, never too few) for now
 
     def want_fold(self, scope: str, space: str, key: str, now: int) -> None:
-        """Ask the evaluator to fold this person in `scope` on its next run (the scope's attention)."""
+        """Ask the evaluator to fold this person in `scope` on its next run (the scope is due now: the
+        evaluator reschedules it from its usage as on any run, so an earlier or later wish is not lost)."""
         try:
             self.client.update_item(
                 TableName=self.limits_table, Key=keys.scope_key(scope),
-                UpdateExpression="ADD pending_people :p", ConditionExpression="attribute_exists(#s)",
+                UpdateExpression="SET attention = :due, attention_at = :now ADD pending_people :p",
+                ConditionExpression="attribute_exists(#s)",
                 ExpressionAttributeNames={"#s": "scope"},
-                ExpressionAttributeValues={":p": {"SS": [f"{space}|{key}"]}})
-            self.client.update_item(
-                TableName=self.limits_table, Key=keys.scope_key(scope),
-                UpdateExpression="SET attention = :due, attention_at = :now",
-                ConditionExpression="attribute_exists(#s) AND "
-                                    "(attribute_not_exists(attention_at) OR attention_at > :now)",
-                ExpressionAttributeNames={"#s": "scope"},
-                ExpressionAttributeValues={":due": {"S": ATTENTION}, ":now": {"N": str(now)}})
+                ExpressionAttributeValues={":p": {"SS": [f"{space}|{key}"]}, ":due": {"S": ATTENTION},
+                                           ":now": {"N": str(now)}})
         except ClientError as err:
             if _code(err) != "ConditionalCheckFailedException":
                 raise

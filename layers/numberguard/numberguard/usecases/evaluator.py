@@ -40,8 +40,9 @@ STOP_MARGIN_SECONDS = 15  # stop taking new items this close to the Lambda timeo
 
 class Evaluator:
     def __init__(self, facets: Facets, settings: Settings, clock: Callable[[], float] | None = None,
-                 outbox: Outbox | None = None):
+                 outbox: Outbox | None = None, people=None):
         self.facets = facets
+        self.people = people  # store/people.py PeopleStore: folds the intake asked for (None: none)
         self.state = facets.state
         self.settings = settings
         self.policy = settings.policy
@@ -190,6 +191,9 @@ class Evaluator:
     def _scope(self, item: dict, now: int, counts: Counter) -> list[Change]:
         counts["scopes_due"] += 1
         scope = codec.s(item, "scope")
+        folds = self.people is not None and bool(_string_set(item, "pending_people"))
+        if folds and self._fold_people(item, now, counts):
+            item = self.state.get_limit_item(scope) or item  # the counter after the slots came back
         usage = usage_from_item(item)
         seen_at = codec.n(item, "attention_at")
         if usage.unlimited:
@@ -216,6 +220,33 @@ class Evaluator:
         if next_at != seen_at:
             self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, next_at)
         return changes
+
+    def _fold_people(self, item: dict, now: int, counts: Counter) -> int:
+        """Fold the people the intake linked or changed (DESIGN §3: at the latest by this run); the slots back.
+
+        A check that was in flight while a link was written may have counted the person under the id it
+        had read: this second fold gives that slot back. People still contended stay pending.
+        """
+        scope, given = codec.s(item, "scope"), 0
+        numbers = sorted(_string_set(item, "numbers"))
+        done = []
+        for entry in sorted(_string_set(item, "pending_people")):
+            space, _, key = entry.partition("|")
+            person = self.people.links(space, [key]).get(key)
+            person = person.person if person is not None else None
+            folded = self.people.fold(scope, person.key, person.ids, now) if person is not None else (0, False)
+            if folded is None:
+                counts["people_fold_contended"] += 1
+                continue
+            done.append(entry)
+            if folded[1] and person is not None:
+                given += folded[0]
+                if numbers:
+                    self.people.record_merge(numbers[0], scope, person, "linked", person.ids, folded[0], now, now)
+        self.people.folded(scope, done)
+        counts["people_folded"] += len(done)
+        counts["slots_given_back"] += given
+        return given
 
     def _usage(self, scope: str, limit: int, used: int, numbers_of_scope: Callable[[], list[dict]], now: int,
                counts: Counter) -> list[Change]:
