@@ -183,3 +183,35 @@ def test_the_link_applied_while_the_person_is_checked_gives_exactly_one_slot_bac
     assert {a["decision"] for a in answers} == {"ALLOWED_ALREADY_COUNTED"}
     assert ddb_stack.counter()["used"] == 1
     assert live_records(ddb_stack, [recipient(1), bsuid(1)]) == [recipient(1)]
+
+
+def test_a_linked_person_costs_at_most_one_call_more_and_an_unlinked_bsuid_none(ddb_stack):
+    from tests.dynamodb.conftest import counting, session
+
+    ddb_stack.register(tier="1000")
+    seed_links(ddb_stack, 3)
+    checker = ddb_stack.checker()
+
+    def calls(payload: dict) -> tuple[str, int]:
+        with counting(checker.store) as counted:
+            answer = checker.handle(payload)
+        return answer["decision"], len(counted.calls)
+
+    # A number's first check in a process also learns where its links live (one call more, once)
+    assert calls(template(recipient(999), dry_run=True)) == ("ALLOWED_NEW_RECIPIENT", 2)
+    # Then an unlinked BSUID costs what a phone number costs (3 new / 1 repeat / 2 older bucket / 1 window reply)
+    lone = "US.123456789"
+    assert calls(template(lone)) == ("ALLOWED_NEW_RECIPIENT", 3)
+    assert calls(template(lone)) == ("ALLOWED_ALREADY_COUNTED", 1)
+    # A linked person, by either id: one call more (its other id's records)
+    assert calls(template(bsuid(1))) == ("ALLOWED_NEW_RECIPIENT", 4)
+    for asked in (bsuid(1), recipient(1)):
+        assert calls(template(asked)) == ("ALLOWED_ALREADY_COUNTED", 2)
+    now = int(ddb_stack.clock())
+    ddb_stack.open_window(PHONE_NUMBER_ID, bsuid(2), now + 3600)
+    ddb_stack.open_window(PHONE_NUMBER_ID, "US.555", now + 3600)
+    assert calls(session("US.555")) == ("ALLOWED_SERVICE_WINDOW", 1)
+    assert calls(session(recipient(2))) == ("ALLOWED_SERVICE_WINDOW", 2)
+    ddb_stack.clock.advance(BUCKET)
+    assert calls(template(lone)) == ("ALLOWED_ALREADY_COUNTED", 2)
+    assert calls(template(bsuid(1))) == ("ALLOWED_ALREADY_COUNTED", 3)
