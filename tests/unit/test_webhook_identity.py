@@ -174,3 +174,23 @@ def test_a_system_message_without_system_is_unrecognised_and_opens_nothing():
 def test_previous_user_id_defaults_to_the_messages_bsuid():
     (event,) = parsed(change({"messages": [system(type="user_changed_user_id", user_id="US.2")]}))
     assert event.retired == (BSUID,) and event.current == ("US.2", PHONE)
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("", "from is empty"), ("abc", "from 'abc' is not a phone number"), ("1" * 5000, "5,000 characters long"),
+    (["16505551234"], "from must be a phone number"), (True, "from must be a phone number"),
+])
+def test_an_unreadable_from_makes_the_message_unrecognised(value, why):
+    (event,) = parsed(change({"messages": [message(**{"from": value, "from_user_id": BSUID})]}))
+    assert isinstance(event, ev.Unrecognised) and why in event.reason, event
+
+
+def test_a_phone_written_with_plus_or_as_a_number_is_the_same_id():
+    for value in ("+16505551234", 16505551234):
+        (event,) = parsed(change({"messages": [message(**{"from": value})]}))
+        assert event.sender == PHONE
+
+
+def test_a_status_to_a_group_keeps_the_group_id_and_links_nothing():
+    (event,) = parsed(change({"statuses": [status(recipient_id="120363040000000000", recipient_type="group")]}))
+    assert event.recipient == "120363040000000000" and event.linked == ()

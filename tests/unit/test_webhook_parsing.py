@@ -191,8 +191,8 @@ def test_inbound_statuses_and_errors():
 
 def test_one_unreadable_message_does_not_hide_its_neighbours():
     value = {"metadata": {"phone_number_id": "1"},
-             "messages": [{"from": "1", "id": "wamid.A", "timestamp": "soon"},
-                          {"from": "2", "id": "wamid.B", "timestamp": "1749416384"}]}
+             "messages": [{"from": "16505551234", "id": "wamid.A", "timestamp": "soon"},
+                          {"from": "16505551235", "id": "wamid.B", "timestamp": "1749416384"}]}
     bad, good = events(one_change("messages", value, time=None))
     assert isinstance(bad, ev.Unrecognised) and "timestamp" in bad.reason
     assert isinstance(good, ev.InboundMessage)

@@ -198,7 +198,7 @@ def _guarded(read: Callable[..., ev.Event]) -> Callable[..., ev.Event]:
 
 def _inbound_of(waba: str, pnid: str, message: dict, contacts: tuple[tuple[str, ...], ...] = ()) -> ev.Event:
     wamid = _text(message, "id", required=True)
-    phone = _text(message, "from")
+    phone = _phone(message, "from")
     user_id = _user_id(message, "from_user_id", idforms.BSUID)
     parent = _user_id(message, "from_parent_user_id", idforms.PARENT_BSUID)
     at = _seconds(message.get("timestamp"), "timestamp")
@@ -219,7 +219,7 @@ def _status_of(waba: str, pnid: str, status: dict, contacts: tuple[tuple[str, ..
     wamid = _text(status, "id", required=True)
     state = (_text(status, "status", required=True) or "").strip().lower()
     at = _seconds(status.get("timestamp"), "timestamp")
-    phone = _text(status, "recipient_id")
+    phone = _phone(status, "recipient_id", group=True)
     user_id = _user_id(status, "recipient_user_id", idforms.BSUID)
     parent = _user_id(status, "recipient_parent_user_id", idforms.PARENT_BSUID)
     recipient = phone or user_id or parent or ""
@@ -249,6 +249,20 @@ def _user_id(obj: dict, name: str, form: idforms.IdForm) -> str | None:
     if problem:
         raise Unreadable(problem)
     return raw
+
+
+def _phone(obj: dict, name: str, group: bool = False) -> str | None:
+    """An optional WhatsApp id (a phone number, kept without '+'; a status may name a group instead)."""
+    raw = obj.get(name)
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)  # a number where Meta writes a string of digits
+    if idforms.is_phone_number(raw):
+        return raw.lstrip("+")
+    if group and idforms.GROUP_ID.matches(raw):
+        return raw
+    raise Unreadable(idforms.PHONE_NUMBER.problem(raw, name) or f"{name} is not a phone number")
 
 
 def _contact_ids(raw: object) -> tuple[tuple[str, ...], ...]:
@@ -305,7 +319,7 @@ def _system_of(waba: str, pnid: str, message: dict, wamid: str, at: int, phone: 
     if not isinstance(system, dict):
         raise Unreadable("a system message without system")
     kind = system.get("type")
-    if kind not in SYSTEM_CHANGES:
+    if not isinstance(kind, str) or kind not in SYSTEM_CHANGES:
         raise Unreadable(f"system type {idforms.shown(kind)} not handled")
     previous = _user_id(system, "previous_user_id", idforms.BSUID) or user_id
     new_user_id = _user_id(system, "user_id", idforms.BSUID)
