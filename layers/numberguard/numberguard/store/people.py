@@ -3,7 +3,7 @@
 Items (keys in store/keys.py):
 - link item per (link space, id): `person` (the key the person's count lives under), `ids` (every id
   of the person: each of them holds the same item, so one read of any id tells where the count is),
-  `at` (the latest Meta event that shaped the person), `retired_at` (set when a `system` change took
+  `retired_at` (set when a `system` change took
   the id away; no `person` then), `rev` (a revision: every write is conditional on the one read, so two
   intakes linking the same user at once never leave the person's items disagreeing).
 - counted records and service windows: as in store/limits.py; a fold moves a person's live counted
@@ -110,8 +110,8 @@ class PeopleStore:
             if i in retired:
                 item["retired_at"] = {"N": str(retired[i])}
             elif person is not None:
-                item.update({"person": {"S": person.key}, "ids": {"SS": sorted(person.ids)},
-                             "at": {"N": str(person.at)}})
+                # No event time is kept on a person: which delivery wrote it last depends on their order.
+                item.update({"person": {"S": person.key}, "ids": {"SS": sorted(person.ids)}})
             put: dict = {"TableName": self.recipients_table, "Item": item}
             if before.rev is None:
                 put["ConditionExpression"] = "attribute_not_exists(pk)"
