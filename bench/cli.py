@@ -21,8 +21,9 @@ SECTIONS = {  # name → module with run(ctx) -> Section
     "webhook": "bench.webhook",
     "coldstart": "bench.coldstart",
     "evaluator": "bench.evaluator",
+    "people": "bench.people",
 }
-NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator"}
+NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "people"}
 
 
 def _ints(text: str) -> list[int]:
