@@ -252,8 +252,14 @@ class PeopleStore:
     def record_merge(self, phone_number_id: str, scope: str, person: Person | None, kind: str, ids: Iterable[str],
                      slots: int, at: int, now: int) -> bool:
         """One history line for a merge or a change of ids (kept, never published); once per event."""
-        document = {"scope": scope, "person": person.key if person else None, "ids": sorted(ids),
-                    "slots_given_back": slots, "reason": kind, "from": None, "to": person.key if person else None}
+        key = person.key if person else None
+        others = sorted(set(ids) - {key})
+        why = {"linked": "one person by Meta's word", "user_changed_number": "the user changed number",
+               "user_changed_user_id": "the user's BSUID changed"}.get(kind, kind)
+        # from → to as the history view shows every line: the ids folded into the person's key.
+        document = {"scope": scope, "person": key, "ids": sorted(ids), "slots_given_back": slots,
+                    "from": ", ".join(others), "to": key,
+                    "reason": f"{why}; {slots} slot{'s' if slots != 1 else ''} given back"}
         ident = hashlib.sha256(json.dumps([scope, kind, document["ids"], at]).encode()).hexdigest()[:32]
         item = {
             "phone_number_id": {"S": phone_number_id},
