@@ -144,15 +144,7 @@ class LimitStore:
             (self.numbers_table, keys.number_key(phone_number_id)),
             (self.limits_table, keys.scope_key(scope)),
         ]
-        for r in recipients:
-            wanted.append((self.recipients_table, keys.counted_key(scope, r)))
-            wanted.append((self.recipients_table, keys.window_key(phone_number_id, r)))
-            if space is not None:
-                wanted.append((self.recipients_table, keys.link_key(space, r)))
-        found: dict[str, list[dict]] = {}
-        for start in range(0, len(wanted), BATCH_GET_MAX):
-            self._batch_get(wanted[start : start + BATCH_GET_MAX], found)
-
+        found = self._fetch(wanted + self._record_keys(phone_number_id, scope, recipients, space))
         number_item = next(iter(found.get(self.numbers_table, [])), None)
         limit_item = next(iter(found.get(self.limits_table, [])), None)
         by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
@@ -167,17 +159,26 @@ class LimitStore:
     def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str],
                  space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]:
         """The records (and, with `space`, links) of more ids: a linked person's other ids, one call per 33."""
-        wanted: list[tuple[str, dict]] = []
+        found = self._fetch(self._record_keys(phone_number_id, scope, ids, space))
+        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
+        return _views(by_pk, phone_number_id, scope, ids), (_links(by_pk, space, ids) if space is not None else {})
+
+    def _record_keys(self, phone_number_id: str, scope: str, ids: Sequence[str],
+                     space: str | None) -> list[tuple[str, dict]]:
+        """Each id's counted record and window with this number, and (with `space`) its link."""
+        wanted = []
         for i in ids:
             wanted.append((self.recipients_table, keys.counted_key(scope, i)))
             wanted.append((self.recipients_table, keys.window_key(phone_number_id, i)))
             if space is not None:
                 wanted.append((self.recipients_table, keys.link_key(space, i)))
+        return wanted
+
+    def _fetch(self, wanted: list[tuple[str, dict]]) -> dict[str, list[dict]]:
         found: dict[str, list[dict]] = {}
         for start in range(0, len(wanted), BATCH_GET_MAX):
             self._batch_get(wanted[start : start + BATCH_GET_MAX], found)
-        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
-        return _views(by_pk, phone_number_id, scope, ids), (_links(by_pk, space, ids) if space is not None else {})
+        return found
 
     def _batch_get(self, wanted: Iterable[tuple[str, dict]], found: dict[str, list[dict]]) -> None:
         request: dict[str, dict] = {}
