@@ -137,3 +137,20 @@ def test_three_ids_counted_give_two_slots_back():
 def test_the_persons_window_is_the_latest_of_its_ids():
     assert latest_window({PHONE: NOW - 5, BSUID: NOW + 50}) == NOW + 50
     assert latest_window({}) == 0
+
+
+def test_a_new_number_that_was_someone_elses_leaves_that_person():
+    mine = person_of([PHONE, BSUID], T)
+    before = person_of([NEW_PHONE, "US.4444"], T - 100)  # who had the number before
+    found = {PHONE: IdLink(mine), BSUID: IdLink(mine), NEW_PHONE: IdLink(before), "US.4444": IdLink(before)}
+    change = change_ids(found, [PHONE, BSUID], [NEW_PHONE, NEW_BSUID], T)
+    assert change.person.ids == {NEW_PHONE, NEW_BSUID}
+    assert change.detached == {"US.4444": None}  # alone now: linked to nothing
+
+
+def test_a_new_id_already_shown_with_the_other_new_id_joins():
+    mine = person_of([PHONE, BSUID], T)
+    early = person_of([NEW_PHONE, NEW_BSUID], T + 5)  # a message after the change, delivered before it
+    found = {PHONE: IdLink(mine), BSUID: IdLink(mine), NEW_PHONE: IdLink(early), NEW_BSUID: IdLink(early)}
+    change = change_ids(found, [PHONE, BSUID], [NEW_PHONE, NEW_BSUID], T)
+    assert change.person.ids == {NEW_PHONE, NEW_BSUID} and change.detached == {}

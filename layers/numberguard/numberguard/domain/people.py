@@ -25,7 +25,7 @@ Pure: no I/O, time passed in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from numberguard.domain import ids as idforms
@@ -189,6 +189,7 @@ class IdChange:
     person: Person | None  # None when only one id is left (nothing to link)
     current: frozenset[str]  # the person's ids after the change (where count and window move)
     retired: frozenset[str]
+    detached: Mapping[str, Person | None] = field(default_factory=dict)  # another person's ids, relinked
 
 
 def change_ids(found: Mapping[str, IdLink], retired: Iterable[str], new: Iterable[str], at: int) -> IdChange | None:
@@ -203,13 +204,23 @@ def change_ids(found: Mapping[str, IdLink], retired: Iterable[str], new: Iterabl
     if all(found.get(i, IdLink()).retired_at is not None and found[i].retired_at >= at for i in gone):
         return None
     before: set[str] = set()
-    for i in gone | arriving:
+    for i in gone:
         person = found.get(i, IdLink()).person
         if person is not None:
             before |= person.ids
+    # A new id may already belong to a person: the same user shown before the change (all of its ids
+    # arrive now: it joins), or someone who had that number before (it keeps its other ids, without it).
+    detached: dict[str, Person | None] = {}
+    for i in arriving:
+        person = found.get(i, IdLink()).person
+        if person is None or person.ids <= before | arriving:
+            continue
+        rest = person.ids - arriving - before
+        for j in rest:
+            detached[j] = person_of(rest, at) if len(rest) >= 2 else None
     current = (before | arriving) - gone
     person = person_of(current, at) if len(current) >= 2 else None
-    return IdChange(person, frozenset(current), frozenset(gone))
+    return IdChange(person, frozenset(current), frozenset(gone), detached)
 
 
 # ---- one person's records in one limit scope ---------------------------------------------------

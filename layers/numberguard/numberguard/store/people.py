@@ -88,11 +88,11 @@ class PeopleStore:
         """A `system` change: the retired ids leave their person (tombstones), the others are relinked."""
         retired, new = list(retired), list(new)
         for attempt in range(1, MAX_CONTENTION_RETRIES + 1):
-            stored = self._read_links(space, [*retired, *new])
+            stored = self._read_links(space, [*retired, *new])  # and the persons they belong to
             change = change_ids({i: s.link for i, s in stored.items()}, retired, new, at)
             if change is None:
                 return None
-            people = {i: change.person for i in change.current}
+            people = {**change.detached, **{i: change.person for i in change.current}}
             if self._write_links(space, stored, people, dict.fromkeys(change.retired, at), now):
                 return change
             backoff(attempt)
