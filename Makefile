@@ -8,7 +8,7 @@ RUN_OK := $(VENV)/.installed-run
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
 
-.PHONY: run test lint checkov bench setup browser clean
+.PHONY: run test lint gates checkov bench setup browser clean
 
 setup: $(PY_OK) $(NPM_OK)
 
@@ -52,14 +52,21 @@ browser:
 		|| (apt-get update && apt-get install -y --no-install-recommends chromium) \
 		|| { echo "make test needs Debian's chromium package: apt-get install chromium (as root)"; exit 1; }
 
+# The gates (lint) first: a type error or a broken layer contract fails before any test runs.
 test: setup browser $(CHECKOV_OK)
-	$(BIN)/ruff check .
-	$(BIN)/cfn-lint template.yaml
+	$(MAKE) --no-print-directory gates
 	$(MAKE) --no-print-directory checkov
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
+	$(MAKE) --no-print-directory gates
+
+# ruff (style, bugs, McCabe complexity <= 12), mypy (types: pyproject's [tool.mypy]), import-linter (the
+# layers' import contracts: pyproject's [tool.importlinter]), cfn-lint (the template).
+gates: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 
 # Every skipped check carries its reason inline and in docs/security.md (tests/infra keeps them equal).
@@ -71,4 +78,4 @@ bench: setup
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .tools node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools node_modules .pytest_cache .ruff_cache .hypothesis .mypy_cache .import_linter_cache

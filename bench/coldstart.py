@@ -50,7 +50,8 @@ def function_env(function_dir: Path) -> dict[str, str]:
         if Path(spec["code_uri"]).resolve() == function_dir.resolve():
             return template.function_environment(logical_id, tpl)
     env = tpl.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    return {k: str(template._resolve(v, tpl)) for k, v in env.items()}
+    resolver = template.Resolver(tpl)
+    return {k: str(resolver.resolve(v)) for k, v in env.items()}
 
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:

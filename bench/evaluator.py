@@ -45,12 +45,13 @@ def scan_all(client, table: str) -> int:
 
 def run(ctx: Context) -> Section:
     from numberguard.domain.events import QualityUpdate
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.store import keys
     from numberguard.store.client import dynamodb_client as layer_client
     from numberguard.usecases.evaluator import Evaluator
     from numberguard.usecases.intake import Intake
-    from numberguard.wiring import facets as build_facets
+    from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher
 
     total, due = ctx.sizes.numbers, ctx.sizes.due
     flagged, busy = due // 2, due - due // 2
@@ -61,7 +62,7 @@ def run(ctx: Context) -> Section:
     meter = Meter()
     with World(ctx.endpoint) as world:
         publisher = FakePublisher()
-        facets = build_facets(world.settings, publisher, clock)
+        facets = build(world.settings, clock=clock, publisher=publisher).facets
         checker = world.checker(dynamodb_client(ctx.endpoint), clock)
         intake = Intake(facets, checker, world.settings)
         for i in range(due):

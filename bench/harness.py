@@ -214,7 +214,6 @@ class World:
         self.env = {**defaults, **{name: renamed[defaults[name]] for name in TABLE_ENV},
                     "DYNAMODB_ENDPOINT": endpoint, **env_overrides}
         self.settings = Settings.from_env(self.env)
-        self._bound = False
 
     def _create(self, spec: dict) -> None:
         self.admin.create_table(**spec)
@@ -223,21 +222,14 @@ class World:
     def table(self, name: str) -> str:
         return f"{self.prefix}-{name}"
 
-    def bind(self) -> None:
-        """Point the pynamodb models (registration, the evaluator's reads) at this world's tables."""
-        from numberguard.store import models
-
-        models.bind(self.settings)  # drops pynamodb's cached connection: once per world, not per call
-        self._bound = True
-
     def register(self, phone_number_id: str = PHONE_NUMBER_ID, tier: str = "TIER_1K", *, now: int,
                  waba_id: str = WABA_ID, display: str = DISPLAY, quality: str = "GREEN") -> dict:
-        from numberguard.usecases.numbers import NumberRegistration, register
+        from numberguard.usecases.numbers import NumberRegistration
+        from numberguard.wiring import build
 
-        if not self._bound:
-            self.bind()
-        return register(NumberRegistration(phone_number_id, waba_id, display, tier, None, "CONNECTED", quality),
-                        self.settings, now)
+        # The registry's models are bound once per Settings (store/models.py), not once per call.
+        return build(self.settings).numbers.register(
+            NumberRegistration(phone_number_id, waba_id, display, tier, None, "CONNECTED", quality), now)
 
     def store(self, client):
         from numberguard.store.limits import LimitStore

@@ -48,7 +48,7 @@ def template(r: str, message: str = "template") -> dict:
 def seed(world: World, size: int, now: int) -> tuple[float, float]:
     """`size` counted records over every live bucket (and the counter to match); the naive peer's sends."""
     from numberguard.store import keys
-    from numberguard.store.limits import RECORD_TTL_SECONDS
+    from numberguard.store.items import RECORD_TTL_SECONDS
 
     window = world.settings.window
     current = window.bucket_of(now)

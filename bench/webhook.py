@@ -3,7 +3,7 @@
 Bodies are Meta envelopes shaped as the reference bodies (statuses, inbound messages, failed
 statuses echoing a check's reference, quality updates, account updates), each signed with the app
 secret as Meta signs them (X-Hub-Signature-256). DynamoDB is DynamoDB Local; S3, SNS and SSM are
-the layer's own fakes behind its interfaces (MemoryArchive, FakePublisher, StaticSecrets), so the
+in-memory fakes behind the layer's interfaces (MemoryArchive, FakePublisher, StaticSecrets), so the
 figures are the intake's and DynamoDB's. Baseline: the same body's signature check and parse
 alone (no DynamoDB), measured in the same run.
 
@@ -12,11 +12,11 @@ Until the parser (`numberguard.webhooks`) is in the layer, the section says so a
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import random
 import time
+
+from numberguard.webhooks import sign
 
 from bench.context import Context
 from bench.harness import FixedClock, Meter, World, dynamodb_client, latency_ms, ratio
@@ -44,7 +44,7 @@ def display(i: int) -> str:
 
 
 def signature(raw: bytes) -> str:
-    return "sha256=" + hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    return sign(raw, APP_SECRET)
 
 
 def _messages_change(i: int, value: dict) -> dict:
@@ -138,14 +138,14 @@ def run(ctx: Context) -> Section:
     if reason:
         return Section.not_available("webhook", TITLE, reason, GOALS)
 
-    from numberguard.meta_secrets import StaticSecrets
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.store.archive import MemoryArchive
     from numberguard.store.client import dynamodb_client as layer_client
     from numberguard.usecases.intake import Intake
     from numberguard.usecases.webhook import WebhookReceiver
     from numberguard.webhooks import events_of, parse_envelope, verify_signature
-    from numberguard.wiring import facets as build_facets
+    from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher, StaticSecrets
 
     sizes = ctx.sizes
     now = int(time.time()) // 600 * 600 + 300
@@ -167,8 +167,9 @@ def run(ctx: Context) -> Section:
                             "reference": reference})
             references.setdefault(i, []).append((recipient, reference))
         publisher = FakePublisher()
-        receiver = WebhookReceiver(Intake(build_facets(world.settings, publisher, clock), checker, world.settings),
-                                   MemoryArchive(), StaticSecrets(APP_SECRET, "bench-verify-token"))
+        facets = build(world.settings, clock=clock, publisher=publisher).facets
+        receiver = WebhookReceiver(Intake(facets, checker, world.settings), MemoryArchive(),
+                                   StaticSecrets(APP_SECRET, "bench-verify-token"))
         meter.attach(layer_client(world.settings))
         meter.attach(checker.store.client)
         bodies = Bodies(now, references)
@@ -249,6 +250,6 @@ def run(ctx: Context) -> Section:
     section.notes.append("The 1,000-update POST is the messages field, as Meta batches it by the thousand: "
                          + ", ".join(f"{k} {w} %" for k, w in BIG_MIX) + ". The mix of single-update POSTs: "
                          + ", ".join(f"{k} {w} %" for k, w in MIX) + ". S3, SNS and SSM are "
-                         "the layer's fakes (MemoryArchive, FakePublisher, StaticSecrets); DynamoDB is real "
+                         "in-memory fakes (MemoryArchive, FakePublisher, StaticSecrets); DynamoDB is real "
                          "(DynamoDB Local). Signatures are real HMAC-SHA256 over the raw body.")
     return section

@@ -78,19 +78,18 @@ class Stack:
 
     def register(self, phone_number_id="106540352242922", tier="TIER_1K", waba_id="102290129340398",
                  display_phone_number="15550783881", portfolio_id=None, connection="CONNECTED", quality="GREEN"):
-        from numberguard.usecases.numbers import NumberRegistration, register
+        from numberguard.usecases.numbers import NumberRegistration
+        from numberguard.wiring import build
 
-        return register(
+        return build(self.settings, clock=self.clock).numbers.register(
             NumberRegistration(phone_number_id, waba_id, display_phone_number, tier, portfolio_id, connection, quality),
-            self.settings,
             int(self.clock()),
         )
 
     def checker(self):
-        from numberguard.usecases.limit_check import LimitChecker
-        from numberguard.wiring import limit_store
+        from numberguard.wiring import build
 
-        return LimitChecker(limit_store(self.settings), self.settings, clock=self.clock)
+        return build(self.settings, clock=self.clock).limit_checker
 
     def open_window(self, phone_number_id: str, recipient: str, until: int) -> None:
         from numberguard.store import keys
@@ -102,9 +101,9 @@ class Stack:
         )
 
     def set_number(self, phone_number_id: str, **facets) -> None:
-        from numberguard.store.models import NumberModel
+        from numberguard.store.models import models_for
 
-        number = NumberModel.get(phone_number_id)
+        number = models_for(self.settings).number.get(phone_number_id)
         for name, value in facets.items():
             setattr(number, name, value)
         number.save()
@@ -124,7 +123,6 @@ def moto_stack(clock, monkeypatch):
     import boto3
     from moto import mock_aws
     from numberguard import wiring
-    from numberguard.store import models
 
     from numberguard_ops.template import create_tables
 
@@ -137,6 +135,5 @@ def moto_stack(clock, monkeypatch):
         client = boto3.client("dynamodb")
         create_tables(client)
         stack = Stack(client, clock, env)
-        models.bind(stack.settings)
         yield stack
         wiring.reset()

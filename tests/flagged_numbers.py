@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from numberguard import wiring
 from numberguard.domain.events import QualityUpdate
 from numberguard.domain.facetlog import entry_key
-from numberguard.notify.publisher import FakePublisher
+
+from numberguard_ops.fakes import FakePublisher
 
 WABA = "102290129340398"
 DAY = 86_400
@@ -25,10 +26,8 @@ def display(i: int) -> str:
 def flag_numbers(stack, count: int, publisher: FakePublisher | None = None) -> None:
     """`count` numbers on TIER_10K flagged now (Meta's FLAGGED); the even ones read Medium on day 3.
     What the intake announces goes to `publisher` (a fake: this is the set-up, not what is tested)."""
-    from numberguard.usecases.intake import Intake
-
-    facets = wiring.facets(stack.settings, publisher or FakePublisher())
-    intake = Intake(facets, stack.checker(), stack.settings)
+    parts = wiring.build(stack.settings, clock=wiring.now, publisher=publisher or FakePublisher())
+    facets, intake = parts.facets, parts.intake
     at = int(stack.clock())
 
     def flagged(i: int) -> None:
@@ -41,7 +40,7 @@ def flag_numbers(stack, count: int, publisher: FakePublisher | None = None) -> N
     for i in range(0, count, 2):
         _, value, latest_at, _ = facets.log(pnid(i), "quality", entry_key(reading, "reading"), "YELLOW",
                                             lambda: "RED")
-        facets.state.set_facet(pnid(i), "quality", {"quality": value}, (), latest_at)
+        facets.stores.numbers.set_facet(pnid(i), "quality", {"quality": value}, (), latest_at)
 
 
 def expected(count: int) -> Counter:
@@ -50,8 +49,8 @@ def expected(count: int) -> Counter:
 
 
 def outcome_state(count: int) -> dict[str, tuple]:
-    """(flagged_at, tier) per number as stored."""
-    from numberguard.usecases.numbers import show
+    """(flagged_at, tier) per number as stored (in the tables the environment names)."""
+    show = wiring.parts().numbers.show
 
     return {pnid(i): (show(pnid(i))["flagged_at"], show(pnid(i))["tier"]) for i in range(count)}
 

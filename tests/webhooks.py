@@ -11,7 +11,7 @@ from numberguard.webhooks import sign
 
 from tests.conftest import EVENTS, REFERENCE
 
-LOCAL_APP_SECRET = "local-app-secret"  # local mode's defaults (DESIGN §6)
+LOCAL_APP_SECRET = "local-app-secret"  # local mode's defaults (docs/contracts.md §6)
 LOCAL_VERIFY_TOKEN = "local-verify-token"
 COPIES = EVENTS / "meta-webhooks"
 SHARED = REFERENCE / "meta-webhooks"

@@ -2,21 +2,36 @@
 
 import base64
 import json
+from typing import Any, Protocol
 
 from numberguard.observability import logger
-from numberguard.usecases.webhook import HttpAnswer
 from numberguard.wiring import webhook_receiver
 
 JSON = {"Content-Type": "application/json"}
 
 
-def _response(answer: HttpAnswer) -> dict:
+class Answer(Protocol):
+    """What the receiver answers (usecases.webhook.HttpAnswer): the handler only shapes it for API Gateway."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> Any: ...
+    @property
+    def is_text(self) -> bool: ...
+
+
+def _response(answer: Answer) -> dict[str, Any]:
     if answer.is_text:
         return {"statusCode": answer.status, "headers": {"Content-Type": "text/plain"}, "body": answer.body}
     return {"statusCode": answer.status, "headers": JSON, "body": json.dumps(answer.body)}
 
 
-def _header(event: dict, name: str) -> str | None:
+def _error(status: int, message: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": JSON, "body": json.dumps({"error": message})}
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
     for key, value in (event.get("headers") or {}).items():
         if key.lower() == name:
             return value
@@ -27,7 +42,7 @@ class BadBody(ValueError):
     pass
 
 
-def _raw_body(event: dict) -> bytes:
+def _raw_body(event: dict[str, Any]) -> bytes:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         try:
@@ -41,7 +56,7 @@ def _raw_body(event: dict) -> bytes:
         raise BadBody("the body is not valid text (a lone surrogate)") from None
 
 
-def _sns(event: dict) -> dict:
+def _sns(event: dict[str, Any]) -> dict[str, Any]:
     """SNS-subscribed path (EUM Social): a failure raises so that SNS retries the delivery."""
     results = []
     for record in event["Records"]:
@@ -53,16 +68,16 @@ def _sns(event: dict) -> dict:
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
-def lambda_handler(event, context):
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("Records") and "Sns" in event["Records"][0]:
         return _sns(event)
     method = (event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get("method") or "").upper()
     if method == "GET":
         return _response(webhook_receiver().verify(event.get("queryStringParameters")))
     if method != "POST":
-        return _response(HttpAnswer(405, {"error": f"method {method or '?'} not allowed: use GET or POST"}))
+        return _error(405, f"method {method or '?'} not allowed: use GET or POST")
     try:
         raw = _raw_body(event)
     except BadBody as err:
-        return _response(HttpAnswer(400, {"error": str(err)}))
+        return _error(400, str(err))
     return _response(webhook_receiver().receive(raw, _header(event, "x-hub-signature-256")))

@@ -237,7 +237,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         make = proxy_event_v1 if route.payload_version == "1.0" else proxy_event_v2
         event = make(route, method, parts.path, parts.query, list(self.headers.items()), body,
                      self.client_address[0], params)
-        fn = server.runtime.resolve(route.function)
+        fn = server.runtime.require(route.function)
         started = time.monotonic()
         result = server.runtime.invoke(fn, event)
         took = (time.monotonic() - started) * 1000

@@ -22,10 +22,13 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from numberguard_ops import template
 from numberguard_ops.template import REGION, Resolver
+
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
 
 # What local mode stores in the SSM parameters a function reads, by the variable that names them.
 APP_SECRET_VARIABLE = "APP_SECRET_PARAMETER"  # noqa: S105 - a variable name, not a secret
@@ -38,7 +41,7 @@ SERVICES = ("s3", "sns", "sqs", "ssm")
 FAKE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def client(service: str, endpoint: str):
+def client(service: str, endpoint: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -52,7 +55,7 @@ class MotoServer:
     def __init__(self, port: int, host: str = "127.0.0.1"):
         self.host = host
         self.port = port
-        self._server = None
+        self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -68,10 +71,11 @@ class MotoServer:
                 pass  # one line per AWS call would drown the notifications
 
         # Bound here (not in the thread) so a taken port is an error now, not a hang.
-        self._server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
-                                   threaded=True, request_handler=Quiet)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+        server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
+                             threaded=True, request_handler=Quiet)
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()
 
     def alive(self) -> bool:
@@ -110,7 +114,7 @@ class Created:
     parameters: dict[str, tuple[str, str]] = field(default_factory=dict)  # variable → (name, value)
 
 
-def create_resources(endpoint: str, secrets: Secrets, resolver: Resolver | None = None) -> Created:
+def create_resources(endpoint: str | None, secrets: Secrets, resolver: Resolver | None = None) -> Created:
     """Everything of template.yaml that moto stands in for, by resource type (idempotent)."""
     resolver = resolver or Resolver()
     made = Created()
@@ -150,7 +154,7 @@ def create_resources(endpoint: str, secrets: Secrets, resolver: Resolver | None 
     return made
 
 
-def subscribe_queue(endpoint: str, topic_arn: str, queue_name: str) -> str:
+def subscribe_queue(endpoint: str | None, topic_arn: str, queue_name: str) -> str:
     """A queue subscribed to a topic (SNS envelope kept, as SNS delivers to SQS); returns its URL."""
     sqs = client("sqs", endpoint)
     url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]

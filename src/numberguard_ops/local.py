@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import uuid
@@ -296,7 +297,7 @@ class FunctionsService:
             os.environ.pop(key, None)
         os.environ.update(env)
         self.environment = env
-        _reset_numberguard()
+        _reset_numberguard(env)
         for line in self.runtime.load():
             self.log(f"warning: {line} (invoking it answers this error)")
 
@@ -307,7 +308,7 @@ class FunctionsService:
             else:
                 os.environ[key] = value
         self._saved.clear()
-        _reset_numberguard(bind=False)
+        _reset_numberguard(None)
 
     def describe(self) -> list[str]:
         from numberguard.config import ConfigError, Settings
@@ -326,19 +327,22 @@ class FunctionsService:
         return None
 
 
-def _reset_numberguard(bind: bool = True) -> None:
-    """Make the layer forget clients and settings built from an older environment."""
-    if "numberguard.wiring" in sys.modules:
-        sys.modules["numberguard.wiring"].reset()
-    if not bind:
+def _reset_numberguard(env: dict[str, str] | None) -> None:
+    """Serve the in-process functions from parts built with the template's settings (`env`); None:
+    forget them (the layer's parts and clients built for an older local mode)."""
+    if env is None and "numberguard.wiring" not in sys.modules:
         return
+    from numberguard import wiring
     from numberguard.config import ConfigError, Settings
-    from numberguard.store import models
 
+    wiring.reset()
+    if env is None:
+        return
     try:
-        models.bind(Settings.from_env())
+        settings = Settings.from_env(env)
     except ConfigError as err:
         raise LocalModeError(f"template.yaml gives the functions invalid settings: {err}") from None
+    wiring.install(wiring.build(settings, clock=wiring.now))
 
 
 # ---- the Lambda invoke API ----------------------------------------------------------------------
@@ -353,21 +357,22 @@ class _HttpService:
     def __init__(self, port: int, host: str):
         self.host = host
         self.port = port
-        self.server = None
+        self.server: socketserver.TCPServer | None = None
         self.thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _serve(self, make_server: Callable[[], object], thread_name: str) -> None:
+    def _serve(self, make_server: Callable[[], socketserver.TCPServer], thread_name: str) -> None:
         try:
-            self.server = make_server()
+            server = make_server()
         except OSError as err:
             raise LocalModeError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): "
                                  f"choose another port with {self.port_flag}") from None
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+        self.server = server
+        self.port = server.server_address[1]
+        self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                        name=thread_name, daemon=True)
         self.thread.start()
 
@@ -573,7 +578,7 @@ class ApiService(_HttpService):
 # ---- schedules ------------------------------------------------------------------------------------
 
 
-def parse_rate(text: str) -> int:
+def parse_rate(text: str) -> float:
     """`rate(1 minute)`, `90s`, `5m`, `1h` or plain seconds → seconds (the --schedule-rate flag)."""
     value = text.strip().lower()
     if value.startswith("rate("):
@@ -643,7 +648,7 @@ class ScheduleService:
             self.threads.append(thread)
 
     def _run(self, schedule: template.Schedule, interval: float) -> None:
-        fn = self.runtime.resolve(schedule.function)
+        fn = self.runtime.require(schedule.function)
         while not self.stopping.wait(interval):
             result = self.runtime.invoke(fn, scheduled_event(schedule))
             self.runs += 1
@@ -823,9 +828,10 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiS
     ddb_flag = "" if dynamodb.db.port == DEFAULT_DYNAMODB_PORT else f" --dynamodb-endpoint {dynamodb.endpoint}"
     api_flag = "" if lambda_api.port == DEFAULT_LAMBDA_PORT else f" --endpoint {lambda_api.endpoint}"
     try:
-        from numberguard.store import registry
+        from numberguard.config import Settings
+        from numberguard.wiring import build
 
-        numbers = [n.pk for n in registry.list_numbers()]
+        numbers = build(Settings.from_env()).registry.number_ids()
     except Exception:  # the hint is best effort
         numbers = []
     pnid = numbers[0] if numbers else EXAMPLE_NUMBER["phone_number_id"]

@@ -178,6 +178,13 @@ class FunctionRuntime:
                 problems.append(f"{fn.spec.name}: {fn.load_error[0]}: {fn.load_error[1]}")
         return problems
 
+    def require(self, name: str) -> LoadedFunction:
+        """A function the template itself names (a route's, a schedule's, a subscription's): always there."""
+        fn = self.resolve(name)
+        if fn is None:
+            raise LookupError(f"the template names a function it does not define: {name}")
+        return fn
+
     def resolve(self, name_or_arn: str) -> LoadedFunction | None:
         """A function by name, full ARN or partial ARN (`123456789012:function:Name`), as Lambda accepts."""
         name = name_or_arn
@@ -203,8 +210,9 @@ class FunctionRuntime:
     def invoke(self, fn: LoadedFunction, event: Any, request_id: str | None = None) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
         started = time.monotonic()
-        if fn.load_error:
-            error_type, message = fn.load_error
+        handler = fn.handler
+        if fn.load_error or handler is None:
+            error_type, message = fn.load_error or ("Runtime.HandlerNotFound", "the handler is not loaded")
             self.log(f"[ERROR] {fn.spec.name} {request_id}: {error_type}: {message}")
             return Invocation(request_id, error_document(error_type, message, request_id), "Unhandled")
         deadline = started + fn.spec.timeout
@@ -212,7 +220,7 @@ class FunctionRuntime:
 
         def run() -> None:
             try:
-                outcome["result"] = fn.handler(event, LambdaContext(fn.spec, request_id, deadline))
+                outcome["result"] = handler(event, LambdaContext(fn.spec, request_id, deadline))
             except BaseException as err:  # everything a handler raises is a function error
                 outcome["error"] = err
 

@@ -27,8 +27,6 @@ A scenario (JSON):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -36,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from numberguard.webhooks import sign
 
 from numberguard_ops import template
 
@@ -167,41 +167,29 @@ class Simulation:
         from numberguard import wiring
         from numberguard.config import Settings
         from numberguard.notify.publisher import SnsPublisher
-        from numberguard.store import models
-        from numberguard.usecases.evaluator import Evaluator
-        from numberguard.usecases.intake import Intake
-        from numberguard.usecases.limit_check import LimitChecker
+        from numberguard.store.client import reset_clients
 
         from numberguard_ops import embedded_aws
 
         env = template.function_environment("LimitCheckFunction", overrides={"LimitPolicy": self.policy})
         env.pop("DYNAMODB_ENDPOINT", None)
-        os.environ.update(env)
-        wiring.reset()
+        reset_clients()  # clients made outside this embedded AWS must not be reused inside it
         self.settings = Settings.from_env(env)
-        models.bind(self.settings)
         template.create_tables(boto3.client("dynamodb"))
         made = embedded_aws.create_resources(None, embedded_aws.Secrets(SIM_APP_SECRET))
         topic = self.settings.notification_topic_arn
-        if topic not in made.topics.values():
+        if topic is None or topic not in made.topics.values():
             raise ScenarioError(f"template.yaml has no topic {topic}")
         self.queue = embedded_aws.subscribe_queue(None, topic, "numberguard-simulate")
         self.sqs = boto3.client("sqs")
-        publisher = SnsPublisher(boto3.client("sns"), topic)
-        facets = wiring.facets(self.settings, publisher, self.clock)
-        self.checker = LimitChecker(wiring.limit_store(self.settings), self.settings, clock=self.clock)
-        self.intake = Intake(facets, self.checker, self.settings)
-        self.evaluator = Evaluator(facets, self.settings, self.clock)
-        self.receiver = None
-        try:
-            from numberguard.meta_secrets import StaticSecrets
-            from numberguard.store.archive import S3Archive
-            from numberguard.usecases.webhook import WebhookReceiver
+        from numberguard_ops.fakes import StaticSecrets
 
-            self.receiver = WebhookReceiver(self.intake, S3Archive(boto3.client("s3"), self.settings.archive_bucket),
-                                            StaticSecrets(SIM_APP_SECRET, "simulate-verify-token"))
-        except ImportError:  # the webhook intake's parser is not in this build: webhook steps say so
-            self.receiver = None
+        self.parts = wiring.build(self.settings, clock=self.clock, publisher=SnsPublisher(boto3.client("sns"), topic),
+                                  secrets=StaticSecrets(SIM_APP_SECRET, "simulate-verify-token"))
+        self.checker = self.parts.limit_checker
+        self.intake = self.parts.intake
+        self.evaluator = self.parts.evaluator
+        self.receiver = self.parts.webhook_receiver
         if self.settings.archive_bucket not in made.buckets:  # before the webhook intake's bucket is in the template
             boto3.client("s3").create_bucket(Bucket=self.settings.archive_bucket)
 
@@ -235,26 +223,24 @@ class Simulation:
         return Result(self.name, self.start, self.rows, final, failures, self._report())
 
     def _report(self) -> str:
-        from numberguard.wiring import state_store
-
         from numberguard_ops import report
         from numberguard_ops.views import number_view
 
-        store = state_store(self.settings)
-        views = [number_view(store, self.settings, pnid, self.until) for pnid in self.numbers]
+        views = [number_view(self.parts, pnid, self.until) for pnid in self.numbers]
         return report.render([v for v in views if v is not None], self.until, f"simulated scenario {self.name}")
 
     # ---- steps ---------------------------------------------------------------------------------
 
     def _register(self) -> None:
-        from numberguard.usecases.numbers import NumberRegistration, RegistrationError, register
+        from numberguard.usecases.numbers import NumberRegistration, RegistrationError
 
         for pnid, n in self.numbers.items():
             try:
-                register(NumberRegistration(pnid, str(n.get("waba_id", "")), str(n.get("display_phone_number", "")),
-                                            str(n.get("tier", "")), n.get("portfolio_id"),
-                                            n.get("status", "CONNECTED"), n.get("quality", "GREEN")),
-                         self.settings, int(self.clock()))
+                self.parts.numbers.register(
+                    NumberRegistration(pnid, str(n.get("waba_id", "")), str(n.get("display_phone_number", "")),
+                                       str(n.get("tier", "")), n.get("portfolio_id"), n.get("status", "CONNECTED"),
+                                       n.get("quality", "GREEN")),
+                    int(self.clock()))
             except RegistrationError as err:
                 raise ScenarioError(f"numbers[{pnid}]: {err}".replace("--", "")) from None
             self._row(self.start, "step", f"{self._who(pnid)} registered: {n.get('tier')}, quality "
@@ -362,8 +348,7 @@ class Simulation:
         if self.receiver is None:
             raise ScenarioError(f"{where}: webhook steps need the webhook intake (numberguard.webhooks), "
                                 "which this build does not have yet; use a quality step")
-        signature = "sha256=" + hmac.new(SIM_APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-        answer = self.receiver.receive(raw, signature)
+        answer = self.receiver.receive(raw, sign(raw, SIM_APP_SECRET))
         self._row(at, "step", f"webhook {label} → {answer.status} {json.dumps(answer.body)[:120]}")
 
     def _check(self, at: int, step: dict, where: str) -> None:

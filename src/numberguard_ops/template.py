@@ -243,7 +243,7 @@ class Resolver:
         name = self.resource(logical_id).get("Condition")
         return True if name is None else self.condition(name)
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any) -> Any:  # noqa: C901 - one branch per CloudFormation intrinsic, read as a table
         if isinstance(value, list):
             return [v for v in (self.resolve(item) for item in value) if v is not _NO_VALUE]
         if not isinstance(value, dict):

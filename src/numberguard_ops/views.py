@@ -1,6 +1,6 @@
 """What an operator looks at: a number's state, its usage of the moving 24 hours, its history.
 
-Read once from the store (the layer's StateStore, the same reads the functions make) into plain
+Read once from the store (the layer's stores, the same reads the functions make) into plain
 dicts, so the text commands and the HTML report show the same figures.
 """
 
@@ -66,19 +66,16 @@ def span_label(start: int, end: int) -> str:
     return f"{datetime.fromtimestamp(start, UTC):%H:%M}-{datetime.fromtimestamp(end, UTC):%H:%M}"
 
 
-def number_view(state_store, settings, phone_number_id: str, now: int, history_limit: int = 200) -> NumberView | None:
-    from numberguard.store import codec
-    from numberguard.store.limits import number_from_item, usage_from_item
-
-    item = state_store.get_number_item(phone_number_id)
-    if item is None or codec.s(item, "display_phone_number") is None:
+def number_view(parts, phone_number_id: str, now: int, history_limit: int = 200) -> NumberView | None:
+    """What the operator sees of one number; `parts` is wiring.build's (its stores and settings)."""
+    stores, settings = parts.stores, parts.settings
+    number = stores.numbers.get(phone_number_id)
+    if number is None or not number.display_phone_number:  # only numbers carry a display number
         return None
-    number = number_from_item(item)
-    counter = state_store.get_limit_item(number.scope)
+    counter = stores.scopes.get(number.scope)
     window = settings.window
     if counter:
-        usage = usage_from_item(counter)
-        tier = codec.s(counter, "tier")
+        usage, tier = counter.usage, counter.tier
         used = window.used(usage.buckets, now)
         limit = usage.limit
         hourly = hourly_counts(window, dict(usage.buckets), now)
@@ -94,15 +91,13 @@ def number_view(state_store, settings, phone_number_id: str, now: int, history_l
         waba_id=number.waba_id, scope=number.scope, status=status, connection=number.connection.value,
         banned=number.banned, quality=number.quality.value, flagged_at=number.flagged_at, tier=tier, limit=limit,
         used=used, hourly=hourly, next_free_at=next_free,
-        history=state_store.history(phone_number_id, limit=history_limit), now=now,
-        registered_at=codec.n(item, "registered_at"),
+        history=stores.history.history(phone_number_id, limit=history_limit), now=now,
+        registered_at=number.registered_at,
     )
 
 
-def all_number_ids(state_store) -> list[str]:
-    from numberguard.store import registry
-
-    return [n.pk for n in registry.list_numbers()]
+def all_number_ids(parts) -> list[str]:
+    return parts.registry.number_ids()
 
 
 def iso(at: int | None) -> str:

@@ -129,7 +129,6 @@ class DynamoStack(Stack):
 def ddb_stack(dynamodb_local, monkeypatch) -> Iterator[DynamoStack]:
     """A Stack on the session's DynamoDB Local with fresh tables, a fresh FakeClock and fresh clients."""
     from numberguard import wiring
-    from numberguard.store import models
 
     client = raw_client(dynamodb_local)
     prefix = f"t{next(_prefixes)}"
@@ -139,7 +138,6 @@ def ddb_stack(dynamodb_local, monkeypatch) -> Iterator[DynamoStack]:
         monkeypatch.setenv(name, value)
     wiring.reset()  # a fresh shared client: event hooks of one test never reach another
     stack = DynamoStack(client, FakeClock(), env, dynamodb_local)
-    models.bind(stack.settings)
     try:
         yield stack
     finally:

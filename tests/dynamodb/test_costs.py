@@ -25,7 +25,8 @@ SEED_THREADS = 8
 def seed_counted(stack, count: int) -> float:
     """Stores `count` counted records in the current bucket and sets the counter to match; returns seconds."""
     from numberguard.store import keys
-    from numberguard.store.limits import BATCH_WRITE_MAX, RECORD_TTL_SECONDS
+    from numberguard.store.dynamo import BATCH_WRITE_MAX
+    from numberguard.store.items import RECORD_TTL_SECONDS
 
     now = int(stack.clock())
     window = stack.settings.window

@@ -67,7 +67,7 @@ def test_6_two_runs_at_once_over_50_due_numbers_apply_and_publish_each_change_on
     assert [s["counts"]["numbers_due"] for s in summaries] == [NUMBERS, NUMBERS]
     recorded = [len(s["changes"]) for s in summaries]
     assert sum(recorded) == sum(expected(NUMBERS).values())
-    history = wiring.state_store(stack.settings)
+    history = wiring.build(stack.settings).stores.history
     for i in range(NUMBERS):
         entries = [e for e in history.history(pnid(i)) if e["type"] in ("FLAG_OUTCOME", "LIMIT_CHANGED")]
         assert len(entries) == (1 if i % 2 == 0 else 2) and all(e["published"] for e in entries)
@@ -80,7 +80,7 @@ def test_6_two_runs_at_once_over_50_due_numbers_apply_and_publish_each_change_on
 def test_two_runs_at_once_publish_each_waiting_notification_once(world):
     """SNS was down while 20 numbers were flagged: 40 notifications wait in the outbox. Two runs at
     once publish each of them exactly once (the claim), and later runs publish nothing more."""
-    from numberguard.notify.publisher import FakePublisher
+    from numberguard_ops.fakes import FakePublisher
 
     stack, inbox = world
     down = FakePublisher(fail_next=10_000)

@@ -34,9 +34,9 @@ def stored(stack, windows) -> list[int | None]:
 
 @pytest.fixture
 def store(ddb_stack):
-    from numberguard.wiring import state_store
+    from numberguard.wiring import build
 
-    return state_store(ddb_stack.settings)
+    return build(ddb_stack.settings).stores.windows
 
 
 def counted(store) -> CallCounter:

@@ -22,16 +22,15 @@ T0 = 1_799_900_000
 
 
 def receiver(stack):
-    from numberguard.meta_secrets import StaticSecrets
-    from numberguard.notify.publisher import FakePublisher
     from numberguard.store.archive import MemoryArchive
-    from numberguard.usecases.intake import Intake
-    from numberguard.usecases.webhook import WebhookReceiver
-    from numberguard.wiring import facets
+    from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher, StaticSecrets
 
     publisher = FakePublisher()
-    intake = Intake(facets(stack.settings, publisher, stack.clock), stack.checker(), stack.settings)
-    return WebhookReceiver(intake, MemoryArchive(), StaticSecrets(LOCAL_APP_SECRET, "t")), publisher
+    parts = build(stack.settings, clock=stack.clock, publisher=publisher, archive=MemoryArchive(),
+                  secrets=StaticSecrets(LOCAL_APP_SECRET, "t"))
+    return parts.webhook_receiver, publisher
 
 
 def body(changes: list[dict]) -> bytes:
@@ -78,7 +77,7 @@ def test_a_1000_update_post(ddb_stack, mix, capsys):
     webhook, _publisher = receiver(ddb_stack)
     raw = body(MIXES[mix])
     counter = CallCounter()
-    client = webhook.intake.state.client
+    client = webhook.intake.stores.numbers.client
     client.meta.events.register("before-call.dynamodb", counter)
     try:
         started = time.perf_counter()

@@ -128,24 +128,19 @@ class World:
 
     def __init__(self, endpoint: str, clock: FakeClock):
         from numberguard.config import Settings
-        from numberguard.notify.publisher import FakePublisher
-        from numberguard.store import models
-        from numberguard.usecases.intake import Intake
-        from numberguard.usecases.limit_check import LimitChecker
-        from numberguard.usecases.numbers import NumberRegistration, register
-        from numberguard.usecases.people import People
-        from numberguard.wiring import facets, limit_store, people_store
+        from numberguard.usecases.numbers import NumberRegistration
+        from numberguard.wiring import build
+
+        from numberguard_ops.fakes import FakePublisher
 
         self.client = raw_client(endpoint)
         self.tables = create_prefixed_tables(self.client, f"w{next(_prefixes)}")
         self.settings = Settings.from_env(stack_env(DYNAMODB_ENDPOINT=endpoint, **self.tables))
-        models.bind(self.settings)
         self.publisher = FakePublisher()
-        parts = facets(self.settings, self.publisher, clock)
-        self.intake = Intake(parts, LimitChecker(limit_store(self.settings), self.settings, clock=clock),
-                             self.settings, People(people_store(self.settings), parts.state, clock))
+        parts = build(self.settings, clock=clock, publisher=self.publisher)
+        self.intake = parts.intake
         for pnid, display in NUMBERS.items():
-            register(NumberRegistration(pnid, WABA, display, "TIER_1K", quality="GREEN"), self.settings, int(clock()))
+            parts.numbers.register(NumberRegistration(pnid, WABA, display, "TIER_1K", quality="GREEN"), int(clock()))
 
     def drop(self) -> None:
         for table in self.tables.values():

@@ -41,14 +41,14 @@ class WebhookWorld:
         return lambda_handler(event, context or LambdaContext())
 
     def number(self, phone_number_id: str = "106540352242922") -> dict:
-        from numberguard.usecases.numbers import show
+        from numberguard.wiring import build
 
-        return show(phone_number_id)
+        return build(self.stack.settings).numbers.show(phone_number_id)
 
     def history(self, phone_number_id: str = "106540352242922") -> list[dict]:
-        from numberguard.wiring import state_store
+        from numberguard.wiring import build
 
-        return state_store(self.stack.settings).history(phone_number_id)
+        return build(self.stack.settings).stores.history.history(phone_number_id)
 
 
 @pytest.fixture

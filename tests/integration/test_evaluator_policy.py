@@ -70,7 +70,7 @@ def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock,
         sns_client.subscribe(TopicArn=world.topic_arn, Protocol="sqs", Endpoint=subscription["Endpoint"])
 
     evaluator = wiring.evaluator()
-    clients = [evaluator.state.client, evaluator.facets.logs.client]
+    clients = [evaluator.stores.numbers.client, evaluator.facets.logs.client]
     for client in {id(c): c for c in clients}.values():
         client.meta.events.register("before-parameter-build.dynamodb", dynamodb)
     evaluator.facets.publisher.client.meta.events.register("before-parameter-build.sns", sns)

@@ -55,7 +55,7 @@ class World:
             {"phone_number_id": PNID, "recipients": recipients, "message": "template"}, LambdaContext())
 
     def webhook(self, *events) -> None:
-        wiring.intake(wiring.settings()).apply(list(events))
+        wiring.parts().intake.apply(list(events))
 
     def quality_event(self, event: str, current_limit: str | None = None) -> QualityUpdate:
         at = int(self.clock())
@@ -63,13 +63,13 @@ class World:
 
     def quality_reading(self, quality: str) -> None:
         """A quality reading that is not Meta's word on the flag (as a Graph API sync would report it)."""
-        facets = wiring.facets(wiring.settings(), wiring.publisher(wiring.settings()))
+        facets = wiring.parts().facets
         at = int(self.clock())
         _, value, latest_at, _ = facets.log(PNID, "quality", entry_key(at, f"reading-{at}"), quality, lambda: "GREEN")
-        facets.state.set_facet(PNID, "quality", {"quality": value}, (), latest_at)
+        facets.stores.numbers.set_facet(PNID, "quality", {"quality": value}, (), latest_at)
 
     def history(self) -> list[dict]:
-        return wiring.state_store(wiring.settings()).history(PNID)
+        return wiring.parts().stores.history.history(PNID)
 
 
 def make_world(moto_stack, clock, monkeypatch, **env) -> World:
@@ -301,7 +301,7 @@ def test_the_evaluator_reads_only_what_is_due(world, clock):
     for i in range(40):
         world.stack.register(phone_number_id=f"2065403522429{i:02d}", display_phone_number=f"155507839{i:02d}")
     calls: list[str] = []
-    client = wiring.state_store(wiring.settings()).client
+    client = wiring.parts().client
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
     world.evaluate()
     assert calls == ["Query", "Query", "Query"]  # due numbers, due scopes, unpublished entries

@@ -40,7 +40,6 @@ def fresh_stack(monkeypatch):
     """The whole stack on a new moto: tables, archive bucket, secrets, topic with a subscriber."""
     from aws_lambda_powertools.utilities import parameters
     from numberguard import wiring
-    from numberguard.store import models
 
     from numberguard_ops.template import create_tables, function_environment
 
@@ -65,7 +64,6 @@ def fresh_stack(monkeypatch):
         client = boto3.client("dynamodb")
         create_tables(client)
         stack = Stack(client, clock, env)
-        models.bind(stack.settings)
         stack.inbox = Inbox(sns, sqs, env["NOTIFICATION_TOPIC_ARN"])
         stack.register(tier="TIER_10K", quality="GREEN")
         try:

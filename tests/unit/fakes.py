@@ -1,15 +1,17 @@
-"""An in-memory LimitStore: the limit check's use case without DynamoDB (same methods, same answers)."""
+"""An in-memory CheckStore (usecases/ports.py): the limit check's use case without DynamoDB (same answers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from numberguard.domain.check import RecipientView
+from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
 from numberguard.domain.people import IdLink, person_of
+from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.window import ReservePlan, ScopeUsage
-from numberguard.store.limits import Snapshot, StoreUnavailable
+from numberguard.store.dynamo import StoreUnavailable
+from numberguard.usecases.ports import CheckStore
 
 
 @dataclass
@@ -91,7 +93,7 @@ class FakeLimitStore:
         for i in ids:
             self.links[(space, i)] = IdLink(person)
 
-    def reserve(self, scope: str, plan: ReservePlan, now: int):
+    def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]:
         self._call()
         counter = self.counters.get(scope)
         if counter is None:
@@ -104,7 +106,8 @@ class FakeLimitStore:
         counter.buckets[plan.bucket] = counter.buckets.get(plan.bucket, 0) + plan.slots
         return True, counter.usage()
 
-    def record_counted(self, scope, phone_number_id, recipient, bucket, counted_until, reference, now, claim) -> bool:
+    def record_counted(self, scope: str, phone_number_id: str, recipient: str, bucket: int, counted_until: int,
+                       reference: str | None, now: int, claim: str) -> bool:
         self._call()
         c = self.counted.get((scope, recipient))
         if c is not None and c.until > now:
@@ -120,29 +123,27 @@ class FakeLimitStore:
         buckets[bucket] -= slots
         return True
 
-    def move_recipient(self, scope, recipient, old_bucket, new_bucket, counted_until, now) -> str:
-        result, _ = self.move_recipients(scope, [(recipient, old_bucket)], new_bucket, counted_until, now)
-        return result
-
-    def move_recipients(self, scope, moves, new_bucket, counted_until, now):
+    def move(self, scope: str, moves: Sequence[tuple[str, int]], new_bucket: int, counted_until: int,
+             now: int) -> Moved:
         self._call()
-        stale = {r for r, old in moves if getattr(self.counted.get((scope, r)), "bucket", None) != old}
+        stale = frozenset(r for r, old in moves if getattr(self.counted.get((scope, r)), "bucket", None) != old)
         if stale:
-            return "stale", stale
+            return Moved(MoveResult.STALE, stale)
         buckets = self.counters[scope].buckets
         need: dict[int, int] = {}
         for _, old in moves:
             need[old] = need.get(old, 0) + 1
         if any(buckets.get(b, 0) < n for b, n in need.items()):
-            return "counter", set()
+            return Moved(MoveResult.COUNTER)
         for b, n in need.items():
             buckets[b] -= n
         buckets[new_bucket] = buckets.get(new_bucket, 0) + len(moves)
         for r, _ in moves:
             self.counted[(scope, r)] = Counted(new_bucket, counted_until, None)
-        return "moved", set()
+        return Moved(MoveResult.MOVED)
 
-    def rebucket(self, scope, recipient, old_bucket, new_bucket, counted_until, now) -> bool:
+    def rebucket(self, scope: str, recipient: str, old_bucket: int, new_bucket: int, counted_until: int,
+                 now: int) -> bool:
         self._call()
         c = self.counted.get((scope, recipient))
         if c is None or c.bucket != old_bucket:
@@ -150,7 +151,7 @@ class FakeLimitStore:
         self.counted[(scope, recipient)] = Counted(new_bucket, counted_until, None)
         return True
 
-    def keep_counted(self, scope, entries) -> set[str]:
+    def keep_counted(self, scope: str, entries: Sequence[tuple[str, int, str]]) -> set[str]:
         self._call()
         stale = set()
         for r, bucket, reference in entries:
@@ -161,19 +162,25 @@ class FakeLimitStore:
                 c.reference = None
         return stale
 
-    def record_counted_batch(self, scope, phone_number_id, entries, bucket, counted_until, now) -> None:
+    def record_counted_batch(self, scope: str, phone_number_id: str, entries: Sequence[tuple[str, str | None]],
+                             bucket: int, counted_until: int, now: int) -> None:
         self._call()
         for r, reference in entries:
             self.counted[(scope, r)] = Counted(bucket, counted_until, reference)
 
-    def release_slot(self, scope, recipient, reference, bucket, now) -> str:
+    def release_slot(self, scope: str, recipient: str, reference: str, bucket: int, now: int) -> ReleaseResult:
         self._call()
         c = self.counted.get((scope, recipient))
         if c is None or c.reference != reference or c.bucket != bucket:
-            return "not_that_slot"
+            return ReleaseResult.NOT_THAT_SLOT
         del self.counted[(scope, recipient)]
         buckets = self.counters[scope].buckets
         if buckets.get(bucket, 0) < 1:
-            return "folded"
+            return ReleaseResult.FOLDED
         buckets[bucket] -= 1
-        return "released"
+        return ReleaseResult.RELEASED
+
+
+def _implements_the_port() -> CheckStore:
+    """mypy holds the fake to usecases/ports.py's CheckStore (the DynamoDB LimitStore is held in wiring)."""
+    return FakeLimitStore()

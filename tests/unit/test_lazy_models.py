@@ -1,7 +1,7 @@
 """The limit check's cold start: its handler and checker never import pynamodb (store/models.py).
 
-pynamodb was most of the handler's import time and only the registry uses it; wiring asks for the
-models' bind without importing them, and the models apply it when something imports them.
+pynamodb was most of the handler's import time and only the registry uses it; wiring builds the
+registry lazily, and store/models.py binds a subclass of each model per Settings.
 """
 
 from tests.fresh import run_fresh
@@ -30,21 +30,24 @@ def test_importing_the_limit_check_handler_and_building_its_checker_does_not_imp
 BIND = """
 import json, os
 from numberguard import wiring
+from numberguard.config import Settings
 
-wiring.limit_checker()  # asks for the bind before the models are imported
-from numberguard.store import models
+wiring.limit_checker()
+from numberguard.store.models import models_for
 
-deferred = [models.NumberModel.Meta.table_name, models.LimitModel.Meta.table_name,
-            models.NumberModel.Meta.host, models.LimitModel.Meta.region]
-wiring.reset()
-os.environ["NUMBERS_TABLE"] = "second-numbers"
-wiring.limit_checker()  # the models are imported now: binds at once
-print(json.dumps({"deferred": deferred, "now": models.NumberModel.Meta.table_name}))
+first = models_for(Settings.from_env())
+second = models_for(Settings.from_env({**os.environ, "NUMBERS_TABLE": "second-numbers"}))
+print(json.dumps({"first": [first.number.Meta.table_name, first.limit.Meta.table_name, first.number.Meta.host,
+                            first.limit.Meta.region],
+                  "second": second.number.Meta.table_name, "first_after": first.number.Meta.table_name,
+                  "index": first.number.by_waba._model is first.number}))
 """
 
 
-def test_models_imported_after_the_checker_was_built_are_bound_to_its_settings():
+def test_models_are_bound_to_the_settings_they_are_built_for():
     found = run_fresh(BIND, extra_env={"NUMBERS_TABLE": "lazy-numbers", "LIMITS_TABLE": "lazy-limits",
                                        "DYNAMODB_ENDPOINT": "http://127.0.0.1:1"})
-    assert found["deferred"] == ["lazy-numbers", "lazy-limits", "http://127.0.0.1:1", "us-east-1"]
-    assert found["now"] == "second-numbers"
+    assert found["first"] == ["lazy-numbers", "lazy-limits", "http://127.0.0.1:1", "us-east-1"]
+    assert found["second"] == "second-numbers"
+    assert found["first_after"] == "lazy-numbers"  # two settings in one process never rebind each other
+    assert found["index"] is True

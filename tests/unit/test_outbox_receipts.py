@@ -9,10 +9,13 @@ from collections import Counter
 
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
-from numberguard.notify.publisher import FakePublisher, SnsPublisher
-from numberguard.notify.receipts import RECEIPT_WAIT_SECONDS, FakeReceiptQueue, parse_receipt
+from numberguard.domain.records import OutboxEntry
+from numberguard.notify.publisher import SnsPublisher
+from numberguard.notify.receipts import RECEIPT_WAIT_SECONDS, parse_receipt
 from numberguard.usecases import outbox as outbox_module
 from numberguard.usecases.outbox import Outbox
+
+from numberguard_ops.fakes import FakePublisher, FakeReceiptQueue
 
 NOW = 1_800_000_000
 
@@ -24,25 +27,23 @@ def document(n: int) -> dict:
 
 
 class FakeHistory:
-    """The outbox's view of the history table: entries keyed by sort key, `outbox_at` while unpublished."""
+    """The outbox's view of the history table (a HistoryPort): entries by sort key, `outbox_at` while unpublished."""
 
     def __init__(self):
         self.entries: dict[str, dict] = {}
 
     def add(self, n: int, outbox_at: int) -> None:
-        self.entries[f"sk-{n}"] = {"phone_number_id": {"S": "106540352242922"}, "sk": {"S": f"sk-{n}"},
-                                   "id": {"S": f"id-{n}"}, "outbox_at": {"N": str(outbox_at)},
-                                   "document": {"S": json.dumps(document(n))}}
+        self.entries[f"sk-{n}"] = {"id": f"id-{n}", "outbox_at": outbox_at, "document": json.dumps(document(n))}
 
-    def unpublished(self, now):
-        return [dict(e) for e in self.entries.values() if "outbox_at" in e and
-                (now is None or int(e["outbox_at"]["N"]) <= now)]
+    def unpublished(self, now, page=100):
+        return [OutboxEntry("106540352242922", sk, e["id"], e["outbox_at"], e["document"])
+                for sk, e in self.entries.items() if "outbox_at" in e and (now is None or e["outbox_at"] <= now)]
 
     def claim_unpublished(self, pnid, sk, seen_at, until):
         entry = self.entries[sk]
-        if entry.get("outbox_at") != {"N": str(seen_at)}:
+        if entry.get("outbox_at") != seen_at:
             return False
-        entry["outbox_at"] = {"N": str(until)}
+        entry["outbox_at"] = until
         return True
 
     def mark_entry_published(self, pnid, sk, published=True):

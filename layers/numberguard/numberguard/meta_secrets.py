@@ -55,19 +55,3 @@ class ParameterSecrets:
     def __repr__(self) -> str:  # names only, never values
         return f"ParameterSecrets({self.app_secret_name!r}, {self.verify_token_name!r})"
 
-
-@dataclass(frozen=True)
-class StaticSecrets:
-    """Fixed values (unit tests)."""
-
-    secret: str
-    token: str
-
-    def app_secret(self) -> str:
-        return self.secret
-
-    def verify_token(self) -> str:
-        return self.token
-
-    def __repr__(self) -> str:
-        return "StaticSecrets(***)"

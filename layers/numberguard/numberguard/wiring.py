@@ -1,130 +1,243 @@
-"""Builds the use cases from settings, once per process (handlers and local mode share it)."""
+"""The composition root: `build(settings, ...)` assembles every part from its inputs, lazily.
+
+Handlers reach their use case through the cached getters at the bottom (one `Parts` per process, built
+from the environment's settings); the CLI, local mode, `simulate` and tests call `build` with their own
+settings, clock and fakes. Nothing else assembles parts, and no use case imports this module.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from numberguard.config import Settings, settings
-from numberguard.store import bind_models
-from numberguard.store.client import dynamodb_client
-from numberguard.store.limits import LimitStore
-from numberguard.usecases.limit_check import LimitChecker
+
+if TYPE_CHECKING:
+    from numberguard.meta_secrets import Secrets
+    from numberguard.notify.publisher import Publisher
+    from numberguard.notify.receipts import ReceiptQueue
+    from numberguard.store.archive import Archive
+    from numberguard.store.limits import LimitStore
+    from numberguard.store.people import PeopleStore
+    from numberguard.store.registry import RegistryStore
+    from numberguard.usecases.evaluator import Evaluator
+    from numberguard.usecases.facets import Facets
+    from numberguard.usecases.intake import Intake
+    from numberguard.usecases.limit_check import LimitChecker
+    from numberguard.usecases.numbers import Numbers
+    from numberguard.usecases.ports import Stores
+    from numberguard.usecases.webhook import WebhookReceiver
+
+Clock = Callable[[], float]
+
+
+class Parts:
+    """Everything built from one set of inputs; each part is made on first use (cold start pays only
+    for what its handler uses: the limit check never imports pynamodb, SNS or S3 clients)."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = time.time, publisher: Publisher | None = None,
+                 receipt_queue: ReceiptQueue | None = None, archive: Archive | None = None,
+                 secrets: Secrets | None = None):
+        self.settings = settings
+        self.clock = clock
+        self._publisher = publisher
+        self._receipt_queue = receipt_queue
+        self._archive = archive
+        self._secrets = secrets
+
+    # ---- stores -----------------------------------------------------------------------------
+
+    @cached_property
+    def client(self) -> Any:
+        from numberguard.store.client import dynamodb_client
+
+        return dynamodb_client(self.settings)
+
+    @cached_property
+    def limit_store(self) -> LimitStore:
+        from numberguard.store.limits import LimitStore
+
+        cfg = self.settings
+        return LimitStore(self.client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
+                          limits_table=cfg.limits_table)
+
+    @cached_property
+    def stores(self) -> Stores:
+        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs."""
+        from numberguard.store.facetlogs import FacetLogStore
+        from numberguard.store.history import HistoryStore
+        from numberguard.store.numbers import NumberStore
+        from numberguard.store.scopes import ScopeStore
+        from numberguard.store.wabas import WabaStore
+        from numberguard.store.windows import WindowStore
+        from numberguard.usecases.ports import Stores
+
+        cfg, client = self.settings, self.client
+        return Stores(numbers=NumberStore(client, cfg.numbers_table), scopes=ScopeStore(client, cfg.limits_table),
+                      windows=WindowStore(client, cfg.recipients_table), wabas=WabaStore(client, cfg.numbers_table),
+                      history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table))
+
+    @cached_property
+    def people_store(self) -> PeopleStore:
+        """People and their linked ids (recipients table), and the folds that count each once."""
+        from numberguard.store.people import PeopleStore
+
+        cfg = self.settings
+        return PeopleStore(self.client, recipients_table=cfg.recipients_table, limits_table=cfg.limits_table,
+                           history_table=cfg.history_table)
+
+    @cached_property
+    def registry(self) -> RegistryStore:
+        from numberguard.store.registry import RegistryStore
+
+        return RegistryStore(self.settings)
+
+    # ---- outside services ---------------------------------------------------------------------
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        """The given publisher, SNS when a topic is configured, else one that leaves every change in
+        the outbox (the CLI without a stack: the evaluator publishes it later)."""
+        if self._publisher is not None:
+            return self._publisher
+        if not self.settings.notification_topic_arn:
+            from numberguard.usecases.facets import KeepInOutbox
+
+            return KeepInOutbox()
+        import boto3
+        from botocore.config import Config
+
+        from numberguard.notify.publisher import SnsPublisher
+
+        # Bounded: a publish ends well inside the outbox's grace, so the outbox never publishes again what
+        # a slow writer is still publishing. One SDK attempt: SnsPublisher retries only what SNS refused.
+        bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
+        return SnsPublisher(boto3.client("sns", region_name=self.settings.region, config=bounded),
+                            self.settings.notification_topic_arn)
+
+    @cached_property
+    def receipt_queue(self) -> ReceiptQueue | None:
+        """The queue SNS copies every notification to (None where the template gives none)."""
+        if self._receipt_queue is not None or not self.settings.notification_receipt_queue_url:
+            return self._receipt_queue
+        import boto3
+        from botocore.config import Config
+
+        from numberguard.notify.receipts import SqsReceiptQueue
+
+        config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+        return SqsReceiptQueue(boto3.client("sqs", region_name=self.settings.region, config=config),
+                               self.settings.notification_receipt_queue_url)
+
+    @cached_property
+    def archive(self) -> Archive:
+        if self._archive is not None:
+            return self._archive
+        import boto3
+
+        from numberguard.store.archive import S3Archive
+
+        return S3Archive(boto3.client("s3", region_name=self.settings.region), self.settings.archive_bucket)
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        if self._secrets is not None:
+            return self._secrets
+        from numberguard.meta_secrets import ParameterSecrets
+
+        return ParameterSecrets.from_env()
+
+    # ---- use cases ----------------------------------------------------------------------------
+
+    @cached_property
+    def limit_checker(self) -> LimitChecker:
+        from numberguard.usecases.limit_check import LimitChecker
+
+        return LimitChecker(self.limit_store, self.settings, clock=self.clock)
+
+    @cached_property
+    def facets(self) -> Facets:
+        from numberguard.usecases.facets import Facets
+
+        return Facets(self.stores, self.publisher, self.clock, self.settings.window)
+
+    @cached_property
+    def intake(self) -> Intake:
+        from numberguard.usecases.intake import Intake
+        from numberguard.usecases.people import People
+
+        people = People(self.people_store, self.stores.numbers, self.clock)
+        return Intake(self.facets, self.limit_checker, self.settings, people)
+
+    @cached_property
+    def evaluator(self) -> Evaluator:
+        from numberguard.usecases.evaluator import Evaluator
+        from numberguard.usecases.outbox import Outbox
+
+        outbox = Outbox(self.stores.history, self.publisher, self.receipt_queue)
+        return Evaluator(self.facets, self.settings, clock=self.clock, outbox=outbox, people=self.people_store)
+
+    @cached_property
+    def webhook_receiver(self) -> WebhookReceiver:
+        from numberguard.usecases.webhook import WebhookReceiver
+
+        return WebhookReceiver(self.intake, self.archive, self.secrets)
+
+    @cached_property
+    def numbers(self) -> Numbers:
+        """Registration, adoption of what Meta reported before it, and the registry's views."""
+        from numberguard.usecases.numbers import Numbers
+
+        return Numbers(self.registry, self.stores, lambda: self.intake, self.settings, self.clock)
+
+
+def build(settings: Settings, *, clock: Clock = time.time, publisher: Publisher | None = None,
+          receipt_queue: ReceiptQueue | None = None, archive: Archive | None = None,
+          secrets: Secrets | None = None) -> Parts:
+    return Parts(settings, clock=clock, publisher=publisher, receipt_queue=receipt_queue, archive=archive,
+                 secrets=secrets)
+
+
+# ---- the handlers' process-wide parts -----------------------------------------------------------
 
 # The one wall clock of the functions. Tests (and local mode's simulated time) swap it for a fake:
-# `monkeypatch.setattr(wiring, "clock", fake)`; everything built here reads time through now().
-clock: Callable[[], float] = time.time
+# `monkeypatch.setattr(wiring, "clock", fake)`; the process's parts read time through now().
+clock: Clock = time.time
 
 
 def now() -> float:
     return clock()
 
 
-def limit_store(cfg: Settings) -> LimitStore:
-    return LimitStore(
-        dynamodb_client(cfg),
-        numbers_table=cfg.numbers_table,
-        recipients_table=cfg.recipients_table,
-        limits_table=cfg.limits_table,
-    )
+_parts: Parts | None = None
 
 
-@lru_cache(maxsize=1)
+def parts() -> Parts:
+    """The process's parts: built from the environment's settings on first use (or as installed)."""
+    global _parts
+    if _parts is None:
+        _parts = build(settings(), clock=now)
+    return _parts
+
+
+def install(given: Parts | None) -> None:
+    """Serve the handlers from `given` (local mode builds its parts itself); None: from the environment."""
+    global _parts
+    _parts = given
+
+
 def limit_checker() -> LimitChecker:
-    cfg = settings()
-    bind_models(cfg)  # pynamodb is imported only if something uses the models
-    return LimitChecker(limit_store(cfg), cfg, clock=now)
+    return parts().limit_checker
 
 
-def state_store(cfg: Settings):
-    from numberguard.store.state import StateStore
-
-    return StateStore(
-        dynamodb_client(cfg),
-        numbers_table=cfg.numbers_table,
-        recipients_table=cfg.recipients_table,
-        limits_table=cfg.limits_table,
-        history_table=cfg.history_table,
-    )
+def evaluator() -> Evaluator:
+    return parts().evaluator
 
 
-def publisher(cfg: Settings):
-    import boto3
-    from botocore.config import Config
-
-    from numberguard.notify.publisher import SnsPublisher
-
-    if not cfg.notification_topic_arn:
-        raise RuntimeError("NOTIFICATION_TOPIC_ARN is not set: the template sets it on every function")
-    # Bounded: a publish ends well inside the outbox's grace, so the outbox never publishes again what
-    # a slow writer is still publishing. One SDK attempt: SnsPublisher retries only what SNS refused.
-    bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
-    return SnsPublisher(boto3.client("sns", region_name=cfg.region, config=bounded), cfg.notification_topic_arn)
-
-
-def receipt_queue(cfg: Settings):
-    """The queue SNS copies every notification to (None where the template gives none: local CLI use)."""
-    if not cfg.notification_receipt_queue_url:
-        return None
-    import boto3
-    from botocore.config import Config
-
-    from numberguard.notify.receipts import SqsReceiptQueue
-
-    config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-    return SqsReceiptQueue(boto3.client("sqs", region_name=cfg.region, config=config),
-                           cfg.notification_receipt_queue_url)
-
-
-def facets(cfg: Settings, publish, clock=now):
-    from numberguard.store.state import FacetLogStore
-    from numberguard.usecases.facets import Facets
-
-    return Facets(state_store(cfg), FacetLogStore(dynamodb_client(cfg), cfg.numbers_table), publish, clock,
-                  cfg.window)
-
-
-def people_store(cfg: Settings):
-    from numberguard.store.people import PeopleStore
-
-    return PeopleStore(dynamodb_client(cfg), recipients_table=cfg.recipients_table, limits_table=cfg.limits_table,
-                       history_table=cfg.history_table)
-
-
-def intake(cfg: Settings, clock=now):
-    from numberguard.usecases.intake import Intake
-    from numberguard.usecases.people import People
-
-    parts = facets(cfg, publisher(cfg), clock)
-    return Intake(parts, limit_checker(), cfg, People(people_store(cfg), parts.state, clock))
-
-
-@lru_cache(maxsize=1)
-def evaluator():
-    from numberguard.usecases.evaluator import Evaluator
-
-    cfg = settings()
-    bind_models(cfg)  # pynamodb is imported only if something uses the models
-    from numberguard.usecases.outbox import Outbox
-
-    parts = facets(cfg, publisher(cfg))
-    return Evaluator(parts, cfg, clock=now, outbox=Outbox(parts.state, parts.publisher, receipt_queue(cfg)),
-                     people=people_store(cfg))
-
-
-@lru_cache(maxsize=1)
-def webhook_receiver():
-    import boto3
-
-    from numberguard.meta_secrets import ParameterSecrets
-    from numberguard.store.archive import S3Archive
-    from numberguard.usecases.webhook import WebhookReceiver
-
-    cfg = settings()
-    bind_models(cfg)  # pynamodb is imported only if something uses the models
-    archive = S3Archive(boto3.client("s3", region_name=cfg.region), cfg.archive_bucket)
-    return WebhookReceiver(intake(cfg), archive, ParameterSecrets.from_env())
+def webhook_receiver() -> WebhookReceiver:
+    return parts().webhook_receiver
 
 
 def reset() -> None:
@@ -133,7 +246,5 @@ def reset() -> None:
     from numberguard.store.client import reset_clients
 
     config.settings.cache_clear()
-    limit_checker.cache_clear()
-    webhook_receiver.cache_clear()
-    evaluator.cache_clear()
+    install(None)
     reset_clients()

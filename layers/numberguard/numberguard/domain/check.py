@@ -1,12 +1,12 @@
-"""The limit check's contract: requests, decisions and answers (DESIGN §3)."""
+"""The limit check's contract: requests, decisions and answers (docs/contracts.md §3)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, overload
 
 from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
@@ -88,6 +88,12 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+@overload
+def _text(payload: dict, name: str, *, required: Literal[True] = True, max_len: int = 64) -> str: ...
+@overload
+def _text(payload: dict, name: str, *, required: bool, max_len: int = 64) -> str | None: ...
+
+
 def _text(payload: dict, name: str, *, required: bool = True, max_len: int = 64) -> str | None:
     if name not in payload or payload[name] is None:
         if required:
@@ -133,45 +139,12 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
     if action not in ("check", "release"):
         raise InvalidRequest(f"'action' must be 'check' or 'release', got {_shown(action)}")
     if action == "release":
-        _reject_unknown(payload, _RELEASE_FIELDS)
-        phone_number_id = _phone_number_id(payload)
-        if "recipient" not in payload:
-            raise InvalidRequest("'recipient' is required")
-        return ReleaseRequest(
-            phone_number_id=phone_number_id,
-            recipient=_recipient(payload["recipient"], "recipient"),
-            reference=_text(payload, "reference", max_len=MAX_REFERENCE),
-        )
+        return _release(payload)
 
     _reject_unknown(payload, _CHECK_FIELDS)
     phone_number_id = _phone_number_id(payload)
-    has_one, has_many = "recipient" in payload, "recipients" in payload
-    if has_one and has_many:
-        raise InvalidRequest("give either 'recipient' or 'recipients', not both")
-    if not has_one and not has_many:
-        raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
-    if has_one:
-        recipients = (_recipient(payload["recipient"], "recipient"),)
-    else:
-        raw = payload["recipients"]
-        if not isinstance(raw, list):
-            raise InvalidRequest(f"'recipients' must be a list of recipient ids, got {_type_name(raw)}")
-        if not raw:
-            raise InvalidRequest("'recipients' must not be empty")
-        if len(raw) > MAX_BATCH:
-            raise InvalidRequest(f"'recipients' has {len(raw)} entries, at most {MAX_BATCH} per request")
-        recipients = tuple(_recipient(r, f"recipients[{i}]") for i, r in enumerate(raw))
-
-    message = payload.get("message")
-    if message is None:
-        raise InvalidRequest("'message' is required: 'template' or 'session'")
-    if not isinstance(message, str):
-        raise InvalidRequest(f"'message' must be 'template' or 'session', got {_type_name(message)}")
-    try:
-        kind = MessageKind(message.strip().lower())
-    except ValueError:
-        raise InvalidRequest(f"'message' must be 'template' or 'session', got {message[:40]!r}") from None
-
+    recipients = _recipients(payload)
+    kind = _message(payload)
     dry_run = payload.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise InvalidRequest(f"'dry_run' must be true or false, got {_type_name(dry_run)}")
@@ -181,8 +154,51 @@ def parse_request(payload: Any) -> CheckRequest | ReleaseRequest:
         message=kind,
         reference=_text(payload, "reference", required=False, max_len=MAX_REFERENCE),
         dry_run=dry_run,
-        batch=has_many,
+        batch="recipients" in payload,
     )
+
+
+def _release(payload: dict) -> ReleaseRequest:
+    _reject_unknown(payload, _RELEASE_FIELDS)
+    phone_number_id = _phone_number_id(payload)
+    if "recipient" not in payload:
+        raise InvalidRequest("'recipient' is required")
+    return ReleaseRequest(
+        phone_number_id=phone_number_id,
+        recipient=_recipient(payload["recipient"], "recipient"),
+        reference=_text(payload, "reference", max_len=MAX_REFERENCE),
+    )
+
+
+def _recipients(payload: dict) -> tuple[str, ...]:
+    """One `recipient`, or a batch of `recipients`: never both, never neither."""
+    has_one, has_many = "recipient" in payload, "recipients" in payload
+    if has_one and has_many:
+        raise InvalidRequest("give either 'recipient' or 'recipients', not both")
+    if not has_one and not has_many:
+        raise InvalidRequest("'recipient' is required (or 'recipients' for a batch)")
+    if has_one:
+        return (_recipient(payload["recipient"], "recipient"),)
+    raw = payload["recipients"]
+    if not isinstance(raw, list):
+        raise InvalidRequest(f"'recipients' must be a list of recipient ids, got {_type_name(raw)}")
+    if not raw:
+        raise InvalidRequest("'recipients' must not be empty")
+    if len(raw) > MAX_BATCH:
+        raise InvalidRequest(f"'recipients' has {len(raw)} entries, at most {MAX_BATCH} per request")
+    return tuple(_recipient(r, f"recipients[{i}]") for i, r in enumerate(raw))
+
+
+def _message(payload: dict) -> MessageKind:
+    message = payload.get("message")
+    if message is None:
+        raise InvalidRequest("'message' is required: 'template' or 'session'")
+    if not isinstance(message, str):
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {_type_name(message)}")
+    try:
+        return MessageKind(message.strip().lower())
+    except ValueError:
+        raise InvalidRequest(f"'message' must be 'template' or 'session', got {message[:40]!r}") from None
 
 
 @dataclass(frozen=True)
@@ -199,6 +215,17 @@ class RecipientView:
 
     def in_service_window(self, now: int) -> bool:
         return self.service_window_until > now
+
+
+@dataclass
+class Snapshot:
+    """What the check reads in one go: the number, its scope's counter and each recipient's records."""
+
+    number: NumberState | None
+    usage: ScopeUsage | None
+    tier: str | None
+    records: dict[str, RecipientView] = field(default_factory=dict)
+    links: dict[str, IdLink] = field(default_factory=dict)  # the link item of each id read (absent: none)
 
 
 def person_view(recipient: str, person: Person | None, views: Mapping[str, RecipientView],
@@ -274,7 +301,7 @@ def classify(
         return Classification(Step.ANSWER, Decision.DENIED_ACCOUNT_RESTRICTED, until)
     if usage.unlimited:
         return Classification(Step.ANSWER, Decision.ALLOWED_UNLIMITED)
-    if recipient.counted(now):
+    if recipient.counted(now) and recipient.counted_bucket is not None:  # counted() says so; mypy cannot see it
         # Only ever forward: a check whose clock reads an earlier bucket than the record (another
         # instance, or a read just before a bucket boundary) must not shorten the stint.
         if recipient.counted_bucket >= window.bucket_of(now):

@@ -9,6 +9,7 @@ facet's value never goes back to an older event's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -99,3 +100,11 @@ def touched(moves: list[Transition], entries: Mapping[str, str], keys: set[str])
         if key in keys:
             near.add(order[i + 1])
     return [t for t in moves if t.key in near]
+
+
+def restriction_kinds(value: str | None) -> str | None:
+    """A restrictions facet's value (JSON of kind → expiry) as the kinds people read: "a, b", "none"."""
+    if value is None:
+        return None
+    kinds = sorted(json.loads(value))
+    return ", ".join(kinds) if kinds else "none"

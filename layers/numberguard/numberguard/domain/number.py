@@ -35,6 +35,8 @@ class NumberState:
     flagged_at: int | None = None
     # restriction_type -> expiration (epoch seconds), WABA-wide, copied onto each number.
     restrictions: Mapping[str, int] = field(default_factory=dict)
+    attention_at: int | None = None  # when the evaluator looks at it next (None: not due)
+    registered_at: int | None = None
 
     @property
     def flagged(self) -> bool:

@@ -62,6 +62,11 @@ _QUALITY_SPELLINGS = {
 }
 
 
+def quality_spellings() -> tuple[str, ...]:
+    """Every spelling parse_quality knows (what a person may type for a quality)."""
+    return tuple(_QUALITY_SPELLINGS)
+
+
 def parse_quality(raw: str) -> Quality:
     """Map GREEN/YELLOW/RED and High/Medium/Low spellings; anything else is UNKNOWN."""
     return _QUALITY_SPELLINGS.get(str(raw).strip().upper(), Quality.UNKNOWN)

@@ -129,12 +129,13 @@ def tier_below(policy: Policy, tier: str) -> str:
     rung = _rung(policy, tier)
     if rung is None:
         # A custom limit: drop to the highest rung strictly below it.
-        lower = [t for t in LADDERS[policy] if TIER_LIMITS[t] is not None and current and TIER_LIMITS[t] < current]
+        lower = [t for t in LADDERS[policy] if current and (limit := TIER_LIMITS[t]) is not None and limit < current]
         below = lower[-1] if lower else LADDERS[policy][0]
     else:
         below = LADDERS[policy][max(rung - 1, 0)]
     # A legacy limit under the bottom rung (TIER_50) maps onto it: a downgrade must never raise it.
-    if current is not None and TIER_LIMITS[below] is not None and TIER_LIMITS[below] > current:
+    floor = TIER_LIMITS[below]
+    if current is not None and floor is not None and floor > current:
         return tier
     return below
 
@@ -144,7 +145,7 @@ def tier_above(policy: Policy, tier: str) -> str | None:
     rung = _rung(policy, tier)
     if rung is None:
         current = limit_of_tier(tier).limit
-        higher = [t for t in LADDERS[policy] if TIER_LIMITS[t] is None or (current and TIER_LIMITS[t] > current)]
+        higher = [t for t in LADDERS[policy] if (limit := TIER_LIMITS[t]) is None or (current and limit > current)]
         return higher[0] if higher else None
     ladder = LADDERS[policy]
     return ladder[rung + 1] if rung + 1 < len(ladder) else None

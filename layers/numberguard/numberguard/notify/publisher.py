@@ -1,10 +1,10 @@
-"""The publisher interface, its SNS implementation and an in-memory fake for tests."""
+"""The publisher interface and its SNS implementation (the in-memory fake is numberguard_ops.fakes)."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -47,7 +47,7 @@ def not_taken(err: Exception) -> bool:
 
 
 class SnsPublisher:
-    """Publishes with the SDK's retries off (wiring.publisher): the SDK would also retry a read timeout
+    """Publishes with the SDK's retries off (wiring.Parts.publisher): the SDK would also retry a read timeout
     or a 500, after which SNS may already hold the message, and send it twice. Here only an answer
     that says SNS took nothing is retried; any other failure leaves the entry to the outbox, which
     first asks the receipt queue whether SNS has it (notify/receipts.py)."""
@@ -78,19 +78,3 @@ class SnsPublisher:
             MessageAttributes=notification.attributes(),
         )
 
-
-@dataclass
-class FakePublisher:
-    """Keeps what was published; can be told to fail (fault injection)."""
-
-    sent: list[Notification] = field(default_factory=list)
-    fail_next: int = 0
-
-    def publish(self, notification: Notification) -> None:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise ConnectionError("fake SNS is down")
-        self.sent.append(notification)
-
-    def types(self) -> list[str]:
-        return [n.type for n in self.sent]

@@ -12,7 +12,7 @@ inside the outbox's grace, so a notification goes out again only when SNS never 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 # The last receive before the outbox decides waits this long: a long poll asks every SQS server,
@@ -64,22 +64,3 @@ class SqsReceiptQueue:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": r.handle} for i, r in enumerate(chunk)])
 
-
-@dataclass
-class FakeReceiptQueue:
-    """What a fake topic delivered; `lost` drops deliveries (SNS took nothing, or the copy is late)."""
-
-    waiting: list[Receipt] = field(default_factory=list)
-    deleted: list[Receipt] = field(default_factory=list)
-    waits: list[int] = field(default_factory=list)
-
-    def deliver(self, notification_id: str) -> None:
-        self.waiting.append(Receipt(f"handle-{len(self.waiting) + len(self.deleted)}", notification_id))
-
-    def receive(self, wait_seconds: int) -> list[Receipt]:
-        self.waits.append(wait_seconds)
-        taken, self.waiting = self.waiting[:BATCH], self.waiting[BATCH:]
-        return taken
-
-    def delete(self, receipts: list[Receipt]) -> None:
-        self.deleted += receipts

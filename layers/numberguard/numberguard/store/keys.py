@@ -1,22 +1,66 @@
-"""Key layout of the tables (one place, so the webhook intake and the check agree)."""
+"""Every key of the tables, built and parsed here (so the webhook intake, the check and the evaluator agree).
+
+Numbers table: a number `<phone_number_id>`, its WABA `WABA#<waba_id>`, updates for a display number
+nobody registered yet `PENDING#<waba_id>#<display>`, facet logs `LOG#<subject>#<facet>`.
+Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`.
+Limits table: one counter per scope. History table: (phone_number_id, sort key).
+"""
+
+from __future__ import annotations
+
+MARKER_PREFIX = "id#"  # history sort keys start with digits (the time); markers sort after them
+
+
+def counted_pk(scope: str, recipient: str) -> str:
+    # Hash key per (scope, recipient): spreads a scope's recipients over partitions.
+    return f"c#{scope}#{recipient}"
+
+
+def window_pk(phone_number_id: str, recipient: str) -> str:
+    # Service windows belong to a (business number, user) pair, whatever the limit scope.
+    return f"w#{phone_number_id}#{recipient}"
+
+
+def parse_window_pk(pk: str) -> tuple[str, str]:
+    """(phone_number_id, recipient) of a service window's key."""
+    _, pnid, recipient = pk.split("#", 2)
+    return pnid, recipient
 
 
 def counted_key(scope: str, recipient: str) -> dict:
-    # Hash key per (scope, recipient): spreads a scope's recipients over partitions.
-    return {"pk": {"S": f"c#{scope}#{recipient}"}}
+    return {"pk": {"S": counted_pk(scope, recipient)}}
 
 
 def window_key(phone_number_id: str, recipient: str) -> dict:
-    # Service windows belong to a (business number, user) pair, whatever the limit scope.
-    return {"pk": {"S": f"w#{phone_number_id}#{recipient}"}}
+    return {"pk": {"S": window_pk(phone_number_id, recipient)}}
 
 
 def number_key(phone_number_id: str) -> dict:
     return {"pk": {"S": phone_number_id}}
 
 
+def waba_key(waba_id: str) -> dict:
+    return {"pk": {"S": f"WABA#{waba_id}"}}
+
+
+def pending_key(waba_id: str, display_phone_number: str) -> dict:
+    return {"pk": {"S": f"PENDING#{waba_id}#{display_phone_number}"}}
+
+
+def log_key(subject: str, facet: str) -> dict:
+    return {"pk": {"S": f"LOG#{subject}#{facet}"}}
+
+
 def scope_key(scope: str) -> dict:
     return {"scope": {"S": scope}}
+
+
+def history_key(phone_number_id: str, sort_key: str) -> dict:
+    return {"phone_number_id": {"S": phone_number_id}, "sk": {"S": sort_key}}
+
+
+def marker_sort_key(change_id: str) -> str:
+    return f"{MARKER_PREFIX}{change_id}"
 
 
 def link_key(space: str, person_id: str) -> dict:

@@ -1,10 +1,14 @@
-"""pynamodb models of the non-hot items: the number registry and the scope counters' metadata.
+"""pynamodb models of the registry's items: the numbers and the scope counters' metadata.
 
 The hot path (store/limits.py) reads and writes the same items with raw conditional calls; the
-attribute names here are the ones it uses.
+attribute names here are the ones it uses. Models are bound to one set of tables per Settings by
+subclassing (models_for), so two sets of settings in one process never rebind each other.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -16,7 +20,6 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from numberguard import store as _store
 from numberguard.config import Settings
 
 
@@ -44,7 +47,7 @@ class NumberModel(Model):
     banned = BooleanAttribute(default=False)
     quality = UnicodeAttribute(default="UNKNOWN")
     flagged_at = NumberAttribute(null=True)
-    restrictions = MapAttribute(default=dict)  # restriction_type -> expiration (epoch s)
+    restrictions: MapAttribute = MapAttribute(default=dict)  # restriction_type -> expiration (epoch s)
     registered_at = NumberAttribute()
     updated_at = NumberAttribute()
     by_waba = ByWabaIndex()
@@ -62,25 +65,25 @@ class LimitModel(Model):
     limit = NumberAttribute()  # -1 = unlimited
     tier = UnicodeAttribute()
     used = NumberAttribute(default=0)
-    buckets = MapAttribute(default=dict)
+    buckets: MapAttribute = MapAttribute(default=dict)
     updated_at = NumberAttribute()
     numbers = UnicodeSetAttribute(null=True)  # phone_number_ids counted in this scope
 
 
-MODELS: dict[type[Model], str] = {NumberModel: "numbers_table", LimitModel: "limits_table"}
+@dataclass(frozen=True)
+class Models:
+    number: type[NumberModel]
+    limit: type[LimitModel]
 
 
-def bind(settings: Settings) -> None:
-    """Point every model at the configured tables and endpoint (and drop cached connections)."""
-    for model, attr in MODELS.items():
-        model.Meta.table_name = getattr(settings, attr)
-        model.Meta.host = settings.dynamodb_endpoint
-        model.Meta.region = settings.region
-        model._connection = None
-        for index in (getattr(model, name) for name in dir(model)):
-            if isinstance(index, GlobalSecondaryIndex):
-                index._connection = None
+def _bound(model: type[Model], table: str, settings: Settings) -> type:
+    meta = type("Meta", (), {"table_name": table, "host": settings.dynamodb_endpoint, "region": settings.region})
+    # pynamodb copies the indexes onto the subclass and keeps one connection per class.
+    return type(model.__name__, (model,), {"Meta": meta, "_connection": None, "__module__": __name__})
 
 
-# A bind asked for before this module was imported (wiring binds without importing pynamodb).
-_store._models_imported(bind)
+@lru_cache(maxsize=16)
+def models_for(settings: Settings) -> Models:
+    """The models bound to these settings' tables and endpoint (one pair per Settings, cached)."""
+    return Models(_bound(NumberModel, settings.numbers_table, settings),
+                  _bound(LimitModel, settings.limits_table, settings))

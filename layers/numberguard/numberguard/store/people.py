@@ -21,14 +21,10 @@ from botocore.exceptions import ClientError
 
 from numberguard.domain.people import IdChange, IdLink, Person, Stint, change_ids, link, plan_fold
 from numberguard.store import codec, keys
-from numberguard.store.limits import (
-    ATTENTION,
-    BATCH_GET_MAX,
-    MAX_CONTENTION_RETRIES,
-    RECORD_TTL_SECONDS,
-    backoff,
-    link_from_item,
-)
+from numberguard.store.dynamo import BATCH_GET_MAX, Budget, backoff
+from numberguard.store.items import ATTENTION, RECORD_TTL_SECONDS, link_from_item
+
+MAX_CONTENTION_RETRIES = int(Budget.TRANSACTION)
 
 HISTORY_TTL_SECONDS = 400 * 24 * 3600  # history is kept at least 90 days (as store/state.py keeps it)
 

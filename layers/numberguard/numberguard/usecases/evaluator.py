@@ -21,18 +21,20 @@ from numberguard.domain.evaluation import (
     BANDS,
     FLAG_OUTCOME_AFTER,
     WARNING_REPEAT_AFTER,
+    FlagOutcome,
     flag_outcome,
     upgrade_eligibility,
     usage_band,
     usage_notices,
 )
-from numberguard.domain.facetlog import entry_key, entry_time, latest, run_start, value_at
+from numberguard.domain.facetlog import entry_key, entry_time, latest, restriction_kinds, run_start, value_at
+from numberguard.domain.number import NumberState
+from numberguard.domain.records import ScopeCounter
 from numberguard.domain.status import Connection, Quality, parse_quality
 from numberguard.domain.tiers import Policy, limit_of_tier
-from numberguard.store import codec, keys
-from numberguard.store.limits import number_from_item, usage_from_item
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.outbox import Outbox
+from numberguard.usecases.ports import PeopleFolds
 
 OWN_LIMIT_ENTRY = "flag-outcome"  # the evaluator's entries in a scope's limit log (Meta's are hashes)
 STOP_MARGIN_SECONDS = 15  # stop taking new items this close to the Lambda timeout; the rest stay due
@@ -40,15 +42,15 @@ STOP_MARGIN_SECONDS = 15  # stop taking new items this close to the Lambda timeo
 
 class Evaluator:
     def __init__(self, facets: Facets, settings: Settings, clock: Callable[[], float] | None = None,
-                 outbox: Outbox | None = None, people=None):
+                 outbox: Outbox | None = None, people: PeopleFolds | None = None):
         self.facets = facets
-        self.people = people  # store/people.py PeopleStore: folds the intake asked for (None: none)
-        self.state = facets.state
+        self.stores = facets.stores
+        self.people = people  # folds the intake asked for (None: none)
         self.settings = settings
         self.policy = settings.policy
         self.window = settings.window
         self.clock = clock or facets.clock
-        self.outbox = outbox or Outbox(facets.state, facets.publisher)
+        self.outbox = outbox or Outbox(facets.stores.history, facets.publisher)
 
     def run(self, time_left: Callable[[], float] | None = None) -> dict:
         """One evaluation pass. `time_left` (seconds) lets a long pass stop early; what it did not reach
@@ -63,30 +65,28 @@ class Evaluator:
                 return True
             return False
 
-        for item in self.state.attention(self.state.numbers_table, now):
+        for pnid in self.stores.numbers.due(now):
             if out_of_time():
                 break
-            changes += self._number(item, now, counts)
-        for item in self.state.attention(self.state.limits_table, now):
+            changes += self._number(pnid, now, counts)
+        for counter in self.stores.scopes.due(now):
             if out_of_time():
                 break
-            changes += self._scope(item, now, counts)
+            changes += self._scope(counter, now, counts)
         if not out_of_time():
             self.outbox.drain(now, counts)
         return {"counts": dict(sorted(counts.items())), "changes": [c.type for c in changes]}
 
     # ---- numbers: Flagged outcome and WABA restrictions ----------------------------------------
 
-    def _number(self, item: dict, now: int, counts: Counter) -> list[Change]:
+    def _number(self, pnid: str, now: int, counts: Counter) -> list[Change]:
         counts["numbers_due"] += 1
-        pnid = codec.s(item, "pk")
-        number = self.state.get_number_item(pnid)
-        if number is None or codec.n(number, "attention_at") is None:
+        number = self.stores.numbers.get(pnid)
+        if number is None or number.attention_at is None:
             return []
         changes = self._flag_outcome(number, now, counts) + self._expired_restrictions(number, now, counts)
-        number = self.state.get_number_item(pnid) or number
-        self.state.reschedule(self.state.numbers_table, keys.number_key(pnid), codec.n(number, "attention_at"),
-                              self._next_number_check(number, now))
+        number = self.stores.numbers.get(pnid) or number
+        self.stores.numbers.reschedule(pnid, number.attention_at, self._next_number_check(number, now))
         return changes
 
     def _reported_limit(self, limit_entries: dict[str, str], flagged_at: int, tier: str | None,
@@ -99,20 +99,20 @@ class Evaluator:
                 return at, limit_entries[key]
         return None
 
-    def _flag_outcome(self, number: dict, now: int, counts: Counter) -> list[Change]:
-        flagged_at = codec.n(number, "flagged_at")
+    def _flag_outcome(self, number: NumberState, now: int, counts: Counter) -> list[Change]:
+        flagged_at = number.flagged_at
         if flagged_at is None or self.policy is Policy.PORTFOLIO:
             return []
-        pnid, scope = codec.s(number, "pk"), codec.s(number, "scope")
+        pnid, scope = number.phone_number_id, number.scope
         # The tier when the number was flagged, the same answer in every run, racing or re-run: the
         # counter is read before the log, and a limit is always logged before the counter changes, so
         # a counter already lowered by another run comes with the log that remembers the tier before.
-        counter = self.state.get_limit_item(scope) or {}
+        counter = self.stores.scopes.get(scope)
         limit_log = self.facets.logs.read(scope, "limit")
-        tier = value_at(limit_log.entries, limit_log.initial or codec.s(counter, "tier"), flagged_at)
+        tier = value_at(limit_log.entries, limit_log.initial or (counter.tier if counter else None), flagged_at)
         quality_log = self.facets.logs.read(pnid, "quality")
         deadline = flagged_at + FLAG_OUTCOME_AFTER
-        quality = parse_quality(value_at(quality_log.entries, quality_log.initial or codec.s(number, "quality"),
+        quality = parse_quality(value_at(quality_log.entries, quality_log.initial or number.quality.value,
                                          deadline) or "UNKNOWN")
         if tier is None:
             return []
@@ -121,12 +121,7 @@ class Evaluator:
         if outcome is None:
             return []
         key = entry_key(outcome.at, f"{OWN_LIMIT_ENTRY}-{flagged_at}")
-        if outcome.settled_by_meta:
-            reason = "Meta reported the limit while the number was flagged; its word settles the flag"
-        elif outcome.recovered:
-            reason = "quality Medium or High again by day 7"
-        else:
-            reason = "quality still Low on day 7"
+        reason = _outcome_reason(outcome)
         changes: list[Change] = []
         if outcome.downgraded:
             # The lower limit first: applied to limit checks from this instant on.
@@ -145,96 +140,94 @@ class Evaluator:
         announced = self.facets.announce(changes, number, counts)
         # Only now is the trigger cleared: a crash before this line leaves the number due again.
         if value == "FLAGGED":  # flagged again after the outcome: a new 7-day evaluation starts
-            self.state.set_facet(pnid, "flag", {"flagged_at": run_start(entries, "FLAGGED")}, (), at)
+            self.stores.numbers.set_facet(pnid, "flag", {"flagged_at": run_start(entries, "FLAGGED")}, (), at)
         else:
-            self.state.set_facet(pnid, "flag", {}, ("flagged_at",), at)
+            self.stores.numbers.set_facet(pnid, "flag", {}, ("flagged_at",), at)
         counts["flag_outcome_settled_by_meta" if outcome.settled_by_meta
                else "flag_outcome_downgraded" if outcome.downgraded else "flag_outcome_kept"] += 1
         return announced
 
-    def _expired_restrictions(self, number: dict, now: int, counts: Counter) -> list[Change]:
-        restrictions = codec.int_map(number, "restrictions")
+    def _expired_restrictions(self, number: NumberState, now: int, counts: Counter) -> list[Change]:
+        restrictions = dict(number.restrictions)
         expired = {k: e for k, e in restrictions.items() if e <= now}
         if not expired:
             return []
         active = {k: e for k, e in restrictions.items() if e > now}
-        waba = codec.s(number, "waba_id")
+        waba = number.waba_id
         lifted_at = max(expired.values())
         key = entry_key(lifted_at, "restrictions-expired")
         moves, value, at, _ = self.facets.log(waba, "restrictions", key, json.dumps(dict(sorted(active.items()))),
                                               lambda: json.dumps(dict(sorted(restrictions.items()))))
         current = json.loads(value or "{}")
-        self.state.set_waba_facets(waba, "restrictions", {"restrictions": current}, at)
+        self.stores.wabas.set_waba_facets(waba, "restrictions", {"restrictions": current}, at)
         changes = []
-        for item in self.state.numbers_of_waba(waba):
-            pnid = codec.s(item, "pk")
+        for item in self.stores.numbers.of_waba(waba):
+            pnid = item.phone_number_id
             changes += self.facets.announce([
                 dataclasses.replace(change_of(pnid, "ACCOUNT_RESTRICTED", t, "restriction expired", "INFO"),
-                                    before=_kinds(t.before), after=_kinds(t.after))
+                                    before=restriction_kinds(t.before), after=restriction_kinds(t.after))
                 for t in moves if t.key == key
             ], item, counts)
             # After the announcement: a crash before it leaves this number's restriction to expire again.
-            self.state.set_facet(pnid, "restrictions", {"restrictions": current}, (), at)
+            self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": current}, (), at)
         counts["restrictions_expired"] += 1
         return changes
 
-    def _next_number_check(self, number: dict, now: int) -> int | None:
+    def _next_number_check(self, number: NumberState, now: int) -> int | None:
         due = []
-        flagged_at = codec.n(number, "flagged_at")
+        flagged_at = number.flagged_at
         if flagged_at is not None and self.policy is Policy.PER_NUMBER:
             due.append(flagged_at + FLAG_OUTCOME_AFTER)  # or Meta's word first (the intake asks for a look)
-        due += [e for e in codec.int_map(number, "restrictions").values() if e > now]
+        due += [e for e in number.restrictions.values() if e > now]
         return min(due) if due else None
 
     # ---- scopes: usage warnings, Restricted, upgrade eligibility --------------------------------
 
-    def _scope(self, item: dict, now: int, counts: Counter) -> list[Change]:
+    def _scope(self, item: ScopeCounter, now: int, counts: Counter) -> list[Change]:
         counts["scopes_due"] += 1
-        scope = codec.s(item, "scope")
-        folds = self.people is not None and bool(_string_set(item, "pending_people"))
-        if folds and self._fold_people(item, now, counts):
-            item = self.state.get_limit_item(scope) or item  # the counter after the slots came back
-        usage = usage_from_item(item)
-        seen_at = codec.n(item, "attention_at")
-        if usage.unlimited:
-            self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, None)
+        if self.people is not None and item.pending_people and self._fold_people(item, now, counts):
+            item = self.stores.scopes.get(item.scope) or item  # the counter after the slots came back
+        scope, usage, seen_at = item.scope, item.usage, item.attention_at
+        limit = usage.limit
+        if limit is None:  # unlimited: nothing to watch
+            self.stores.scopes.reschedule(scope, seen_at, None)
             return []
         used = self.window.used(usage.buckets, now)
-        numbers: list[dict] | None = None
+        numbers: list[NumberState] | None = None
 
-        def numbers_of_scope() -> list[dict]:
+        def numbers_of_scope() -> list[NumberState]:
             nonlocal numbers
             if numbers is None:
-                numbers = self.state.get_numbers(sorted(_string_set(item, "numbers")))
+                numbers = self.stores.numbers.get_many(sorted(item.numbers))
             return numbers
 
-        changes = self._usage(scope, usage.limit, used, numbers_of_scope, now, counts)
-        if 2 * used >= usage.limit:
+        changes = self._usage(scope, limit, used, numbers_of_scope, now, counts)
+        if 2 * used >= limit:
             changes += self._upgrade(item, numbers_of_scope, now, counts)
-        if used >= usage.limit:
-            next_at = self.window.slots_free_at(usage.buckets, usage.limit, 1, now) or now
-        elif 2 * used >= usage.limit:
+        next_at: int | None
+        if used >= limit:
+            next_at = self.window.slots_free_at(usage.buckets, limit, 1, now) or now
+        elif 2 * used >= limit:
             next_at = seen_at  # keep watching while at least half is used (still due: no write)
         else:
             next_at = None
         if next_at != seen_at:
-            self.state.reschedule(self.state.limits_table, keys.scope_key(scope), seen_at, next_at)
+            self.stores.scopes.reschedule(scope, seen_at, next_at)
         return changes
 
-    def _fold_people(self, item: dict, now: int, counts: Counter) -> int:
+    def _fold_people(self, item: ScopeCounter, now: int, counts: Counter) -> int:
         """Fold the people the intake linked or changed (DESIGN §3: at the latest by this run); the slots back.
 
         A check that was in flight while a link was written may have counted the person under the id it
         had read: this second fold gives that slot back. People still contended stay pending.
         """
-        scope, given = codec.s(item, "scope"), 0
-        numbers = sorted(_string_set(item, "numbers"))
-        done = []
-        for entry in sorted(_string_set(item, "pending_people")):
+        assert self.people is not None
+        numbers, done, given = sorted(item.numbers), [], 0
+        for entry in sorted(item.pending_people):
             space, _, key = entry.partition("|")
-            person = self.people.links(space, [key]).get(key)
-            person = person.person if person is not None else None
-            folded = self.people.fold(scope, person.key, person.ids, now) if person is not None else (0, False)
+            link = self.people.links(space, [key]).get(key)
+            person = link.person if link is not None else None
+            folded = self.people.fold(item.scope, person.key, person.ids, now) if person is not None else (0, False)
             if folded is None:
                 counts["people_fold_contended"] += 1
                 continue
@@ -242,13 +235,14 @@ class Evaluator:
             if folded[1] and person is not None:
                 given += folded[0]
                 if numbers:
-                    self.people.record_merge(numbers[0], scope, person, "linked", person.ids, folded[0], now, now)
-        self.people.folded(scope, done)
+                    self.people.record_merge(numbers[0], item.scope, person, "linked", person.ids, folded[0], now,
+                                             now)
+        self.people.folded(item.scope, done)
         counts["people_folded"] += len(done)
         counts["slots_given_back"] += given
         return given
 
-    def _usage(self, scope: str, limit: int, used: int, numbers_of_scope: Callable[[], list[dict]], now: int,
+    def _usage(self, scope: str, limit: int, used: int, numbers_of_scope: Callable[[], list[NumberState]], now: int,
                counts: Counter) -> list[Change]:
         band = usage_band(used, limit)
         log = self.facets.logs.read(scope, "usage")
@@ -262,7 +256,7 @@ class Evaluator:
         notices = usage_notices(entries, log.announced, now - WARNING_REPEAT_AFTER)
         changes: list[Change] = []
         for number in numbers_of_scope() if notices else []:
-            pnid = codec.s(number, "pk")
+            pnid = number.phone_number_id
             batch = []
             for notice in notices:
                 if notice.kind == "WARNING":
@@ -285,24 +279,24 @@ class Evaluator:
         self.facets.logs.mark_announced(scope, "usage", max(entries))
         return changes
 
-    def _upgrade(self, item: dict, numbers_of_scope: Callable[[], list[dict]], now: int,
+    def _upgrade(self, item: ScopeCounter, numbers_of_scope: Callable[[], list[NumberState]], now: int,
                  counts: Counter) -> list[Change]:
-        scope = codec.s(item, "scope")
         # Once per tier stint: the key names the tier and when the scope's limit last changed.
-        key = f"upgrade#{codec.s(item, 'tier')}#{codec.n(item, 'limit_at', 0)}"
-        if codec.s(item, "upgrade_announced") == key:
+        if item.upgrade_announced == f"upgrade#{item.tier}#{item.limit_at}":
             return []
-        counter = self.state.get_limit_item(scope) or item  # the index may lag behind a limit change
-        tier = codec.s(counter, "tier")
-        key = f"upgrade#{tier}#{codec.n(counter, 'limit_at', 0)}"
-        if codec.s(counter, "upgrade_announced") == key:
+        counter = self.stores.scopes.get(item.scope) or item  # the index may lag behind a limit change
+        scope, tier = counter.scope, counter.tier
+        key = f"upgrade#{tier}#{counter.limit_at}"
+        if counter.upgrade_announced == key:
             return []
-        filled = codec.n(counter, "filled_bucket")
+        filled = counter.filled_bucket
         if filled is not None and now < self.window.frees_at(filled):
             counts["upgrade_not_judged_while_filled"] += 1  # the fill is not real usage
             return []
+        if tier is None:
+            return []  # a counter always has a tier (registration writes it)
         numbers = numbers_of_scope()
-        states = [number_from_item(n) for n in numbers]
+        states = numbers
         check = upgrade_eligibility(
             self.policy, tier,
             Connection.CONNECTED if states and all(s.connection is Connection.CONNECTED for s in states)
@@ -316,22 +310,18 @@ class Evaluator:
         changes = []
         for number in numbers:
             changes += self.facets.announce([Change(
-                codec.s(number, "pk"), "UPGRADE_ELIGIBLE", now, tier, check.next_tier,
+                number.phone_number_id, "UPGRADE_ELIGIBLE", now, tier, check.next_tier,
                 "Connected, quality Medium or High, half the limit reached in the last 7 days", scope, "INFO",
                 key=key,
             )], number, counts)
-        self.state.mark_upgrade_announced(scope, key)
+        self.stores.scopes.mark_upgrade_announced(scope, key)
         counts["upgrade_eligible"] += 1
         return changes
 
 
-def _string_set(item: dict, name: str) -> set[str]:
-    value = item.get(name)
-    return set(value["SS"]) if value and "SS" in value else set()
-
-
-def _kinds(value: str | None) -> str | None:
-    if value is None:
-        return None
-    kinds = sorted(json.loads(value))
-    return ", ".join(kinds) if kinds else "none"
+def _outcome_reason(outcome: FlagOutcome) -> str:
+    if outcome.settled_by_meta:
+        return "Meta reported the limit while the number was flagged; its word settles the flag"
+    if outcome.recovered:
+        return "quality Medium or High again by day 7"
+    return "quality still Low on day 7"

@@ -8,13 +8,14 @@ from collections.abc import Callable
 
 from numberguard.domain.changes import Change, limit_text
 from numberguard.domain.facetlog import Transition, insert, latest, touched, transitions
+from numberguard.domain.number import NumberState
 from numberguard.domain.tiers import MessagingLimit, parse_limit
 from numberguard.domain.window import Window
 from numberguard.notify.messages import notification_for
-from numberguard.notify.publisher import Publisher
+from numberguard.notify.publisher import Notification, Publisher
 from numberguard.observability import logger
-from numberguard.store import codec, keys
-from numberguard.store.state import FacetLogStore, LogConflict, StateStore
+from numberguard.store.facetlogs import LogConflict
+from numberguard.usecases.ports import Stores
 
 LOG_RETRIES = 16
 
@@ -23,11 +24,17 @@ class PublishDeferred(RuntimeError):
     """Raised by a publisher that only keeps changes in the outbox (published later by the evaluator)."""
 
 
+class KeepInOutbox:
+    """No notification topic configured (the CLI without a stack): changes wait in the outbox."""
+
+    def publish(self, notification: Notification) -> None:
+        raise PublishDeferred(notification.id)
+
+
 class Facets:
-    def __init__(self, state: StateStore, logs: FacetLogStore, publisher: Publisher, clock: Callable[[], float],
-                 window: Window | None = None):
-        self.state = state
-        self.logs = logs
+    def __init__(self, stores: Stores, publisher: Publisher, clock: Callable[[], float], window: Window | None = None):
+        self.stores = stores
+        self.logs = stores.logs
         self.publisher = publisher
         self.clock = clock
         self.window = window or Window()
@@ -56,24 +63,23 @@ class Facets:
             return transitions(entries, first), value_now, at_now, entries
         raise LogConflict(f"{subject}/{facet} stayed contended")
 
-    def limit(self, number: dict, key: str, limit: MessagingLimit, reason: str,
+    def limit(self, number: NumberState, key: str, limit: MessagingLimit, reason: str,
               counts: Counter, meta_reported: bool = True) -> list[Change]:
         """Meta's reported limit always wins: logged on the scope, applied to the counter."""
         return self.limits(number, [(key, limit)], lambda _key: reason, counts, meta_reported)
 
-    def limits(self, number: dict, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
+    def limits(self, number: NumberState, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
                counts: Counter, meta_reported: bool = True,
                only_touched: bool = False) -> list[Change]:
         """Several reported limits of one scope in one log write; `reason` names the entry that made a change.
 
         only_touched: just the changes these entries may have made (facetlog.touched), not the whole log's.
         """
-        scope = codec.s(number, "scope")
-        pnid = codec.s(number, "pk")
+        scope, pnid = number.scope, number.phone_number_id
 
         def current() -> str | None:
-            item = self.state.get_limit_item(scope)
-            return codec.s(item, "tier") if item else None
+            counter = self.stores.scopes.get(scope)
+            return counter.tier if counter else None
 
         all_moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
         moves = touched(all_moves, entries, {k for k, _ in pairs}) if only_touched else all_moves
@@ -81,13 +87,13 @@ class Facets:
         if applied is not None:
             # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
             fill = self.window.bucket_of(int(self.clock())) if _from_unlimited(all_moves, tier) else None
-            done = self.state.set_limit(scope, applied, at, fill_bucket=fill)
+            done = self.stores.scopes.set_limit(scope, applied, at, fill_bucket=fill)
             counts["limit_applied" if done.applied else "limit_stale"] += 1
             counts["limit_filled_from_unlimited"] += int(done.filled)
         settles = meta_reported and all_moves and all_moves[-1].key in dict(pairs)
-        if settles and codec.n(number, "flagged_at") is not None:
+        if settles and number.flagged_at is not None:
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
-            self.state.want_attention(self.state.numbers_table, keys.number_key(pnid), at)
+            self.stores.numbers.want_attention(pnid, at)
         changes = []
         for t in moves:
             before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
@@ -99,13 +105,16 @@ class Facets:
             ))
         return changes
 
-    def announce(self, changes: list[Change], number: dict, counts: Counter) -> None:
-        info = {k: codec.s(number, k) for k in ("display_phone_number", "waba_id", "scope")}
+    def announce(self, changes: list[Change], number: NumberState, counts: Counter) -> list[Change]:
+        """Record each change in the history and publish it; returns the changes recorded by this call
+        (those recorded before, by a retry or another run, are left out)."""
+        info = {"display_phone_number": number.display_phone_number, "waba_id": number.waba_id,
+                "scope": number.scope}
         now = int(self.clock())
         announced: list[Change] = []
         for change in changes:
             notification = notification_for(change, info)
-            if not self.state.record_change(change, notification.document, now):
+            if not self.stores.history.record_change(change, notification.document, now):
                 counts["change_already_recorded"] += 1
                 continue
             announced.append(change)
@@ -118,7 +127,7 @@ class Facets:
                 logger.exception("publish failed; kept in the outbox", extra={"notification_id": change.id})
                 counts["publish_deferred"] += 1
                 continue
-            self.state.mark_published(change)
+            self.stores.history.mark_published(change)
         return announced
 
 

@@ -24,11 +24,12 @@ from numberguard.domain import events as ev
 from numberguard.domain.changes import Change, quality_reading
 from numberguard.domain.check import ReleaseRequest
 from numberguard.domain.evaluation import FLAG_OUTCOME_AFTER
-from numberguard.domain.facetlog import entry_key, run_start, touched
+from numberguard.domain.facetlog import entry_key, restriction_kinds, run_start, touched
+from numberguard.domain.number import NumberState
+from numberguard.domain.records import WabaFacets
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
-from numberguard.store import codec, keys
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 from numberguard.usecases.people import People, Shown
@@ -64,7 +65,7 @@ def reason_of(key: str, default: str) -> str:
 class Intake:
     def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings, people: People | None = None):
         self.facets = facets
-        self.state = facets.state
+        self.stores = facets.stores
         self.checker = checker
         self.people = people  # links and system changes of recipients (None: ids are never linked)
         self.policy = settings.policy
@@ -112,18 +113,18 @@ class Intake:
         for event in events:
             by_display[(event.waba_id, event.display_phone_number)].append(event)
         for (waba, display), group in by_display.items():
-            found = self.state.number_by_display(waba, display)
+            found = self.stores.numbers.by_display(waba, display)
             if found is None:
                 for event in group:
-                    self.state.keep_pending(waba, display, event.dedup_key, serialise(event), int(self.clock()))
+                    self.stores.wabas.keep_pending(waba, display, event.dedup_key, serialise(event), int(self.clock()))
                 summary.counts["kept_for_unregistered_number"] += len(group)
                 continue
             self.apply_quality(found, group, summary)
 
-    def apply_quality(self, found: dict, group: list[ev.QualityUpdate], summary: IntakeSummary) -> None:
+    def apply_quality(self, found: NumberState, group: list[ev.QualityUpdate], summary: IntakeSummary) -> None:
         """One number's quality updates of a batch (or those kept until it was registered)."""
-        pnid = codec.s(found, "pk")
-        number = self.state.get_number_item(pnid) or found  # the index may lag: use the item itself
+        pnid = found.phone_number_id
+        number = self.stores.numbers.get(pnid) or found  # the index may lag: use the item itself
         qualities, flags, limits = [], [], []
         for event in group:
             quality, flag, limit = quality_reading(event, self.policy)
@@ -138,25 +139,24 @@ class Intake:
         changes: list[Change] = []
         if qualities:
             moves, value, at, entries = self.facets.log_all(pnid, "quality", qualities,
-                                                            lambda: codec.s(number, "quality", "UNKNOWN"))
+                                                            lambda: number.quality.value)
             moves = touched(moves, entries, {k for k, _ in qualities})
-            self.state.set_facet(pnid, "quality", {"quality": value}, (), at)
+            self.stores.numbers.set_facet(pnid, "quality", {"quality": value}, (), at)
             changes += [change_of(pnid, "QUALITY_CHANGED", t, reason_of(t.key, "phone_number_quality_update"),
                                   "WARNING" if t.after == "RED" else "INFO") for t in moves]
         if flags:
             moves, value, at, entries = self.facets.log_all(
-                pnid, "flag", flags, lambda: "FLAGGED" if codec.n(number, "flagged_at") else "CONNECTED")
+                pnid, "flag", flags, lambda: "FLAGGED" if number.flagged_at else "CONNECTED")
             moves = touched(moves, entries, {k for k, _ in flags})
             flagged_at = run_start(entries, "FLAGGED") if value == "FLAGGED" else None
             if value == "FLAGGED" and flagged_at is None:
-                flagged_at = codec.n(number, "flagged_at")  # flagged before the log began
+                flagged_at = number.flagged_at  # flagged before the log began
             if flagged_at is None:
-                self.state.set_facet(pnid, "flag", {}, ("flagged_at",), at)
+                self.stores.numbers.set_facet(pnid, "flag", {}, ("flagged_at",), at)
             else:
-                self.state.set_facet(pnid, "flag", {"flagged_at": flagged_at}, (), at)
+                self.stores.numbers.set_facet(pnid, "flag", {"flagged_at": flagged_at}, (), at)
                 # The evaluator decides the outcome on day 7.
-                self.state.want_attention(self.state.numbers_table, keys.number_key(pnid),
-                                          flagged_at + FLAG_OUTCOME_AFTER)
+                self.stores.numbers.want_attention(pnid, flagged_at + FLAG_OUTCOME_AFTER)
             changes += [change_of(pnid, "STATUS_CHANGED", t, reason_of(t.key, "phone_number_quality_update"),
                                   "WARNING" if t.after == "FLAGGED" else "INFO") for t in moves]
         if limits:
@@ -175,20 +175,20 @@ class Intake:
                 continue
             by_waba[event.waba_id].append((labelled_key(event, "business_capability_update"), limit))
         for waba, pairs in by_waba.items():
-            numbers = self.state.numbers_of_waba(waba)
+            numbers = self.stores.numbers.of_waba(waba)
             if not numbers:
                 summary.counts["capability_for_unregistered_waba"] += len(pairs)
                 continue
-            by_scope: dict[str, list[dict]] = defaultdict(list)
+            by_scope: dict[str, list[NumberState]] = defaultdict(list)
             for number in numbers:
-                by_scope[codec.s(number, "scope")].append(number)
+                by_scope[number.scope].append(number)
             batches = []
             for members in by_scope.values():
                 changes = self.facets.limits(members[0], pairs, lambda k: reason_of(k, "business_capability_update"),
                                              summary.counts, only_touched=True)
                 # Every number sharing the scope (a portfolio) hears of its limit.
                 for number in members:
-                    pnid = codec.s(number, "pk")
+                    pnid = number.phone_number_id
                     batches.append(([dataclasses.replace(c, phone_number_id=pnid) for c in changes], number))
             self._announce(batches, summary)
 
@@ -200,7 +200,7 @@ class Intake:
             summary.counts[f"ban_{event.state.lower()}"] += 1
             if event.state not in ("DISABLE", "REINSTATE"):
                 # SCHEDULE_FOR_DISABLE: remembered on the WABA; sending is not stopped yet.
-                self.state.set_waba_facets(event.waba_id, "ban_notice",
+                self.stores.wabas.set_waba_facets(event.waba_id, "ban_notice",
                                            {"ban_notice": event.state, "ban_date": event.ban_date or ""}, event.at)
                 continue
             key = labelled_key(event, f"account_update#DISABLED_UPDATE#{event.state}")
@@ -208,11 +208,11 @@ class Intake:
         for waba, pairs in by_waba.items():
             moves, value, at, entries = self.facets.log_all(waba, "ban", pairs, lambda: "ACTIVE")
             moves = touched(moves, entries, {k for k, _ in pairs})
-            self.state.set_waba_facets(waba, "ban", {"banned": value == "BANNED"}, at)
+            self.stores.wabas.set_waba_facets(waba, "ban", {"banned": value == "BANNED"}, at)
             batches = []
-            for number in self.state.numbers_of_waba(waba):
-                pnid = codec.s(number, "pk")
-                self.state.set_facet(pnid, "ban", {"banned": value == "BANNED"}, (), at)
+            for number in self.stores.numbers.of_waba(waba):
+                pnid = number.phone_number_id
+                self.stores.numbers.set_facet(pnid, "ban", {"banned": value == "BANNED"}, (), at)
                 changes = [
                     dataclasses.replace(
                         change_of(pnid, "STATUS_CHANGED", t, reason_of(t.key, "account_update DISABLED_UPDATE"),
@@ -235,18 +235,17 @@ class Intake:
             moves, latest_value, at, entries = self.facets.log_all(waba, "restrictions", pairs, lambda: "{}")
             moves = touched(moves, entries, {k for k, _ in pairs})
             restrictions = json.loads(latest_value or "{}")
-            self.state.set_waba_facets(waba, "restrictions", {"restrictions": restrictions}, at)
+            self.stores.wabas.set_waba_facets(waba, "restrictions", {"restrictions": restrictions}, at)
             batches = []
-            for number in self.state.numbers_of_waba(waba):
-                pnid = codec.s(number, "pk")
-                self.state.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (), at)
+            for number in self.stores.numbers.of_waba(waba):
+                pnid = number.phone_number_id
+                self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (), at)
                 if restrictions:  # lifted by the evaluator at expiry
-                    self.state.want_attention(self.state.numbers_table, keys.number_key(pnid),
-                                              min(restrictions.values()))
+                    self.stores.numbers.want_attention(pnid, min(restrictions.values()))
                 changes = [
                     dataclasses.replace(
                         change_of(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
-                        before=_kinds(t.before), after=_kinds(t.after),
+                        before=restriction_kinds(t.before), after=restriction_kinds(t.after),
                     )
                     for t in moves
                 ]
@@ -255,7 +254,7 @@ class Intake:
 
     def _notices(self, events: list[ev.AccountNotice], summary: IntakeSummary) -> None:
         for event in _latest_per_waba(events):
-            self.state.set_waba_facets(event.waba_id, "notice", {"last_notice": event.event}, event.at)
+            self.stores.wabas.set_waba_facets(event.waba_id, "notice", {"last_notice": event.event}, event.at)
         for event in events:
             summary.counts[f"account_{event.event.lower()}"] += 1
             logger.info("account notice", extra={"waba_id": event.waba_id, "event": event.event,
@@ -263,7 +262,7 @@ class Intake:
 
     def _alerts(self, events: list[ev.AccountAlert], summary: IntakeSummary) -> None:
         for event in _latest_per_waba(events):
-            self.state.set_waba_facets(event.waba_id, "alert", {"last_alert": event.alert_type or "",
+            self.stores.wabas.set_waba_facets(event.waba_id, "alert", {"last_alert": event.alert_type or "",
                                        "last_alert_severity": event.severity or ""}, event.at)
         summary.counts["account_alert"] += len(events)
 
@@ -293,7 +292,7 @@ class Intake:
         windows = [(pnid, sender, at) for (pnid, sender), at in until.items()]
         # One read per 100 windows, then one transaction per 100 that grow; chunks side by side.
         chunks = [windows[i:i + WINDOWS_PER_CALL] for i in range(0, len(windows), WINDOWS_PER_CALL)]
-        opened = [grew for part in self._parallel(lambda chunk: self.state.open_windows(chunk, now), chunks)
+        opened = [grew for part in self._parallel(lambda chunk: self.stores.windows.open_windows(chunk, now), chunks)
                   for grew in part]
         summary.counts["window_opened"] += sum(opened)
         summary.counts["window_unchanged"] += sum(len(e.ids) for e in events) - sum(opened)
@@ -323,8 +322,8 @@ class Intake:
 
         def release_all(group: list[ev.MessageStatus]) -> list[str]:
             # One number's releases one after another (they share its counter item); numbers side by side.
-            return [self.checker.release(ReleaseRequest(e.phone_number_id, e.recipient, e.reference), now)["decision"]
-                    for e in group]
+            return [self.checker.release(ReleaseRequest(e.phone_number_id, e.recipient, e.reference or ""),
+                                         now)["decision"] for e in group]
 
         for decisions in self._parallel(release_all, list(releases.values())):
             for decision in decisions:
@@ -349,21 +348,20 @@ class Intake:
 
     # ---- registration: what was kept for a number before it was known ----------------------------
 
-    def adopt(self, number: dict, kept: list[dict]) -> IntakeSummary:
+    def adopt(self, number: NumberState, kept: list[dict]) -> IntakeSummary:
         """Apply, to a number just registered, the WABA-wide facets and the quality updates kept for it."""
         summary = IntakeSummary()
-        pnid, waba = codec.s(number, "pk"), codec.s(number, "waba_id")
-        item = self.state.waba_item(waba) or {}
-        if "ban_at" in item:
-            self.state.set_facet(pnid, "ban", {"banned": codec.b(item, "banned")}, (), codec.n(item, "ban_at"))
+        pnid = number.phone_number_id
+        waba = self.stores.wabas.get(number.waba_id) or WabaFacets()
+        if waba.ban_at is not None:
+            self.stores.numbers.set_facet(pnid, "ban", {"banned": waba.banned}, (), waba.ban_at)
             summary.counts["ban_inherited"] += 1
-        if "restrictions_at" in item:
-            restrictions = codec.int_map(item, "restrictions")
-            self.state.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (),
-                                 codec.n(item, "restrictions_at"))
+        if waba.restrictions_at is not None:
+            restrictions = dict(waba.restrictions)
+            self.stores.numbers.set_facet(pnid, "restrictions", {"restrictions": restrictions}, (),
+                                          waba.restrictions_at)
             if restrictions:
-                self.state.want_attention(self.state.numbers_table, keys.number_key(pnid),
-                                          min(restrictions.values()))
+                self.stores.numbers.want_attention(pnid, min(restrictions.values()))
             summary.counts["restrictions_inherited"] += 1
         events = [e for e in (deserialise(k) for k in kept) if isinstance(e, ev.QualityUpdate)]
         if events:
@@ -372,15 +370,15 @@ class Intake:
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    def _announce(self, batches: list[tuple[list[Change], dict]], summary: IntakeSummary) -> None:
+    def _announce(self, batches: list[tuple[list[Change], NumberState]], summary: IntakeSummary) -> None:
         """Record and publish each number's changes; independent numbers side by side."""
         work = [(change, number) for changes, number in batches for change in changes]
         if not work:
             return
 
-        def one(item: tuple[Change, dict]) -> tuple[list[Change], Counter]:
+        def one(item: tuple[Change, NumberState]) -> tuple[list[Change], Counter]:
             counts: Counter = Counter()
-            return self.facets.announce([item[0]], item[1], counts) or [], counts
+            return self.facets.announce([item[0]], item[1], counts), counts
 
         for announced, counts in self._parallel(one, work):
             summary.changes.extend(announced)
@@ -401,13 +399,6 @@ def _latest_per_waba(events: list) -> list:
                                                                           latest[event.waba_id].dedup_key):
             latest[event.waba_id] = event
     return list(latest.values())
-
-
-def _kinds(value: str | None) -> str | None:
-    if value is None:
-        return None
-    kinds = sorted(json.loads(value))
-    return ", ".join(kinds) if kinds else "none"
 
 
 def serialise(event: ev.Event) -> dict:

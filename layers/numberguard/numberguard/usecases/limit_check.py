@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any, cast
 
 from numberguard.config import FailMode, Settings
+from numberguard.domain.answer import Answer, Outcome, batch_summary
 from numberguard.domain.check import (
     CheckRequest,
     Classification,
@@ -20,32 +17,28 @@ from numberguard.domain.check import (
     InvalidRequest,
     RecipientView,
     ReleaseRequest,
+    Snapshot,
     Step,
     classify,
     echoed_number_id,
-    iso,
     parse_request,
     person_view,
     slot_holder,
 )
 from numberguard.domain.number import NumberState
 from numberguard.domain.people import link_space
+from numberguard.domain.results import MoveResult, ReleaseResult
 from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
-from numberguard.store.limits import TRANSACT_MAX, LimitStore, Snapshot, StoreUnavailable
+from numberguard.store import dynamo
+from numberguard.store.dynamo import StoreUnavailable
+from numberguard.usecases.ports import CheckStore
 
 MAX_ATTEMPTS = 24  # contention on one counter item: each failed condition returns the item
 
 
-@dataclass(frozen=True)
-class Outcome:
-    decision: Decision
-    retry_at: int | None = None
-    error: str | None = None
-
-
 class LimitChecker:
-    def __init__(self, store: LimitStore, settings: Settings, clock: Callable[[], float] = time.time):
+    def __init__(self, store: CheckStore, settings: Settings, clock: Callable[[], float] = time.time):
         self.store = store
         self.settings = settings
         self.window: Window = settings.window
@@ -60,36 +53,35 @@ class LimitChecker:
         try:
             request = parse_request(payload)
         except InvalidRequest as err:
-            return _invalid(str(err), echoed_number_id(payload), now)
+            return Answer.failed(Decision.INVALID_REQUEST, str(err), echoed_number_id(payload), now).as_dict()
         try:
             if isinstance(request, ReleaseRequest):
                 return self.release(request, now)
             return self.check(request, now)
-        except (ClientError, BotoCoreError, StoreUnavailable) as err:
+        except dynamo.STORE_ERRORS as err:
             return self._store_unavailable(request, err, now)
 
-    # ---- check ------------------------------------------------------------------------------
+    # ---- check ----------------------------------------------------------------------------
 
     def check(self, request: CheckRequest, now: int) -> dict:
         unique = list(dict.fromkeys(request.recipients))
         snap, error = self._read(request.phone_number_id, unique)
-        if error:
-            return error_answer(Decision.DENIED_UNKNOWN_NUMBER, error, request.phone_number_id, now)
-        number, usage = snap.number, snap.usage
+        if snap is None:
+            return Answer.failed(Decision.DENIED_UNKNOWN_NUMBER, error or "", request.phone_number_id, now).as_dict()
+        number = _known(snap)
         # Each id asked for → the id the person's count is acted on under, and the person's view
         # (the window of every linked id): one person checked twice in a batch counts once.
         people = {r: self._person(snap, r, now) for r in unique}
-        snap = Snapshot(number, usage, snap.tier, {target: view for target, view in people.values()})
+        snap = Snapshot(number, snap.usage, snap.tier, {target: view for target, view in people.values()})
         if request.batch:
             targets = list(dict.fromkeys(target for target, _ in people.values()))
             outcomes, usage = self._check_batch(request, snap, targets, now)
-            results = []
-            for r in request.recipients:
-                o = outcomes[people[r][0]]
-                results.append(self._answer(number, snap.tier, usage, o, now, recipient=r))
-            return self._batch_summary(number, snap.tier, usage, results, now)
+            results = [Answer.of(number, snap.tier, usage, outcomes[people[r][0]], self.window, now, recipient=r)
+                       for r in request.recipients]
+            head = Answer.of(number, snap.tier, usage, Outcome(Decision.ALLOWED_ALREADY_COUNTED), self.window, now)
+            return batch_summary(head, results)
         outcome, usage = self._check_one(request, snap, people[unique[0]][0], now)
-        return self._answer(number, snap.tier, usage, outcome, now)
+        return Answer.of(number, snap.tier, usage, outcome, self.window, now).as_dict()
 
     def _person(self, snap: Snapshot, recipient: str, now: int) -> tuple[str, RecipientView]:
         link = snap.links.get(recipient)
@@ -104,58 +96,66 @@ class LimitChecker:
         return snap, target, record
 
     def _check_one(self, request: CheckRequest, snap: Snapshot, recipient: str, now: int) -> tuple[Outcome, ScopeUsage]:
-        number, usage = snap.number, snap.usage
-        record = snap.records[recipient]
+        """One recipient, retried on contention (a failed counter condition hands back the counter)."""
+        number, usage, record = _known(snap), _usage(snap), snap.records[recipient]
         for _ in range(MAX_ATTEMPTS):
             found = classify(number, usage, record, request.message, self.window, now, request.reference)
             if found.step is Step.ANSWER or request.dry_run:
                 return self._dry(found, usage, 1, now), usage
+            if found.step is Step.RESERVE:
+                done, usage = self._count_new(request, number, usage, recipient, now)
+                if done is not None:
+                    return done, usage
+                continue  # the failed condition returned the counter: try again without a read
             if found.step is Step.KEEP:
-                kept = [(recipient, record.counted_bucket, record.slot_reference)]
+                kept = [(recipient, _bucket(record), record.slot_reference or "")]
                 if not self.store.keep_counted(number.scope, kept):
                     return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
-                snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now)
-                number, usage = snap.number, snap.usage  # released meanwhile?
-                continue
-            if found.step is Step.MOVE:
-                result = self.store.move_recipient(
-                    number.scope, recipient, record.counted_bucket, self.window.bucket_of(now),
-                    self.window.counted_until(now), now,
-                )
-                if result == "moved":
-                    moved = _shift(usage, {record.counted_bucket: 1}, self.window.bucket_of(now))
-                    return Outcome(Decision.ALLOWED_ALREADY_COUNTED), moved
-                if result == "counter":
-                    # A batch moved it in the counter but its record write was lost: count it afresh.
-                    return self._recount(number, usage, recipient, record.counted_bucket, now)
-                if result == "conflict":
-                    _pause()
-                snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now)
-                number, usage = snap.number, snap.usage
-                continue
-            # A new recipient: take a slot, then mark the recipient counted.
-            plan = plan_reserve(self.window, usage, 1, now)
-            if plan is None:
-                return self._limit_reached(usage, 1, now), usage
-            ok, seen = self.store.reserve(number.scope, plan, now)
-            if not ok:
-                if seen is None:
-                    why = f"no messaging limit is registered for {number.scope}"
-                    return Outcome(Decision.DENIED_UNKNOWN_NUMBER, error=why), usage
-                usage = seen  # the failed condition returned the counter: try again without a read
-                continue
-            usage = seen
-            counted = self.store.record_counted(
-                number.scope, number.phone_number_id, recipient, plan.bucket,
-                self.window.counted_until(now), request.reference, now, uuid.uuid4().hex,
-            )
-            if not counted:
-                # Another check counted this recipient between our read and now: our slot is spare.
-                if self.store.give_back(number.scope, plan.bucket, 1, now):
-                    usage = _less(usage, plan.bucket, 1)
-                return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
-            return Outcome(Decision.ALLOWED_NEW_RECIPIENT), usage
+            else:
+                moved = self._move_one(number, usage, recipient, _bucket(record), now)
+                if moved is not None:
+                    return moved
+            snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now)
+            number, usage = _known(snap), _usage(snap)  # changed meanwhile
         raise StoreUnavailable("the scope's counter stayed too contended to reserve a slot")
+
+    def _move_one(self, number: NumberState, usage: ScopeUsage, recipient: str, old_bucket: int,
+                  now: int) -> tuple[Outcome, ScopeUsage] | None:
+        """A repeat: move its counted stint to the current bucket. None: read again and retry."""
+        bucket = self.window.bucket_of(now)
+        moved = self.store.move(number.scope, [(recipient, old_bucket)], bucket, self.window.counted_until(now), now)
+        if moved.result is MoveResult.MOVED:
+            return Outcome(Decision.ALLOWED_ALREADY_COUNTED), _shift(usage, {old_bucket: 1}, bucket)
+        if moved.result is MoveResult.COUNTER:
+            # A batch moved it in the counter but its record write was lost: count it afresh.
+            return self._recount(number, usage, recipient, old_bucket, now)
+        if moved.result is MoveResult.CONFLICT:
+            dynamo.pause()
+        return None
+
+    def _count_new(self, request: CheckRequest, number: NumberState, usage: ScopeUsage, recipient: str,
+                   now: int) -> tuple[Outcome | None, ScopeUsage]:
+        """A new recipient: take a slot, then mark the recipient counted. (None, the counter as it
+        stands) when the counter changed meanwhile: the caller tries again with it."""
+        plan = plan_reserve(self.window, usage, 1, now)
+        if plan is None:
+            return self._limit_reached(usage, 1, now), usage
+        ok, seen = self.store.reserve(number.scope, plan, now)
+        if seen is None:
+            why = f"no messaging limit is registered for {number.scope}"
+            return Outcome(Decision.DENIED_UNKNOWN_NUMBER, error=why), usage
+        if not ok:
+            return None, seen
+        counted = self.store.record_counted(
+            number.scope, number.phone_number_id, recipient, plan.bucket,
+            self.window.counted_until(now), request.reference, now, uuid.uuid4().hex,
+        )
+        if not counted:
+            # Another check counted this recipient between our read and now: our slot is spare.
+            if self.store.give_back(number.scope, plan.bucket, 1, now):
+                seen = _less(seen, plan.bucket, 1)
+            return Outcome(Decision.ALLOWED_ALREADY_COUNTED), seen
+        return Outcome(Decision.ALLOWED_NEW_RECIPIENT), seen
 
     def _recount(self, number: NumberState, usage: ScopeUsage, recipient: str, old_bucket: int,
                  now: int) -> tuple[Outcome, ScopeUsage]:
@@ -168,78 +168,85 @@ class LimitChecker:
             self.store.give_back(number.scope, bucket, 1, now)  # another check moved it meanwhile
         return Outcome(Decision.ALLOWED_ALREADY_COUNTED), usage
 
-    def _check_batch(
-        self, request: CheckRequest, snap: Snapshot, unique: list[str], now: int
-    ) -> tuple[dict[str, Outcome], ScopeUsage]:
-        number, usage = snap.number, snap.usage
-        found = {
-            r: classify(number, usage, snap.records[r], request.message, self.window, now, request.reference)
-            for r in unique
-        }
-        outcomes: dict[str, Outcome] = {}
-        new = [r for r in unique if found[r].step is Step.RESERVE]
-        moves = [r for r in unique if found[r].step is Step.MOVE]
-        keeps = [r for r in unique if found[r].step is Step.KEEP]
-        for r in unique:
-            if found[r].step is Step.ANSWER:
-                outcomes[r] = Outcome(found[r].decision, found[r].retry_at)
-        for r in moves + keeps:
-            outcomes[r] = Outcome(Decision.ALLOWED_ALREADY_COUNTED)
-        bucket = self.window.bucket_of(now)
-        counted_until = self.window.counted_until(now)
+    # ---- batch: one step per kind of recipient ---------------------------------------------------
 
-        one_by_one: list[str] = []
-        if moves and not request.dry_run:
-            # Counter and records move together, 99 recipients per transaction. Recipients another
-            # check moved meanwhile are moved one by one (each re-reads its record on a race).
-            for start in range(0, len(moves), TRANSACT_MAX - 1):
-                chunk = [(r, snap.records[r].counted_bucket) for r in moves[start : start + TRANSACT_MAX - 1]]
-                for _ in range(MAX_ATTEMPTS):
-                    result, stale = self.store.move_recipients(number.scope, chunk, bucket, counted_until, now)
-                    if result == "stale":
-                        one_by_one += [r for r, _ in chunk if r in stale]
-                        chunk = [(r, b) for r, b in chunk if r not in stale]
-                    elif result == "counter":
-                        one_by_one += [r for r, _ in chunk]
-                        chunk = []
-                    elif result == "conflict":
-                        _pause()
-                    else:  # moved: later answers report the buckets as they now stand
-                        usage = _shift(usage, Counter(b for _, b in chunk), bucket)
-                        chunk = []
-                    if not chunk:
-                        break
-                else:
-                    raise StoreUnavailable("the scope's counter stayed too contended to move repeats")
-        if keeps and not request.dry_run:
-            for start in range(0, len(keeps), TRANSACT_MAX):
-                chunk = [(r, snap.records[r].counted_bucket, snap.records[r].slot_reference)
-                         for r in keeps[start : start + TRANSACT_MAX]]
-                one_by_one += sorted(self.store.keep_counted(number.scope, chunk))
-        if one_by_one:
-            one = CheckRequest(request.phone_number_id, (), request.message, request.reference, False, False)
-            for r in one_by_one:
-                outcomes[r], usage = self._check_one(one, Snapshot(number, usage, snap.tier, snap.records), r, now)
+    def _check_batch(self, request: CheckRequest, snap: Snapshot, unique: list[str],
+                     now: int) -> tuple[dict[str, Outcome], ScopeUsage]:
+        number, usage = _known(snap), _usage(snap)
+        steps = {r: classify(number, usage, snap.records[r], request.message, self.window, now, request.reference)
+                 for r in unique}
+        outcomes = {r: _first_outcome(found) for r, found in steps.items() if found.step is not Step.RESERVE}
+        new = [r for r in unique if steps[r].step is Step.RESERVE]
+        if not request.dry_run:
+            moves = [(r, _bucket(snap.records[r])) for r in unique if steps[r].step is Step.MOVE]
+            keeps = [(r, _bucket(snap.records[r]), snap.records[r].slot_reference or "")
+                     for r in unique if steps[r].step is Step.KEEP]
+            usage, again = self._move_batch(number.scope, moves, usage, now)
+            again += self._keep_batch(number.scope, keeps)
+            usage = self._one_by_one(request, snap, usage, again, outcomes, now)
+        usage = self._admit_new(request, number, usage, new, outcomes, now)
+        return outcomes, usage
 
-        granted = 0
-        if new:
-            if request.dry_run:
-                granted = fit(self.window, usage, len(new), now)
+    def _move_batch(self, scope: str, moves: list[tuple[str, int]], usage: ScopeUsage,
+                    now: int) -> tuple[ScopeUsage, list[str]]:
+        """Repeats: counter and records move together, 99 recipients per transaction. Returns the usage
+        after, and the recipients to check one by one (another check moved them meanwhile)."""
+        again: list[str] = []
+        for start in range(0, len(moves), dynamo.TRANSACT_MAX - 1):
+            usage, stale = self._move_chunk(scope, moves[start:start + dynamo.TRANSACT_MAX - 1], usage, now)
+            again += stale
+        return usage, again
+
+    def _move_chunk(self, scope: str, chunk: list[tuple[str, int]], usage: ScopeUsage,
+                    now: int) -> tuple[ScopeUsage, list[str]]:
+        bucket, again = self.window.bucket_of(now), list[str]()
+        for _ in range(MAX_ATTEMPTS):
+            moved = self.store.move(scope, chunk, bucket, self.window.counted_until(now), now)
+            if moved.result is MoveResult.MOVED:  # later answers report the buckets as they now stand
+                return _shift(usage, Counter(b for _, b in chunk), bucket), again
+            if moved.result is MoveResult.COUNTER:
+                return usage, again + [r for r, _ in chunk]
+            if moved.result is MoveResult.STALE:
+                again += [r for r, _ in chunk if r in moved.stale]
+                chunk = [(r, b) for r, b in chunk if r not in moved.stale]
+                if not chunk:
+                    return usage, again
             else:
-                granted, usage = self._reserve_up_to(number, usage, len(new), now)
+                dynamo.pause()
+        raise StoreUnavailable("the scope's counter stayed too contended to move repeats")
+
+    def _keep_batch(self, scope: str, keeps: list[tuple[str, int, str]]) -> list[str]:
+        """Repeats of a send that took a slot: keep them counted; returns those whose record changed."""
+        again: list[str] = []
+        for start in range(0, len(keeps), dynamo.TRANSACT_MAX):
+            again += sorted(self.store.keep_counted(scope, keeps[start:start + dynamo.TRANSACT_MAX]))
+        return again
+
+    def _one_by_one(self, request: CheckRequest, snap: Snapshot, usage: ScopeUsage, recipients: list[str],
+                    outcomes: dict[str, Outcome], now: int) -> ScopeUsage:
+        one = CheckRequest(request.phone_number_id, (), request.message, request.reference, False, False)
+        for r in recipients:
+            outcomes[r], usage = self._check_one(one, Snapshot(snap.number, usage, snap.tier, snap.records), r, now)
+        return usage
+
+    def _admit_new(self, request: CheckRequest, number: NumberState, usage: ScopeUsage, new: list[str],
+                   outcomes: dict[str, Outcome], now: int) -> ScopeUsage:
+        """New recipients: as many slots as fit in one counter update, then their records in batches."""
+        if not new:
+            return usage
+        if request.dry_run:
+            granted = fit(self.window, usage, len(new), now)
+        else:
+            granted, usage = self._reserve_up_to(number, usage, len(new), now)
         admitted, refused = new[:granted], new[granted:]
         if admitted and not request.dry_run:
-            self.store.record_counted_batch(
-                number.scope, number.phone_number_id, [(r, request.reference) for r in admitted],
-                bucket, counted_until, now,
-            )
-        for r in admitted:
-            outcomes[r] = Outcome(Decision.ALLOWED_NEW_RECIPIENT)
-        if refused:
-            denied = self._limit_reached(usage, 1, now)
-            for r in refused:
-                outcomes[r] = denied
-        return outcomes, usage
+            self.store.record_counted_batch(number.scope, number.phone_number_id,
+                                            [(r, request.reference) for r in admitted], self.window.bucket_of(now),
+                                            self.window.counted_until(now), now)
+        denied = self._limit_reached(usage, 1, now)
+        outcomes.update({r: Outcome(Decision.ALLOWED_NEW_RECIPIENT) for r in admitted})
+        outcomes.update(dict.fromkeys(refused, denied))
+        return usage
 
     def _reserve_up_to(self, number: NumberState, usage: ScopeUsage, wanted: int, now: int) -> tuple[int, ScopeUsage]:
         """Reserve as many of `wanted` slots as fit, in one counter update (retried on contention)."""
@@ -248,6 +255,8 @@ class LimitChecker:
             if slots == 0:
                 return 0, usage
             plan = plan_reserve(self.window, usage, slots, now)
+            if plan is None:  # fit() said they fit: only a race-free read gets here
+                return 0, usage
             ok, seen = self.store.reserve(number.scope, plan, now)
             if seen is None:
                 raise StoreUnavailable(f"the counter of {number.scope} disappeared")
@@ -260,24 +269,26 @@ class LimitChecker:
 
     def release(self, request: ReleaseRequest, now: int) -> dict:
         snap, error = self._read(request.phone_number_id, [request.recipient])
-        if error:
-            return error_answer(Decision.DENIED_UNKNOWN_NUMBER, error, request.phone_number_id, now)
-        number, usage = snap.number, snap.usage
+        if snap is None:
+            return Answer.failed(Decision.DENIED_UNKNOWN_NUMBER, error or "", request.phone_number_id, now).as_dict()
+        number, usage = _known(snap), _usage(snap)
         holder = slot_holder(request.recipient, snap.links.get(request.recipient), snap.records, request.reference)
         record = snap.records[holder]
+        outcome = Outcome(Decision.RELEASED)
         if record.slot_reference != request.reference or record.counted_bucket is None:
             why = (
                 f"recipient {request.recipient} holds no slot taken by reference {request.reference!r}"
                 " (already released, never counted, or counted by a later send)"
             )
-            return self._answer(number, snap.tier, usage, Outcome(Decision.NOTHING_TO_RELEASE, error=why), now)
-        result = self.store.release_slot(number.scope, holder, request.reference, record.counted_bucket, now)
-        if result == "released":
-            usage = _less(usage, record.counted_bucket, 1)
-        if result in ("released", "folded"):
-            return self._answer(number, snap.tier, usage, Outcome(Decision.RELEASED), now)
-        why = f"the slot of reference {request.reference!r} changed while releasing it"
-        return self._answer(number, snap.tier, usage, Outcome(Decision.NOTHING_TO_RELEASE, error=why), now)
+            outcome = Outcome(Decision.NOTHING_TO_RELEASE, error=why)
+        else:
+            result = self.store.release_slot(number.scope, holder, request.reference, record.counted_bucket, now)
+            if result is ReleaseResult.RELEASED:
+                usage = _less(usage, record.counted_bucket, 1)
+            elif result is ReleaseResult.NOT_THAT_SLOT:
+                why = f"the slot of reference {request.reference!r} changed while releasing it"
+                outcome = Outcome(Decision.NOTHING_TO_RELEASE, error=why)
+        return Answer.of(number, snap.tier, usage, outcome, self.window, now).as_dict()
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -295,12 +306,10 @@ class LimitChecker:
             scope = number.scope
         space = self._spaces.get(phone_number_id)
         snap = self.store.read(phone_number_id, scope, recipients, space)
+        if snap.number is not None and snap.number.scope != scope:  # the number moved scope (another portfolio)
+            snap = self.store.read(phone_number_id, snap.number.scope, recipients, space)
         if snap.number is None:
             return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
-        if snap.number.scope != scope:  # the number moved scope (e.g. another portfolio)
-            snap = self.store.read(phone_number_id, snap.number.scope, recipients, space)
-            if snap.number is None:
-                return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         self._scopes[phone_number_id] = snap.number.scope
         if snap.usage is None:
             return None, f"no messaging limit is registered for {snap.number.scope} (register the number with a tier)"
@@ -325,53 +334,16 @@ class LimitChecker:
         return Outcome(found.decision, found.retry_at)
 
     def _limit_reached(self, usage: ScopeUsage, slots: int, now: int) -> Outcome:
-        at = self.window.slots_free_at(usage.buckets, usage.limit, slots, now)
+        # An unlimited scope is never full: no time to name.
+        at = None if usage.limit is None else self.window.slots_free_at(usage.buckets, usage.limit, slots, now)
         return Outcome(Decision.DENIED_LIMIT_REACHED, at)
 
-    def _answer(
-        self, number: NumberState, tier: str | None, usage: ScopeUsage, outcome: Outcome, now: int,
-        recipient: str | None = None,
-    ) -> dict:
-        used = None if usage.unlimited else self.window.used(usage.buckets, now)
-        reached = used is not None and used >= usage.limit
-        answer: dict[str, Any] = {}
-        if recipient is not None:
-            answer["recipient"] = recipient
-        answer.update({
-            "allowed": outcome.decision.allowed,
-            "decision": outcome.decision.value,
-            "phone_number_id": number.phone_number_id,
-            "status": number.status(limit_reached=reached, now=now).value,
-            "quality": number.quality.value,
-            "tier": tier,
-            "limit": usage.limit,
-            "used": used,
-            "remaining": None if used is None else max(usage.limit - used, 0),
-            "retry_after_seconds": None if outcome.retry_at is None else max(outcome.retry_at - now, 0),
-            "evaluated_at": iso(now),
-        })
-        if outcome.error:
-            answer["error"] = outcome.error
-        return answer
-
-    def _batch_summary(self, number, tier, usage, results: list[dict], now: int) -> dict:
-        summary = self._answer(number, tier, usage, Outcome(Decision.ALLOWED_ALREADY_COUNTED), now)
-        decisions = {r["decision"] for r in results}
-        summary["allowed"] = all(r["allowed"] for r in results)
-        summary["decision"] = decisions.pop() if len(decisions) == 1 else "MIXED"
-        summary["allowed_count"] = sum(1 for r in results if r["allowed"])
-        summary["denied_count"] = len(results) - summary["allowed_count"]
-        waits = [r["retry_after_seconds"] for r in results if r["retry_after_seconds"] is not None]
-        summary["retry_after_seconds"] = min(waits) if waits else None
-        summary["results"] = results
-        return summary
-
     def _store_unavailable(self, request: CheckRequest | ReleaseRequest, err: Exception, now: int) -> dict:
-        detail = err.response["Error"].get("Code", "error") if isinstance(err, ClientError) else type(err).__name__
+        detail = dynamo.code(err) or type(err).__name__
         fail_open = self.settings.fail_mode is FailMode.OPEN and isinstance(request, CheckRequest)
         decision = Decision.ALLOWED_STORE_UNAVAILABLE if fail_open else Decision.DENIED_STORE_UNAVAILABLE
         message = f"the limit store could not be reached ({detail}); failing {'open' if fail_open else 'closed'}"
-        answer = error_answer(decision, message, request.phone_number_id, now)
+        answer = Answer.failed(decision, message, request.phone_number_id, now).as_dict()
         if isinstance(request, CheckRequest) and request.batch:
             answer["results"] = [
                 {"recipient": r, "allowed": fail_open, "decision": decision.value} for r in request.recipients
@@ -379,25 +351,26 @@ class LimitChecker:
         return answer
 
 
-def error_answer(decision: Decision, error: str, phone_number_id: str | None, now: int) -> dict:
-    return {
-        "allowed": decision.allowed,
-        "decision": decision.value,
-        "phone_number_id": phone_number_id,
-        "status": None,
-        "quality": None,
-        "tier": None,
-        "limit": None,
-        "used": None,
-        "remaining": None,
-        "retry_after_seconds": None,
-        "evaluated_at": iso(now),
-        "error": error,
-    }
+def _known(snap: Snapshot) -> NumberState:
+    """The snapshot's number (a snapshot _read hands out always has one)."""
+    return cast(NumberState, snap.number)
 
 
-def _invalid(message: str, phone_number_id: str | None, now: int) -> dict:
-    return error_answer(Decision.INVALID_REQUEST, message, phone_number_id, now)
+def _usage(snap: Snapshot) -> ScopeUsage:
+    """The snapshot's counter (a snapshot _read hands out always has one)."""
+    return cast(ScopeUsage, snap.usage)
+
+
+def _bucket(record: RecipientView) -> int:
+    """The counted bucket of a record that classify found counted (MOVE, KEEP)."""
+    return cast(int, record.counted_bucket)
+
+
+def _first_outcome(found: Classification) -> Outcome:
+    """A batch recipient's answer before any write: its own for ANSWER, already counted for repeats."""
+    if found.step is Step.ANSWER:
+        return Outcome(found.decision, found.retry_at)
+    return Outcome(Decision.ALLOWED_ALREADY_COUNTED)
 
 
 def _less(usage: ScopeUsage, bucket: int, slots: int) -> ScopeUsage:
@@ -413,7 +386,3 @@ def _shift(usage: ScopeUsage, moved: Mapping[int, int], to_bucket: int) -> Scope
         buckets[bucket] = buckets.get(bucket, 0) - count
         buckets[to_bucket] = buckets.get(to_bucket, 0) + count
     return ScopeUsage(usage.limit, usage.used, buckets)
-
-
-def _pause() -> None:
-    time.sleep(0.002 + random.random() * 0.01)

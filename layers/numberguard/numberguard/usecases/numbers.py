@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from numberguard.config import Settings
-from numberguard.domain import ids
 from numberguard.domain.number import scope_key
 from numberguard.domain.status import Connection, Quality, parse_connection, parse_quality
-from numberguard.domain.tiers import LimitSpellingError, parse_limit
-from numberguard.store import registry
-from numberguard.store.registry import AlreadyRegistered
+from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
+from numberguard.store.registry import AlreadyRegistered, RegistryStore
+from numberguard.usecases.intake import Intake
+from numberguard.usecases.ports import Stores
+
+_DIGITS = re.compile(r"^[0-9]{1,32}$")
+_DISPLAY = re.compile(r"^\+?[0-9 ().-]{7,24}$")
 
 
 class RegistrationError(ValueError):
@@ -28,17 +33,17 @@ class NumberRegistration:
     quality: str = "UNKNOWN"
 
 
-def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, object, Connection, Quality, str]:
-    if not ids.is_meta_id(reg.phone_number_id):
+def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, MessagingLimit, Connection, Quality, str]:
+    if not _DIGITS.match(reg.phone_number_id or ""):
         raise RegistrationError(f"--phone-number-id must be Meta's numeric id, got {reg.phone_number_id!r}")
-    if not ids.is_meta_id(reg.waba_id):
+    if not _DIGITS.match(reg.waba_id or ""):
         raise RegistrationError(f"--waba-id must be the WhatsApp Business Account's numeric id, got {reg.waba_id!r}")
-    if not ids.is_display_phone_number(reg.display_phone_number):
+    if not _DISPLAY.match(reg.display_phone_number or ""):
         raise RegistrationError(
             f"--display-phone-number must be a phone number, got {reg.display_phone_number!r}"
         )
-    display = ids.display_digits(reg.display_phone_number)
-    if reg.portfolio_id is not None and not ids.is_meta_id(reg.portfolio_id):
+    display = re.sub(r"[^0-9]", "", reg.display_phone_number)
+    if reg.portfolio_id is not None and not _DIGITS.match(reg.portfolio_id):
         raise RegistrationError(f"--portfolio-id must be the business portfolio's numeric id, got {reg.portfolio_id!r}")
     try:
         limit = parse_limit(reg.tier)
@@ -59,71 +64,65 @@ def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, object,
     return display, limit, connection, quality, scope
 
 
-def register(reg: NumberRegistration, settings: Settings, now: int) -> dict:
-    display, limit, connection, quality, scope = _validate(reg, settings)
-    try:
-        done = registry.register_number(
-            phone_number_id=reg.phone_number_id,
-            waba_id=reg.waba_id,
-            display_phone_number=display,
-            portfolio_id=reg.portfolio_id,
-            scope=scope,
-            limit=limit,
-            connection=connection.value,
-            quality=quality.value,
-            now=now,
-        )
-    except AlreadyRegistered as err:
-        raise RegistrationError(str(err)) from None
-    adopted = adopt_kept(reg.phone_number_id, reg.waba_id, display, settings)
-    number = registry.get_number(reg.phone_number_id) if adopted else done.number
-    out = describe(number, registry.get_limit(number.scope) if adopted else done.limit)
-    out["limit_was_shared"] = done.limit_was_shared
-    if adopted:
-        out["applied_at_registration"] = adopted
-    return out
+class Numbers:
+    """Registering numbers, adopting what Meta reported before, and describing them."""
 
+    def __init__(self, registry: RegistryStore, stores: Stores, intake: Callable[[], Intake], settings: Settings,
+                 clock: Callable[[], float]):
+        self.registry = registry
+        self.stores = stores
+        self._intake = intake  # built on first adoption only (most registrations have nothing kept)
+        self.settings = settings
+        self.clock = clock
 
-class _KeepInOutbox:
-    """No notification topic configured (the CLI without a stack): changes wait in the outbox."""
+    def register(self, reg: NumberRegistration, now: int) -> dict:
+        display, limit, connection, quality, scope = _validate(reg, self.settings)
+        try:
+            done = self.registry.register_number(
+                phone_number_id=reg.phone_number_id, waba_id=reg.waba_id, display_phone_number=display,
+                portfolio_id=reg.portfolio_id, scope=scope, limit=limit, connection=connection.value,
+                quality=quality.value, now=now,
+            )
+        except AlreadyRegistered as err:
+            raise RegistrationError(str(err)) from None
+        adopted = self.adopt_kept(reg.phone_number_id, reg.waba_id, display)
+        number = (self.registry.get_number(reg.phone_number_id) if adopted else None) or done.number
+        out = describe(number, self.registry.get_limit(number.scope) if adopted else done.limit)
+        out["limit_was_shared"] = done.limit_was_shared
+        if adopted:
+            out["applied_at_registration"] = adopted
+        return out
 
-    def publish(self, notification) -> None:
-        from numberguard.usecases.facets import PublishDeferred
+    def adopt_kept(self, phone_number_id: str, waba_id: str, display: str) -> dict[str, int]:
+        """What Meta reported before the number was registered: the WABA's ban and restrictions, and the
+        quality updates kept for its display number. Returns what was applied (empty: nothing was kept)."""
+        kept = self.stores.wabas.take_pending(waba_id, display)
+        if not kept and self.stores.wabas.get(waba_id) is None:
+            return {}
+        try:
+            number = self.stores.numbers.get(phone_number_id)
+            if number is None:
+                raise RegistrationError(f"phone_number_id {phone_number_id} disappeared while registering it")
+            summary = self._intake().adopt(number, kept)
+        except Exception:
+            # Nothing kept may be lost: put the updates back for the next attempt (applying is idempotent).
+            now = int(self.clock())
+            for event in kept:
+                self.stores.wabas.keep_pending(waba_id, display, event["dedup_key"], event, now)
+            raise
+        applied = {k: v for k, v in summary.counts.items() if v}
+        if summary.changes:
+            applied["changes"] = len(summary.changes)
+        return applied
 
-        raise PublishDeferred(notification.id)
+    def show(self, phone_number_id: str) -> dict | None:
+        number = self.registry.get_number(phone_number_id)
+        if number is None:
+            return None
+        return describe(number, self.registry.get_limit(number.scope))
 
-
-def adopt_kept(phone_number_id: str, waba_id: str, display: str, settings: Settings, publisher=None,
-               clock=None) -> dict[str, int]:
-    """What Meta reported before the number was registered: the WABA's ban and restrictions, and the
-    quality updates kept for its display number. Returns what was applied (empty: nothing was kept)."""
-    import time
-
-    from numberguard import wiring
-    from numberguard.usecases.intake import Intake
-    from numberguard.usecases.limit_check import LimitChecker
-
-    state = wiring.state_store(settings)
-    kept = state.take_pending(waba_id, display)
-    if not kept and state.waba_item(waba_id) is None:
-        return {}
-    if publisher is None:
-        publisher = wiring.publisher(settings) if settings.notification_topic_arn else _KeepInOutbox()
-    facets = wiring.facets(settings, publisher, clock or time.time)
-    intake = Intake(facets, LimitChecker(wiring.limit_store(settings), settings), settings)
-    number = state.get_number_item(phone_number_id)
-    try:
-        summary = intake.adopt(number, kept)
-    except Exception:
-        # Nothing kept may be lost: put the updates back for the next attempt (applying is idempotent).
-        now = int((clock or time.time)())
-        for event in kept:
-            state.keep_pending(waba_id, display, event["dedup_key"], event, now)
-        raise
-    applied = {k: v for k, v in summary.counts.items() if v}
-    if summary.changes:
-        applied["changes"] = len(summary.changes)
-    return applied
+    def list_all(self) -> list[dict]:
+        return [describe(n, self.registry.get_limit(n.scope)) for n in self.registry.list_numbers()]
 
 
 def describe(number, counter) -> dict:
@@ -140,14 +139,3 @@ def describe(number, counter) -> dict:
         "tier": counter.tier if counter else None,
         "limit": (None if counter.limit < 0 else int(counter.limit)) if counter else None,
     }
-
-
-def show(phone_number_id: str) -> dict | None:
-    number = registry.get_number(phone_number_id)
-    if number is None:
-        return None
-    return describe(number, registry.get_limit(number.scope))
-
-
-def list_all() -> list[dict]:
-    return [describe(n, registry.get_limit(n.scope)) for n in registry.list_numbers()]

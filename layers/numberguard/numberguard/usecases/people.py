@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from numberguard.domain import events as ev
 from numberguard.domain.people import Person, key_of, link, link_space
 from numberguard.observability import logger
-from numberguard.store import codec
+from numberguard.usecases.ports import NumberPort, PeopleFolds
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class Shown:
 
 
 class People:
-    def __init__(self, store, state, clock: Callable[[], float]):
-        self.store = store  # store/people.py PeopleStore
-        self.state = state  # store/state.py StateStore: numbers and their scopes
+    def __init__(self, store: PeopleFolds, numbers: NumberPort, clock: Callable[[], float]):
+        self.store = store
+        self.numbers = numbers  # a number's WABA, portfolio and scope, and its WABA's numbers
         self.clock = clock
 
     # ---- links ------------------------------------------------------------------------------
@@ -85,13 +85,12 @@ class People:
 
     def _where(self, phone_number_id: str, waba_id: str) -> tuple[str, list[str]]:
         """The number's link space and the limit scopes to fold in (its WABA's numbers' scopes)."""
-        number = self.state.get_number_item(phone_number_id)
+        number = self.numbers.get(phone_number_id)
         if number is None:
             return link_space(None, waba_id), []  # not registered: nothing counted yet
-        waba = codec.s(number, "waba_id") or waba_id
-        scopes = {codec.s(number, "scope")}
-        scopes |= {codec.s(n, "scope") for n in self.state.numbers_of_waba(waba)}
-        return link_space(codec.s(number, "portfolio_id"), waba), sorted(s for s in scopes if s)
+        waba = number.waba_id or waba_id
+        scopes = {number.scope} | {n.scope for n in self.numbers.of_waba(waba)}
+        return link_space(number.portfolio_id, waba), sorted(s for s in scopes if s)
 
     def _fold(self, phone_number_id: str, space: str, scopes: list[str], person: Person, ids: Iterable[str],
               reason: str, at: int, now: int, counts: Counter) -> None:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from numberguard.meta_secrets import Secrets, SecretUnavailable
 from numberguard.observability import logger
 from numberguard.store.archive import Archive
-from numberguard.store.limits import StoreUnavailable
-from numberguard.store.state import LogConflict
+from numberguard.store.dynamo import STORE_ERRORS
+from numberguard.store.facetlogs import LogConflict
 from numberguard.usecases.intake import Intake
 from numberguard.webhooks import (
     BodyTooLarge,
@@ -30,7 +28,7 @@ from numberguard.webhooks import (
     verify_signature,
 )
 
-RETRYABLE = (ClientError, BotoCoreError, StoreUnavailable, LogConflict, SecretUnavailable, ConnectionError)
+RETRYABLE: tuple[type[Exception], ...] = (*STORE_ERRORS, LogConflict, SecretUnavailable, ConnectionError)
 
 
 @dataclass(frozen=True)

@@ -84,21 +84,24 @@ def check_entry(entry: object, where: str) -> dict:
     if len(changes) > MAX_CHANGES:
         raise BodyTooLarge(f"{where}.changes has {len(changes):,} items; at most {MAX_CHANGES:,} are accepted")
     for j, change in enumerate(changes):
-        at = f"{where}.changes[{j}]"
-        if not isinstance(change, dict):
-            raise EnvelopeError(f"{at} must be an object, got {_kind(change)}")
-        if not isinstance(change.get("field"), str) or not change["field"]:
-            raise EnvelopeError(f"{at}.field must be a field name (a string), got {_kind(change.get('field'))}")
-        if not isinstance(change.get("value"), dict):
-            raise EnvelopeError(f"{at}.value must be an object, got {_kind(change.get('value'))}")
-        for name in ("messages", "statuses", "errors"):
-            items = change["value"].get(name)
-            if isinstance(items, list) and len(items) > MAX_ITEMS_PER_VALUE:
-                raise BodyTooLarge(f"{at}.value.{name} has {len(items):,} items; at most {MAX_ITEMS_PER_VALUE:,}")
+        _check_change(change, f"{where}.changes[{j}]")
     out = dict(entry)
     out["id"] = str(waba).strip()
     out["time"] = None if time is None else int(time)
     return out
+
+
+def _check_change(change: object, at: str) -> None:
+    if not isinstance(change, dict):
+        raise EnvelopeError(f"{at} must be an object, got {_kind(change)}")
+    if not isinstance(change.get("field"), str) or not change["field"]:
+        raise EnvelopeError(f"{at}.field must be a field name (a string), got {_kind(change.get('field'))}")
+    if not isinstance(change.get("value"), dict):
+        raise EnvelopeError(f"{at}.value must be an object, got {_kind(change.get('value'))}")
+    for name in ("messages", "statuses", "errors"):
+        items = change["value"].get(name)
+        if isinstance(items, list) and len(items) > MAX_ITEMS_PER_VALUE:
+            raise BodyTooLarge(f"{at}.value.{name} has {len(items):,} items; at most {MAX_ITEMS_PER_VALUE:,}")
 
 
 def parse_eum_social(sns_message: str | bytes) -> list[dict]:

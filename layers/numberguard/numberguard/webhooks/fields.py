@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from typing import Literal, overload
 
 from numberguard.domain import events as ev
 from numberguard.domain import ids as idforms
@@ -71,6 +72,12 @@ def _limit(value: dict, name: str) -> MessagingLimit | None:
         return parse_limit(value.get(name))
     except LimitSpellingError as err:
         raise Unreadable(f"{name}: {err}") from None
+
+
+@overload
+def _text(value: dict, name: str, required: Literal[True]) -> str: ...
+@overload
+def _text(value: dict, name: str, required: bool = False) -> str | None: ...
 
 
 def _text(value: dict, name: str, required: bool = False) -> str | None:

@@ -27,6 +27,6 @@ def verify_signature(raw_body: bytes, header: str | None, secret: str) -> None:
     given = header[len(PREFIX):].lower()
     if not header.lower().startswith(PREFIX) or not _HEX.fullmatch(given):
         raise SignatureError("X-Hub-Signature-256 must be 'sha256=' followed by 64 hex digits")
-    expected = hmac.new(secret.encode("utf-8"), raw_body, hashlib.sha256).hexdigest()
+    expected = sign(raw_body, secret)[len(PREFIX):]
     if not hmac.compare_digest(expected, given):
         raise SignatureError("X-Hub-Signature-256 does not match the body")

@@ -1,0 +1,81 @@
+"""Items of the tables → domain objects (the one decoding of each item kind the use cases see)."""
+
+from __future__ import annotations
+
+from numberguard.domain.check import RecipientView
+from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdLink, Person
+from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
+from numberguard.domain.status import Connection, Quality
+from numberguard.domain.window import ScopeUsage
+from numberguard.store import codec
+
+# Records outlive any window they describe (24 h + W counted, 72 h service window); TTL deletion
+# lags by days anyway, so every read compares times itself.
+RECORD_TTL_SECONDS = 4 * 24 * 3600
+ATTENTION = "due"  # hash key of the ByAttention indexes (numbers and limits tables)
+
+
+def number_from_item(item: dict) -> NumberState:
+    return NumberState(
+        phone_number_id=codec.s(item, "pk") or "",
+        waba_id=codec.s(item, "waba_id", "") or "",
+        display_phone_number=codec.s(item, "display_phone_number", "") or "",
+        scope=codec.s(item, "scope") or "",
+        portfolio_id=codec.s(item, "portfolio_id"),
+        connection=Connection(codec.s(item, "connection") or Connection.CONNECTED.value),
+        banned=codec.b(item, "banned"),
+        quality=Quality(codec.s(item, "quality") or Quality.UNKNOWN.value),
+        flagged_at=codec.n(item, "flagged_at"),
+        restrictions=codec.int_map(item, "restrictions"),
+        attention_at=codec.n(item, "attention_at"),
+        registered_at=codec.n(item, "registered_at"),
+    )
+
+
+def scope_from_item(item: dict) -> ScopeCounter:
+    numbers = item.get("numbers")
+    return ScopeCounter(
+        scope=codec.s(item, "scope") or "", usage=usage_from_item(item), tier=codec.s(item, "tier"),
+        limit_at=codec.n(item, "limit_at", 0) or 0, upgrade_announced=codec.s(item, "upgrade_announced"),
+        filled_bucket=codec.n(item, "filled_bucket"), attention_at=codec.n(item, "attention_at"),
+        numbers=frozenset(numbers["SS"]) if numbers and "SS" in numbers else frozenset(),
+        pending_people=frozenset((item.get("pending_people") or {}).get("SS") or ()),
+    )
+
+
+def waba_from_item(item: dict) -> WabaFacets:
+    return WabaFacets(banned=codec.b(item, "banned"), ban_at=codec.n(item, "ban_at"),
+                      restrictions=codec.int_map(item, "restrictions"),
+                      restrictions_at=codec.n(item, "restrictions_at"))
+
+
+def outbox_entry_from_item(item: dict) -> OutboxEntry:
+    return OutboxEntry(phone_number_id=codec.s(item, "phone_number_id") or "", sort_key=codec.s(item, "sk") or "",
+                       id=codec.s(item, "id") or "", outbox_at=codec.n(item, "outbox_at"),
+                       document=codec.s(item, "document", "{}") or "{}")
+
+
+def usage_from_item(item: dict) -> ScopeUsage:
+    limit = codec.n(item, "limit", -1)
+    return ScopeUsage(
+        limit=None if limit is None or limit < 0 else limit,
+        used=codec.n(item, "used", 0) or 0,
+        buckets={int(k): v for k, v in codec.int_map(item, "buckets").items()},
+    )
+
+
+def recipient_view(counted: dict, window: dict) -> RecipientView:
+    return RecipientView(
+        counted_bucket=codec.n(counted, "counted_bucket"),
+        counted_until=codec.n(counted, "counted_until", 0) or 0,
+        service_window_until=codec.n(window, "service_window_until", 0) or 0,
+        slot_reference=codec.s(counted, "slot_reference"),
+    )
+
+
+def link_from_item(item: dict) -> IdLink:
+    """A link item (store/people.py writes them) → the domain's view of the id."""
+    key, members = codec.s(item, "person"), item.get("ids", {}).get("SS") or []
+    person = Person(key, frozenset(members), codec.n(item, "at", 0) or 0) if key and members else None
+    return IdLink(person, codec.n(item, "retired_at"))
