@@ -20,7 +20,7 @@ PARENT = "US.ENT.11815799212886844830"
 
 
 def parsed(doc: dict) -> list[ev.Event]:
-    return [e for entry in parse_envelope(json.dumps(doc).encode()) for e in events_of(entry)]
+    return [e for entry in parse_envelope(json.dumps(doc).encode()) for e in events_of(entry, 1_800_000_000)]
 
 
 def sample(name: str) -> list[ev.Event]:
@@ -116,7 +116,7 @@ def test_contacts_absent_partial_or_unreadable_link_nothing_and_spoil_nothing(co
 
 @pytest.mark.parametrize(("field", "value", "why"), [
     ("from_user_id", "", "from_user_id is empty"),
-    ("from_user_id", 13491208655302741918, "from_user_id must be a BSUID"),
+    ("from_user_id", 13491208655302741918, "from_user_id '13491208655302741918' is not a BSUID"),
     ("from_user_id", ["US.1"], "from_user_id must be a BSUID"),
     ("from_user_id", "us.1349", "from_user_id 'us.1349' is not a BSUID"),
     ("from_user_id", "US." + "1" * 5000, "from_user_id is 5,003 characters long"),
@@ -156,7 +156,7 @@ def system(**fields) -> dict:
 @pytest.mark.parametrize(("body", "why"), [
     ({"type": "user_changed_number"}, "names no previous or no new id"),
     ({"type": "user_changed_number", "wa_id": "abc", "user_id": "US.2"}, "system.wa_id"),
-    ({"type": "user_changed_user_id", "user_id": 7}, "user_id must be a BSUID"),
+    ({"type": "user_changed_user_id", "user_id": 7}, "user_id '7' is not a BSUID"),
     ({"type": "user_changed_user_id", "previous_user_id": "x", "user_id": "US.2"}, "previous_user_id"),
     ({"type": "customer_identity_changed"}, "system type 'customer_identity_changed' not handled"),
     ({}, "system type None not handled"),

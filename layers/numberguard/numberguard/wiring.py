@@ -65,7 +65,9 @@ class Parts:
 
     @cached_property
     def stores(self) -> Stores:
-        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs."""
+        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs,
+        first arrivals."""
+        from numberguard.store.arrivals import ArrivalStore
         from numberguard.store.facetlogs import FacetLogStore
         from numberguard.store.history import HistoryStore
         from numberguard.store.numbers import NumberStore
@@ -77,7 +79,8 @@ class Parts:
         cfg, client = self.settings, self.client
         return Stores(numbers=NumberStore(client, cfg.numbers_table), scopes=ScopeStore(client, cfg.limits_table),
                       windows=WindowStore(client, cfg.recipients_table), wabas=WabaStore(client, cfg.numbers_table),
-                      history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table))
+                      history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table),
+                      arrivals=ArrivalStore(client, cfg.recipients_table))
 
     @cached_property
     def people_store(self) -> PeopleStore:

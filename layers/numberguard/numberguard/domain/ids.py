@@ -103,7 +103,8 @@ def is_phone_number(value: object) -> bool:
 
 
 def is_display_phone_number(value: object) -> bool:
-    return DISPLAY_PHONE_NUMBER.matches(value) and len(_PHONE_DIGITS.findall(value)) <= MAX_PHONE_DIGITS
+    return (isinstance(value, str) and DISPLAY_PHONE_NUMBER.matches(value)
+            and len(_PHONE_DIGITS.findall(value)) <= MAX_PHONE_DIGITS)
 
 
 def is_bsuid(value: object) -> bool:
@@ -132,7 +133,7 @@ def is_reference(value: object) -> bool:
 
 def is_check_reference(value: object) -> bool:
     """A reference the limit check can have been given (so a status carrying it may release a slot)."""
-    return REFERENCE.matches(value) and len(value) <= MAX_CHECK_REFERENCE
+    return isinstance(value, str) and REFERENCE.matches(value) and len(value) <= MAX_CHECK_REFERENCE
 
 
 def display_problem(value: object, where: str = "display_phone_number") -> str | None:

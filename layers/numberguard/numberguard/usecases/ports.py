@@ -87,6 +87,10 @@ class FacetLogPort(Protocol):
     def mark_announced(self, subject: str, facet: str, key: str) -> None: ...
 
 
+class ArrivalPort(Protocol):
+    def first_arrival(self, dedup_key: str, now: int) -> int: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """The stores the intake, the evaluator and registration write through (one per aggregate)."""
@@ -97,6 +101,7 @@ class Stores:
     wabas: WabaPort
     history: HistoryPort
     logs: FacetLogPort
+    arrivals: ArrivalPort  # first arrivals of updates Meta sent without a time
 
 
 class PeopleFolds(Protocol):
