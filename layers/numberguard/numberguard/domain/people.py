@@ -168,7 +168,7 @@ def link(found: Mapping[str, IdLink], shown: Iterable[str], at: int) -> Person |
     """
     wanted = {i for i in shown if kind_of(i) is not None}
     live = _live(found, wanted, at)
-    persons = {found[i].person for i in live if i in found and found[i].person is not None}
+    persons: set[Person] = {p for i in live if (p := found.get(i, IdLink()).person) is not None}
     merged: set[str] = set(live)
     for person in persons:
         merged |= person.ids
@@ -201,7 +201,7 @@ def change_ids(found: Mapping[str, IdLink], retired: Iterable[str], new: Iterabl
     arriving = {i for i in new if kind_of(i) is not None}
     if not gone or not arriving:
         return None
-    if all(found.get(i, IdLink()).retired_at is not None and found[i].retired_at >= at for i in gone):
+    if all((found.get(i, IdLink()).retired_at or 0) >= at for i in gone):
         return None
     before: set[str] = set()
     for i in gone:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from numberguard.domain.people import IdChange, IdLink, Person, Stint, change_ids, link, plan_fold
-from numberguard.store import codec, keys
-from numberguard.store.dynamo import BATCH_GET_MAX, Budget, backoff
+from numberguard.store import codec, dynamo, keys
+from numberguard.store.dynamo import Budget, backoff
 from numberguard.store.items import ATTENTION, RECORD_TTL_SECONDS, link_from_item
 
 MAX_CONTENTION_RETRIES = int(Budget.TRANSACTION)
@@ -140,10 +140,10 @@ class PeopleStore:
             items = self._get(ids, lambda i: keys.counted_key(scope, i))
             stints = {}
             for i in ids:
-                item = items.get(keys.counted_key(scope, i)["pk"]["S"])
-                if item and codec.n(item, "counted_bucket") is not None:
-                    stints[i] = Stint(codec.n(item, "counted_bucket"), codec.n(item, "counted_until", 0),
-                                      codec.s(item, "slot_reference"))
+                item = items.get(keys.counted_pk(scope, i)) or {}
+                bucket = codec.n(item, "counted_bucket")
+                if bucket is not None:
+                    stints[i] = Stint(bucket, codec.n(item, "counted_until", 0) or 0, codec.s(item, "slot_reference"))
             plan = plan_fold(key, stints, now)
             if plan is None:
                 return 0, False
@@ -276,21 +276,10 @@ class PeopleStore:
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
-    def _get(self, ids: list[str], key_of) -> dict[str, dict]:
-        """Items of the recipients table by pk (consistent; unprocessed keys retried)."""
-        found: dict[str, dict] = {}
-        for start in range(0, len(ids), BATCH_GET_MAX):
-            request = {self.recipients_table: {"Keys": [key_of(i) for i in ids[start:start + BATCH_GET_MAX]],
-                                               "ConsistentRead": True}}
-            for attempt in range(1, MAX_CONTENTION_RETRIES + 2):
-                reply = self.client.batch_get_item(RequestItems=request)
-                for item in reply.get("Responses", {}).get(self.recipients_table, []):
-                    found[codec.s(item, "pk")] = item
-                request = reply.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                backoff(attempt)
-        return found
+    def _get(self, ids: list[str], key_of: Callable[[str], dict]) -> dict[str, dict]:
+        """Items of the recipients table by pk (consistent reads)."""
+        found = dynamo.batch_get(self.client, [(self.recipients_table, key_of(i)) for i in ids])
+        return {codec.s(item, "pk") or "": item for item in found.get(self.recipients_table, [])}
 
 
 def _stint_condition(stint: Stint | None, now: int) -> tuple[str, dict]:

@@ -353,6 +353,11 @@ SYSTEM_CHANGES = frozenset({"user_changed_number", "user_changed_user_id"})
 MAX_CONTACTS = 100  # contacts[] entries read per change (Meta sends one per user of the change)
 
 
+def _ids(values: tuple[object, ...] | list[object]) -> tuple[str, ...]:
+    """The values that are recipient ids (a phone number, a BSUID, a parent BSUID); the rest dropped."""
+    return tuple(v for v in values if isinstance(v, str) and kind_of(v) is not None)
+
+
 def _phone(obj: dict, name: str) -> str | None:
     """An optional WhatsApp id: a phone number, kept without '+' (the check keys people by digits)."""
     raw = _maybe_id(obj, name, ids.PHONE_NUMBER)
@@ -370,8 +375,7 @@ def _contact_ids(raw: object) -> Contacts:
     out = []
     for entry in raw[:MAX_CONTACTS]:
         if isinstance(entry, dict):
-            found = tuple(v for v in (entry.get("wa_id"), entry.get("user_id"), entry.get("parent_user_id"))
-                          if kind_of(v) is not None)
+            found = _ids((entry.get("wa_id"), entry.get("user_id"), entry.get("parent_user_id")))
             if found:
                 out.append(found)
     return tuple(out)
@@ -385,21 +389,19 @@ def _shared_contact(message: dict) -> tuple[str, ...]:
     cards = message.get("contacts") if message.get("type") == "contacts" else None
     if not isinstance(cards, list):
         return ()
-    phones: list[str] = []
+    phones: list[object] = []
     for card in cards[:10]:
         if not isinstance(card, dict) or card.get("origin") != "contact_request":
             continue
-        for phone in card.get("phones") if isinstance(card.get("phones"), list) else []:
-            wa_id = phone.get("wa_id") if isinstance(phone, dict) else None
-            if kind_of(wa_id) is not None:
-                phones.append(wa_id)
-    return tuple(phones)
+        listed = card.get("phones")
+        phones += [p.get("wa_id") for p in listed[:10] if isinstance(p, dict)] if isinstance(listed, list) else []
+    return _ids(phones)
 
 
 def _linked(shown: tuple[str | None, ...], contacts: Contacts,
             extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The ids Meta shows for one user here: the item's own, the contacts[] entries sharing one of them."""
-    own = {i for i in shown if kind_of(i) is not None}
+    own = set(_ids(shown))
     linked = set(own) | set(extra) if own else set()
     for entry in contacts:
         if own & set(entry):
@@ -421,13 +423,10 @@ def _system_of(waba: str, pnid: str, message: dict, wamid: str, at: int, phone: 
         new_phone = system.get("wa_id")
         if new_phone is not None and kind_of(new_phone) is None:
             raise Unreadable(ids.PHONE_NUMBER.problem(new_phone, "system.wa_id") or "system.wa_id")
-        retired = (phone, previous)
-        current = (new_phone, new_user_id)
+        retired_ids, current = _ids((phone, previous)), (new_phone, new_user_id)
     else:
-        retired = (previous,)
-        current = (new_user_id, phone)
-    retired_ids = tuple(i for i in retired if kind_of(i) is not None)
-    current_ids = tuple(i for i in current if kind_of(i) is not None and i not in retired_ids)
+        retired_ids, current = _ids((previous,)), (new_user_id, phone)
+    current_ids = tuple(i for i in _ids(current) if i not in retired_ids)
     if not retired_ids or not current_ids:
         raise Unreadable(f"{kind} names no previous or no new id")
     return ev.IdentityChange(waba, at, wamid, pnid, kind, retired_ids, current_ids, wamid)
