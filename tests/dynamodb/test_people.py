@@ -32,11 +32,19 @@ def bsuid(i: int) -> str:
     return f"US.{9_000_000_000 + i}"
 
 
+def parts_of(stack):
+    from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher
+
+    return build(stack.settings, clock=stack.clock, publisher=FakePublisher())
+
+
 def people_of(stack):
-    from numberguard import wiring
     from numberguard.usecases.people import People
 
-    return People(wiring.people_store(stack.settings), wiring.state_store(stack.settings), stack.clock)
+    parts = parts_of(stack)
+    return People(parts.people_store, parts.stores.numbers, stack.clock)
 
 
 def linked(stack, i: int, at: int, counts: Counter | None = None) -> Counter:
@@ -132,13 +140,7 @@ def counted_twice(stack) -> None:
 
 
 def evaluator_run(stack) -> dict:
-    from numberguard import wiring
-    from numberguard.notify.publisher import FakePublisher
-    from numberguard.usecases.evaluator import Evaluator
-    from numberguard.wiring import facets
-
-    return Evaluator(facets(stack.settings, FakePublisher(), stack.clock), stack.settings, clock=stack.clock,
-                     people=wiring.people_store(stack.settings)).run()
+    return parts_of(stack).evaluator.run()
 
 
 @pytest.mark.parametrize("deliveries", [[10], [10, 10], [10, 5], [5, 10, 10]], ids=["once", "twice", "older-after",
