@@ -40,7 +40,7 @@ def seed(world: World, people: int, linked_from: int, now: int) -> float:
     """`people` counted under their phone in the current bucket, and links for people [0, linked_from + people)."""
     from numberguard.domain.people import link_space
     from numberguard.store import keys
-    from numberguard.store.limits import RECORD_TTL_SECONDS
+    from numberguard.store.items import RECORD_TTL_SECONDS
 
     window, space = world.settings.window, link_space(None, WABA_ID)
     bucket = window.bucket_of(now)
