@@ -15,7 +15,6 @@ EXPECTED = {
     ("dynamodb:Query", "NumbersTable/index/ByWaba"),
     ("dynamodb:BatchGetItem", "RecipientsTable"), ("dynamodb:UpdateItem", "RecipientsTable"),
     ("dynamodb:PutItem", "RecipientsTable"), ("dynamodb:DeleteItem", "RecipientsTable"),  # people's links
-    ("dynamodb:ConditionCheckItem", "RecipientsTable"),
     ("dynamodb:GetItem", "LimitsTable"), ("dynamodb:BatchGetItem", "LimitsTable"),
     ("dynamodb:UpdateItem", "LimitsTable"),
     ("dynamodb:PutItem", "HistoryTable"), ("dynamodb:UpdateItem", "HistoryTable"),

@@ -206,9 +206,12 @@ class PeopleStore:
                                               ":exp": {"N": str(now + RECORD_TTL_SECONDS)}},
             }})
         elif plan.key_was is not None:
-            items.append({"ConditionCheck": {
+            # The key keeps its stint: a guard that it still holds it (an Update of the same value, so the
+            # roles need no ConditionCheckItem of their own).
+            items.append({"Update": {
                 "TableName": self.recipients_table, "Key": keys.counted_key(scope, plan.key),
-                "ConditionExpression": key_guard, "ExpressionAttributeValues": guard_values,
+                "UpdateExpression": "SET counted_bucket = :kb", "ConditionExpression": key_guard,
+                "ExpressionAttributeValues": guard_values,
             }})
         for other, bucket in plan.cleared:
             items.append({"Update": {
