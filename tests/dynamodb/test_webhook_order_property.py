@@ -82,7 +82,7 @@ def user_item(rng: random.Random, display: str, pnid: str, t: int) -> dict:
     n = rng.randint(0, 40)
     phone, user_id, parent = f"1650555{n:04d}", f"US.{7_000_000 + n}", f"US.ENT.{8_000_000 + n}"
     shown = rng.choice([(phone,), (phone, user_id), (user_id,), (user_id, parent), (phone, user_id, parent)])
-    wamid = f"wamid.{pnid}.{t}"
+    wamid = f"wamid.{pnid}x{t}"  # base64 text after the prefix, as Meta writes it
     value: dict = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": display,
                                                                  "phone_number_id": pnid}}
     contact = {"wa_id": phone, "user_id": user_id, "parent_user_id": parent, "profile": {"username": f"u{n}"}}
