@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numberguard.domain.check import RecipientView
+from numberguard.domain.health import decode as decode_health
 from numberguard.domain.number import NumberState
 from numberguard.domain.people import IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
@@ -30,6 +31,8 @@ def number_from_item(item: dict) -> NumberState:
         restrictions=codec.int_map(item, "restrictions"),
         attention_at=codec.n(item, "attention_at"),
         registered_at=codec.n(item, "registered_at"),
+        health=decode_health(codec.s(item, "health")),
+        graph_registered=codec.b(item, "graph_registered"),
     )
 
 
