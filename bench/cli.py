@@ -23,8 +23,9 @@ SECTIONS = {  # name → module with run(ctx) -> Section
     "evaluator": "bench.evaluator",
     "templates": "bench.templates",
     "meta_sync": "bench.meta_sync",
+    "people": "bench.people",
 }
-NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "templates", "meta_sync"}
+NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "templates", "meta_sync", "people"}
 
 
 def _ints(text: str) -> list[int]:

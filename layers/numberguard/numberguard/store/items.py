@@ -5,6 +5,7 @@ from __future__ import annotations
 from numberguard.domain.check import RecipientView
 from numberguard.domain.health import decode as decode_health
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.templates import Category, StatusFold, TemplateState, TemplateStatus
@@ -43,6 +44,7 @@ def scope_from_item(item: dict) -> ScopeCounter:
         limit_at=codec.n(item, "limit_at", 0) or 0, upgrade_announced=codec.s(item, "upgrade_announced"),
         filled_bucket=codec.n(item, "filled_bucket"), attention_at=codec.n(item, "attention_at"),
         numbers=frozenset(numbers["SS"]) if numbers and "SS" in numbers else frozenset(),
+        pending_people=frozenset((item.get("pending_people") or {}).get("SS") or ()),
     )
 
 
@@ -98,3 +100,10 @@ def template_from_item(item: dict) -> TemplateState:
         quality_at=codec.n(item, "quality_at"),
         category_at=codec.n(item, "category_at"),
     )
+
+
+def link_from_item(item: dict) -> IdLink:
+    """A link item (store/people.py writes them) → the domain's view of the id."""
+    key, members = codec.s(item, "person"), item.get("ids", {}).get("SS") or []
+    person = Person(key, frozenset(members), codec.n(item, "at", 0) or 0) if key and members else None
+    return IdLink(person, codec.n(item, "retired_at"))

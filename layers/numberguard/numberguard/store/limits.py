@@ -18,8 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from numberguard.domain.check import Snapshot
+from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdLink
 from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.templates import TemplateRef, TemplateState
 from numberguard.domain.window import ReservePlan, ScopeUsage
@@ -28,11 +29,23 @@ from numberguard.store.dynamo import StoreUnavailable
 from numberguard.store.items import (
     ATTENTION,
     RECORD_TTL_SECONDS,
+    link_from_item,
     number_from_item,
     recipient_view,
     template_from_item,
     usage_from_item,
 )
+
+
+def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str]) -> dict[str, RecipientView]:
+    return {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
+                              by_pk.get(keys.window_pk(phone_number_id, r), {})) for r in ids}
+
+
+def _links(by_pk: dict, space: str | None, ids: Sequence[str]) -> dict[str, IdLink]:
+    if space is None:
+        return {}
+    return {r: link_from_item(item) for r in ids if (item := by_pk.get(keys.link_key(space, r)["pk"]["S"]))}
 
 
 def _n(value: int) -> dict:
@@ -66,10 +79,11 @@ class LimitStore:
         item = reply.get("Item")
         return template_from_item(item) if item else None
 
-    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str],
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str], space: str | None = None,
              template: tuple[str, TemplateRef] | None = None) -> Snapshot:
-        """Number, scope counter, every recipient's records and the named template (WABA id, name and
-        language), in as few BatchGetItem calls as fit: the template rides in the first one."""
+        """Number, scope counter, every recipient's records, (with `space`) their links and the named
+        template (WABA id, name and language), in as few BatchGetItem calls as fit: the template rides in
+        the first one; a link costs no extra call for a recipient nobody linked."""
         wanted: list[tuple[str, dict]] = [
             (self.numbers_table, keys.number_key(phone_number_id)),
             (self.limits_table, keys.scope_key(scope)),
@@ -79,25 +93,39 @@ class LimitStore:
             key = keys.template_key(template[0], template[1].key)
             template_pk = key["pk"]["S"]
             wanted.append((self.numbers_table, key))
-        for r in recipients:
-            wanted.append((self.recipients_table, keys.counted_key(scope, r)))
-            wanted.append((self.recipients_table, keys.window_key(phone_number_id, r)))
-        found = dynamo.batch_get(self.client, wanted)
+        found = dynamo.batch_get(self.client, wanted + self._record_keys(phone_number_id, scope, recipients, space))
         by_number_pk = {codec.s(i, "pk"): i for i in found.get(self.numbers_table, [])}
         number_item = by_number_pk.get(phone_number_id)
         template_item = by_number_pk.get(template_pk) if template_pk else None
         limit_item = next(iter(found.get(self.limits_table, [])), None)
         by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
-        records = {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
-                                     by_pk.get(keys.window_pk(phone_number_id, r), {})) for r in recipients}
         return Snapshot(
             number=number_from_item(number_item) if number_item else None,
             usage=usage_from_item(limit_item) if limit_item else None,
             tier=codec.s(limit_item, "tier") if limit_item else None,
-            records=records,
+            records=_views(by_pk, phone_number_id, scope, recipients),
             template=template_from_item(template_item) if template_item else None,
             template_read=template is not None,
+            links=_links(by_pk, space, recipients),
         )
+
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str],
+                 space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]:
+        """The records (and, with `space`, links) of more ids: a linked person's other ids, one call per 33."""
+        found = dynamo.batch_get(self.client, self._record_keys(phone_number_id, scope, ids, space))
+        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
+        return _views(by_pk, phone_number_id, scope, ids), _links(by_pk, space, ids)
+
+    def _record_keys(self, phone_number_id: str, scope: str, ids: Sequence[str],
+                     space: str | None) -> list[tuple[str, dict]]:
+        """Each id's counted record and window with this number, and (with `space`) its link."""
+        wanted = []
+        for i in ids:
+            wanted.append((self.recipients_table, keys.counted_key(scope, i)))
+            wanted.append((self.recipients_table, keys.window_key(phone_number_id, i)))
+            if space is not None:
+                wanted.append((self.recipients_table, keys.link_key(space, i)))
+        return wanted
 
     # ---- counter writes ---------------------------------------------------------------------
 
