@@ -164,6 +164,18 @@ def _status_failed_to_phone(world, answer):
     assert answer["counts"] == {"error_131049": 1, "status_failed": 1}
 
 
+def _status_failed_undeliverable(world, answer):
+    # Its reference names no slot here (no check took one): nothing to give back; the error code is counted.
+    assert answer["counts"] == {"error_131026": 1, "status_failed": 1, "slot_not_released": 1}
+
+
+def _status_failed_code(code: int):
+    # No biz_opaque_callback_data: no slot to give back; the error code is counted.
+    def check(world, answer):
+        assert answer["counts"] == {f"error_{code}": 1, "status_failed": 1} and history_of(world) == []
+    return check
+
+
 def _changed_number(world, answer):
     assert answer["counts"] == {"system_user_changed_number": 1, "ids_retired": 2}
     assert window_until(world, "16505554321") is None  # a system message opens no window
@@ -196,6 +208,9 @@ EXPECTED = {
     "messages.inbound-with-bsuid.json": _inbound_with_bsuid,
     "messages.status-delivered-to-bsuid.json": _status_to_bsuid,
     "messages.status-failed-to-phone.json": _status_failed_to_phone,
+    "messages.status-failed-131026-undeliverable.json": _status_failed_undeliverable,
+    "messages.status-failed-131048-spam-rate.json": _status_failed_code(131048),
+    "messages.status-failed-131056-pair-rate.json": _status_failed_code(131056),
     "messages.status-failed.json": _status_failed,
     "messages.status-sent.json": _status_sent,
     "messages.status-sent-phone-and-bsuid.json": _status_phone_and_bsuid,
