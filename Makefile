@@ -8,7 +8,7 @@ RUN_OK := $(VENV)/.installed-run
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
 
-.PHONY: run test lint gates checkov bench setup browser clean
+.PHONY: run test lint gates checkov bench setup browser clean schema
 
 setup: $(PY_OK) $(NPM_OK)
 
@@ -73,6 +73,10 @@ gates: setup
 # --skip-download: no call to the vendor's platform (offline CI); the checks themselves are local.
 checkov: $(CHECKOV_OK)
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
+# store/schema_names.py (the attribute names the raw stores use) from the pynamodb models of store/models.py.
+schema: setup
+	$(BIN)/python -m numberguard_ops.schema
 
 bench: setup
 	$(BIN)/python -m bench $(ARGS)

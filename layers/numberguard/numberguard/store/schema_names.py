@@ -1,0 +1,265 @@
+"""Every item kind's attribute names, key attributes, DynamoDB types, TTL and index names, for the
+stores that call DynamoDB directly (they must not import pynamodb: cold start).
+
+Generated from store/models.py by `make schema` (python -m numberguard_ops.schema); do not edit.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class NumberItem:
+    """NumberModel (table numberguard-numbers)."""
+
+    HASH_KEY: Final = "pk"
+    BY_ATTENTION: Final = "ByAttention"
+    BY_WABA: Final = "ByWaba"
+    TYPES: Final[dict[str, str]] = {
+        "attention": "S",
+        "attention_at": "N",
+        "ban_at": "N",
+        "banned": "BOOL",
+        "connection": "S",
+        "display_phone_number": "S",
+        "flag_at": "N",
+        "flagged_at": "N",
+        "pk": "S",
+        "portfolio_id": "S",
+        "quality": "S",
+        "quality_at": "N",
+        "registered_at": "N",
+        "restrictions": "M",
+        "restrictions_at": "N",
+        "scope": "S",
+        "updated_at": "N",
+        "waba_id": "S",
+    }
+    attention: Final = "attention"
+    attention_at: Final = "attention_at"
+    ban_at: Final = "ban_at"
+    banned: Final = "banned"
+    connection: Final = "connection"
+    display_phone_number: Final = "display_phone_number"
+    flag_at: Final = "flag_at"
+    flagged_at: Final = "flagged_at"
+    pk: Final = "pk"
+    portfolio_id: Final = "portfolio_id"
+    quality: Final = "quality"
+    quality_at: Final = "quality_at"
+    registered_at: Final = "registered_at"
+    restrictions: Final = "restrictions"
+    restrictions_at: Final = "restrictions_at"
+    scope: Final = "scope"
+    updated_at: Final = "updated_at"
+    waba_id: Final = "waba_id"
+
+
+class WabaItem:
+    """WabaModel (table numberguard-numbers)."""
+
+    HASH_KEY: Final = "pk"
+    TYPES: Final[dict[str, str]] = {
+        "alert_at": "N",
+        "ban_at": "N",
+        "ban_date": "S",
+        "ban_notice": "S",
+        "ban_notice_at": "N",
+        "banned": "BOOL",
+        "last_alert": "S",
+        "last_alert_severity": "S",
+        "last_notice": "S",
+        "notice_at": "N",
+        "pk": "S",
+        "restrictions": "M",
+        "restrictions_at": "N",
+    }
+    alert_at: Final = "alert_at"
+    ban_at: Final = "ban_at"
+    ban_date: Final = "ban_date"
+    ban_notice: Final = "ban_notice"
+    ban_notice_at: Final = "ban_notice_at"
+    banned: Final = "banned"
+    last_alert: Final = "last_alert"
+    last_alert_severity: Final = "last_alert_severity"
+    last_notice: Final = "last_notice"
+    notice_at: Final = "notice_at"
+    pk: Final = "pk"
+    restrictions: Final = "restrictions"
+    restrictions_at: Final = "restrictions_at"
+
+
+class PendingItem:
+    """PendingUpdatesModel (table numberguard-numbers)."""
+
+    HASH_KEY: Final = "pk"
+    TYPES: Final[dict[str, str]] = {
+        "events": "M",
+        "expires_at": "N",
+        "pk": "S",
+    }
+    events: Final = "events"
+    expires_at: Final = "expires_at"
+    pk: Final = "pk"
+
+
+class FacetLogItem:
+    """FacetLogModel (table numberguard-numbers)."""
+
+    HASH_KEY: Final = "pk"
+    TYPES: Final[dict[str, str]] = {
+        "announced": "S",
+        "entries": "M",
+        "initial": "S",
+        "pk": "S",
+        "version": "N",
+    }
+    announced: Final = "announced"
+    entries: Final = "entries"
+    initial: Final = "initial"
+    pk: Final = "pk"
+    version: Final = "version"
+
+
+class CounterItem:
+    """LimitModel (table numberguard-limits)."""
+
+    HASH_KEY: Final = "scope"
+    BY_ATTENTION: Final = "ByAttention"
+    TYPES: Final[dict[str, str]] = {
+        "attention": "S",
+        "attention_at": "N",
+        "buckets": "M",
+        "filled_bucket": "N",
+        "limit": "N",
+        "limit_at": "N",
+        "numbers": "SS",
+        "scope": "S",
+        "tier": "S",
+        "updated_at": "N",
+        "upgrade_announced": "S",
+        "used": "N",
+    }
+    attention: Final = "attention"
+    attention_at: Final = "attention_at"
+    buckets: Final = "buckets"
+    filled_bucket: Final = "filled_bucket"
+    limit: Final = "limit"
+    limit_at: Final = "limit_at"
+    numbers: Final = "numbers"
+    scope: Final = "scope"
+    tier: Final = "tier"
+    updated_at: Final = "updated_at"
+    upgrade_announced: Final = "upgrade_announced"
+    used: Final = "used"
+
+
+class CountedItem:
+    """CountedModel (table numberguard-recipients)."""
+
+    HASH_KEY: Final = "pk"
+    TTL: Final = "expires_at"
+    TYPES: Final[dict[str, str]] = {
+        "claim": "S",
+        "counted_bucket": "N",
+        "counted_until": "N",
+        "expires_at": "N",
+        "phone_number_id": "S",
+        "pk": "S",
+        "slot_reference": "S",
+    }
+    claim: Final = "claim"
+    counted_bucket: Final = "counted_bucket"
+    counted_until: Final = "counted_until"
+    expires_at: Final = "expires_at"
+    phone_number_id: Final = "phone_number_id"
+    pk: Final = "pk"
+    slot_reference: Final = "slot_reference"
+
+
+class WindowItem:
+    """WindowModel (table numberguard-recipients)."""
+
+    HASH_KEY: Final = "pk"
+    TTL: Final = "expires_at"
+    TYPES: Final[dict[str, str]] = {
+        "expires_at": "N",
+        "pk": "S",
+        "service_window_until": "N",
+    }
+    expires_at: Final = "expires_at"
+    pk: Final = "pk"
+    service_window_until: Final = "service_window_until"
+
+
+class HistoryItem:
+    """HistoryEntryModel (table numberguard-history)."""
+
+    HASH_KEY: Final = "phone_number_id"
+    RANGE_KEY: Final = "sk"
+    TTL: Final = "expires_at"
+    OUTBOX: Final = "Outbox"
+    TYPES: Final[dict[str, str]] = {
+        "at": "N",
+        "document": "S",
+        "expires_at": "N",
+        "id": "S",
+        "outbox": "S",
+        "outbox_at": "N",
+        "phone_number_id": "S",
+        "published": "BOOL",
+        "recorded_at": "N",
+        "sk": "S",
+        "type": "S",
+    }
+    at: Final = "at"
+    document: Final = "document"
+    expires_at: Final = "expires_at"
+    id: Final = "id"
+    outbox: Final = "outbox"
+    outbox_at: Final = "outbox_at"
+    phone_number_id: Final = "phone_number_id"
+    published: Final = "published"
+    recorded_at: Final = "recorded_at"
+    sk: Final = "sk"
+    type: Final = "type"
+
+
+class MarkerItem:
+    """HistoryMarkerModel (table numberguard-history)."""
+
+    HASH_KEY: Final = "phone_number_id"
+    RANGE_KEY: Final = "sk"
+    TTL: Final = "expires_at"
+    TYPES: Final[dict[str, str]] = {
+        "expires_at": "N",
+        "phone_number_id": "S",
+        "sk": "S",
+    }
+    expires_at: Final = "expires_at"
+    phone_number_id: Final = "phone_number_id"
+    sk: Final = "sk"
+
+
+class ByAttentionIndex:
+    """Global secondary index ByAttention."""
+
+    NAME: Final = "ByAttention"
+    HASH_KEY: Final = "attention"
+    RANGE_KEY: Final = "attention_at"
+
+
+class ByWabaIndex:
+    """Global secondary index ByWaba."""
+
+    NAME: Final = "ByWaba"
+    HASH_KEY: Final = "waba_id"
+    RANGE_KEY: Final = "display_phone_number"
+
+
+class OutboxIndex:
+    """Global secondary index Outbox."""
+
+    NAME: Final = "Outbox"
+    HASH_KEY: Final = "outbox"
+    RANGE_KEY: Final = "outbox_at"
