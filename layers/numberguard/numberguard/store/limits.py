@@ -1,13 +1,9 @@
 """The limit check's data access: one read, then conditional writes on the scope's counter and the
 counted records, which move together (one aggregate for writing: a transaction spans both).
 
-Items (see store/keys.py):
-- counter item (limits table), one per scope: `limit` (-1 = unlimited), `tier`, `used`,
-  `buckets` {bucket id: recipients whose latest counted send fell in it}. `used` always equals the
-  sum of `buckets`: every write changes both in one UpdateItem.
-- counted record (recipients table) per (scope, recipient): `counted_bucket`, `counted_until`,
-  `slot_reference` (the reference of the send that took the slot), TTL `expires_at`.
-- window record per (phone number, recipient): `service_window_until`, written by the intake.
+Items: the scope's counter (LimitModel: `used` always equals the sum of `buckets`, every write changes
+both in one UpdateItem), counted records (CountedModel) and service windows (WindowModel, written by the
+intake), defined in store/models.py; their keys in store/keys.py.
 """
 
 from __future__ import annotations
@@ -25,6 +21,9 @@ from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store import codec, dynamo, keys
 from numberguard.store.dynamo import StoreUnavailable
 from numberguard.store.items import ATTENTION, RECORD_TTL_SECONDS, number_from_item, recipient_view, usage_from_item
+from numberguard.store.schema_names import CountedItem, CounterItem, WindowItem
+
+C, R = CounterItem, CountedItem  # short: the expressions below read almost as DynamoDB sees them
 
 
 def _n(value: int) -> dict:
@@ -64,13 +63,13 @@ class LimitStore:
         found = dynamo.batch_get(self.client, wanted)
         number_item = next(iter(found.get(self.numbers_table, [])), None)
         limit_item = next(iter(found.get(self.limits_table, [])), None)
-        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
+        by_pk = {codec.s(i, WindowItem.HASH_KEY): i for i in found.get(self.recipients_table, [])}
         records = {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
                                      by_pk.get(keys.window_pk(phone_number_id, r), {})) for r in recipients}
         return Snapshot(
             number=number_from_item(number_item) if number_item else None,
             usage=usage_from_item(limit_item) if limit_item else None,
-            tier=codec.s(limit_item, "tier") if limit_item else None,
+            tier=codec.s(limit_item, C.tier) if limit_item else None,
             records=records,
         )
 
@@ -78,22 +77,21 @@ class LimitStore:
 
     def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]:
         """Take `plan.slots` slots; (True, usage after) or (False, usage as it stood)."""
-        names = {"#limit": "limit", "#cur": str(plan.bucket)}
+        names = {"#limit": C.limit, "#cur": str(plan.bucket)}
         values = {":limit": _n(plan.limit), ":max_used": _n(plan.max_used), ":slots": _n(plan.slots),
                   ":delta": _n(plan.slots - sum(plan.expired.values())), ":zero": _n(0), ":now": _n(now)}
-        conditions = ["#limit = :limit", "used <= :max_used"]
+        conditions = ["#limit = :limit", f"{C.used} <= :max_used"]
         removes = []
         for i, (bucket, count) in enumerate(sorted(plan.expired.items())):
             names[f"#x{i}"] = str(bucket)
             values[f":x{i}"] = _n(count)
-            conditions.append(f"buckets.#x{i} = :x{i}")
-            removes.append(f"buckets.#x{i}")
-        update = (
-            "SET used = used + :delta, buckets.#cur = if_not_exists(buckets.#cur, :zero) + :slots, updated_at = :now"
-        )
+            conditions.append(f"{C.buckets}.#x{i} = :x{i}")
+            removes.append(f"{C.buckets}.#x{i}")
+        update = (f"SET {C.used} = {C.used} + :delta, "
+                  f"{C.buckets}.#cur = if_not_exists({C.buckets}.#cur, :zero) + :slots, {C.updated_at} = :now")
         if plan.attention:
             # Sparse index of scopes the evaluator must look at; set once, cleared by the evaluator.
-            update += ", attention = :due, attention_at = if_not_exists(attention_at, :now)"
+            update += f", {C.attention} = :due, {C.attention_at} = if_not_exists({C.attention_at}, :now)"
             values[":due"] = {"S": ATTENTION}
         if removes:
             update += " REMOVE " + ", ".join(removes)
@@ -126,8 +124,9 @@ class LimitStore:
         """The counter update that gives `slots` back to `bucket`, if it still holds them."""
         return {
             "TableName": self.limits_table, "Key": keys.scope_key(scope),
-            "UpdateExpression": "SET used = used - :n, buckets.#b = buckets.#b - :n, updated_at = :now",
-            "ConditionExpression": "buckets.#b >= :n",
+            "UpdateExpression": (f"SET {C.used} = {C.used} - :n, {C.buckets}.#b = {C.buckets}.#b - :n, "
+                                 f"{C.updated_at} = :now"),
+            "ConditionExpression": f"{C.buckets}.#b >= :n",
             "ExpressionAttributeNames": {"#b": str(bucket)},
             "ExpressionAttributeValues": {":n": _n(slots), ":now": _n(now)},
         }
@@ -159,13 +158,13 @@ class LimitStore:
     def _counter_move(self, scope: str, by_bucket: Counter, new_bucket: int, now: int) -> dict:
         names = {"#to": str(new_bucket)}
         values = {":total": _n(sum(by_bucket.values())), ":zero": _n(0), ":now": _n(now)}
-        sets = ["buckets.#to = if_not_exists(buckets.#to, :zero) + :total", "updated_at = :now"]
+        sets = [f"{C.buckets}.#to = if_not_exists({C.buckets}.#to, :zero) + :total", f"{C.updated_at} = :now"]
         conditions = []
         for i, (bucket, count) in enumerate(sorted(by_bucket.items())):
             names[f"#m{i}"] = str(bucket)
             values[f":m{i}"] = _n(count)
-            sets.append(f"buckets.#m{i} = buckets.#m{i} - :m{i}")
-            conditions.append(f"buckets.#m{i} >= :m{i}")
+            sets.append(f"{C.buckets}.#m{i} = {C.buckets}.#m{i} - :m{i}")
+            conditions.append(f"{C.buckets}.#m{i} >= :m{i}")
         return {"TableName": self.limits_table, "Key": keys.scope_key(scope),
                 "UpdateExpression": "SET " + ", ".join(sets), "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
@@ -175,9 +174,9 @@ class LimitStore:
         """The update that points a counted record at a new bucket, if it still sits in `old_bucket`."""
         return {
             "TableName": self.recipients_table, "Key": keys.counted_key(scope, recipient),
-            "UpdateExpression": ("SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
-                                 "REMOVE slot_reference"),
-            "ConditionExpression": "counted_bucket = :old",
+            "UpdateExpression": (f"SET {R.counted_bucket} = :new, {R.counted_until} = :cu, {R.expires_at} = :exp "
+                                 f"REMOVE {R.slot_reference}"),
+            "ConditionExpression": f"{R.counted_bucket} = :old",
             "ExpressionAttributeValues": {":new": _n(new_bucket), ":old": _n(old_bucket), ":cu": _n(counted_until),
                                           ":exp": _n(now + RECORD_TTL_SECONDS)},
         }
@@ -186,8 +185,8 @@ class LimitStore:
         """Un-count the recipient whose slot `reference` took and give the slot back, atomically."""
         record = {
             "TableName": self.recipients_table, "Key": keys.counted_key(scope, recipient),
-            "UpdateExpression": "REMOVE counted_bucket, counted_until, slot_reference, claim",
-            "ConditionExpression": "slot_reference = :ref AND counted_bucket = :b",
+            "UpdateExpression": f"REMOVE {R.counted_bucket}, {R.counted_until}, {R.slot_reference}, {R.claim}",
+            "ConditionExpression": f"{R.slot_reference} = :ref AND {R.counted_bucket} = :b",
             "ExpressionAttributeValues": {":ref": {"S": reference}, ":b": _n(bucket)},
         }
         for _ in range(dynamo.Budget.TRANSACTION):
@@ -226,8 +225,8 @@ class LimitStore:
                 return stale
             items = [{"Update": {
                 "TableName": self.recipients_table, "Key": keys.counted_key(scope, recipient),
-                "UpdateExpression": "REMOVE slot_reference",
-                "ConditionExpression": "counted_bucket = :b AND slot_reference = :ref",
+                "UpdateExpression": f"REMOVE {R.slot_reference}",
+                "ConditionExpression": f"{R.counted_bucket} = :b AND {R.slot_reference} = :ref",
                 "ExpressionAttributeValues": {":b": _n(bucket), ":ref": {"S": reference}},
             }} for recipient, bucket, reference in entries]
             try:
@@ -254,22 +253,22 @@ class LimitStore:
         """
         values = {":b": _n(bucket), ":cu": _n(counted_until), ":now": _n(now),
                   ":exp": _n(now + RECORD_TTL_SECONDS), ":pn": {"S": phone_number_id}, ":claim": {"S": claim}}
-        update = ("SET counted_bucket = :b, counted_until = :cu, expires_at = :exp, phone_number_id = :pn, "
-                  "claim = :claim")
+        update = (f"SET {R.counted_bucket} = :b, {R.counted_until} = :cu, {R.expires_at} = :exp, "
+                  f"{R.phone_number_id} = :pn, {R.claim} = :claim")
         if reference:
-            update += ", slot_reference = :ref"
+            update += f", {R.slot_reference} = :ref"
             values[":ref"] = {"S": reference}
         else:
-            update += " REMOVE slot_reference"
+            update += f" REMOVE {R.slot_reference}"
         try:
             self._update_item(
                 TableName=self.recipients_table, Key=keys.counted_key(scope, recipient), UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(counted_until) OR counted_until <= :now",
+                ConditionExpression=f"attribute_not_exists({R.counted_until}) OR {R.counted_until} <= :now",
                 ExpressionAttributeValues=values, ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
             if dynamo.condition_failed(err):
-                return codec.s(err.response.get("Item") or {}, "claim") == claim
+                return codec.s(err.response.get("Item") or {}, R.claim) == claim
             raise
         return True
 
@@ -289,10 +288,10 @@ class LimitStore:
         """Write counted records for (recipient, slot reference) pairs, 25 per BatchWriteItem."""
         items = []
         for recipient, reference in entries:
-            item = {**keys.counted_key(scope, recipient), "counted_bucket": _n(bucket),
-                    "counted_until": _n(counted_until), "expires_at": _n(now + RECORD_TTL_SECONDS),
-                    "phone_number_id": {"S": phone_number_id}}
+            item = {**keys.counted_key(scope, recipient), R.counted_bucket: _n(bucket),
+                    R.counted_until: _n(counted_until), R.expires_at: _n(now + RECORD_TTL_SECONDS),
+                    R.phone_number_id: {"S": phone_number_id}}
             if reference:
-                item["slot_reference"] = {"S": reference}
+                item[R.slot_reference] = {"S": reference}
             items.append(item)
         dynamo.batch_put(self.client, self.recipients_table, items)
