@@ -28,7 +28,15 @@ Generated from store/models.py by `{COMMAND}` (python -m numberguard_ops.schema)
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
+
+
+class ItemKind:
+    """What every item kind below has: its key attributes and each attribute's DynamoDB type."""
+
+    HASH_KEY: ClassVar[str]
+    RANGE_KEY: ClassVar[str | None] = None
+    TYPES: ClassVar[dict[str, str]]
 '''
 
 
@@ -42,16 +50,16 @@ def _item_kind(name: str, model: type[Model]) -> list[str]:
     attributes = model.get_attributes()
     hash_key, range_key = _keys(attributes)
     ttl = model._ttl_attribute()
-    lines = ["", "", f"class {name}:",
+    lines = ["", "", f"class {name}(ItemKind):",
              f'    """{model.__name__} (table {model.Meta.table_name})."""', "",
-             f'    HASH_KEY: Final = "{hash_key}"']
+             f'    HASH_KEY = "{hash_key}"']
     if range_key:
-        lines.append(f'    RANGE_KEY: Final = "{range_key}"')
+        lines.append(f'    RANGE_KEY = "{range_key}"')
     if ttl is not None:
         lines.append(f'    TTL: Final = "{ttl.attr_name}"')
     for index in _indexes(model):
         lines.append(f'    {_constant(index.Meta.index_name)}: Final = "{index.Meta.index_name}"')
-    lines.append("    TYPES: Final[dict[str, str]] = {")
+    lines.append("    TYPES = {")
     lines += [f'        "{a.attr_name}": "{a.attr_type}",' for a in attributes.values()]
     lines.append("    }")
     lines += [f'    {python_name}: Final = "{a.attr_name}"' for python_name, a in attributes.items()]

@@ -67,7 +67,7 @@ def scope_key(scope: str) -> dict:
 
 
 def history_key(phone_number_id: str, sort_key: str) -> dict:
-    return {HistoryItem.HASH_KEY: {"S": phone_number_id}, HistoryItem.RANGE_KEY: {"S": sort_key}}
+    return {HistoryItem.phone_number_id: {"S": phone_number_id}, HistoryItem.sk: {"S": sort_key}}
 
 
 def marker_sort_key(change_id: str) -> str:

@@ -6,16 +6,24 @@ Generated from store/models.py by `make schema` (python -m numberguard_ops.schem
 
 from __future__ import annotations
 
-from typing import Final
+from typing import ClassVar, Final
 
 
-class NumberItem:
+class ItemKind:
+    """What every item kind below has: its key attributes and each attribute's DynamoDB type."""
+
+    HASH_KEY: ClassVar[str]
+    RANGE_KEY: ClassVar[str | None] = None
+    TYPES: ClassVar[dict[str, str]]
+
+
+class NumberItem(ItemKind):
     """NumberModel (table numberguard-numbers)."""
 
-    HASH_KEY: Final = "pk"
+    HASH_KEY = "pk"
     BY_ATTENTION: Final = "ByAttention"
     BY_WABA: Final = "ByWaba"
-    TYPES: Final[dict[str, str]] = {
+    TYPES = {
         "attention": "S",
         "attention_at": "N",
         "ban_at": "N",
@@ -55,11 +63,11 @@ class NumberItem:
     waba_id: Final = "waba_id"
 
 
-class WabaItem:
+class WabaItem(ItemKind):
     """WabaModel (table numberguard-numbers)."""
 
-    HASH_KEY: Final = "pk"
-    TYPES: Final[dict[str, str]] = {
+    HASH_KEY = "pk"
+    TYPES = {
         "alert_at": "N",
         "ban_at": "N",
         "ban_date": "S",
@@ -89,11 +97,11 @@ class WabaItem:
     restrictions_at: Final = "restrictions_at"
 
 
-class PendingItem:
+class PendingItem(ItemKind):
     """PendingUpdatesModel (table numberguard-numbers)."""
 
-    HASH_KEY: Final = "pk"
-    TYPES: Final[dict[str, str]] = {
+    HASH_KEY = "pk"
+    TYPES = {
         "events": "M",
         "expires_at": "N",
         "pk": "S",
@@ -103,11 +111,11 @@ class PendingItem:
     pk: Final = "pk"
 
 
-class FacetLogItem:
+class FacetLogItem(ItemKind):
     """FacetLogModel (table numberguard-numbers)."""
 
-    HASH_KEY: Final = "pk"
-    TYPES: Final[dict[str, str]] = {
+    HASH_KEY = "pk"
+    TYPES = {
         "announced": "S",
         "entries": "M",
         "initial": "S",
@@ -121,12 +129,12 @@ class FacetLogItem:
     version: Final = "version"
 
 
-class CounterItem:
+class CounterItem(ItemKind):
     """LimitModel (table numberguard-limits)."""
 
-    HASH_KEY: Final = "scope"
+    HASH_KEY = "scope"
     BY_ATTENTION: Final = "ByAttention"
-    TYPES: Final[dict[str, str]] = {
+    TYPES = {
         "attention": "S",
         "attention_at": "N",
         "buckets": "M",
@@ -154,12 +162,12 @@ class CounterItem:
     used: Final = "used"
 
 
-class CountedItem:
+class CountedItem(ItemKind):
     """CountedModel (table numberguard-recipients)."""
 
-    HASH_KEY: Final = "pk"
+    HASH_KEY = "pk"
     TTL: Final = "expires_at"
-    TYPES: Final[dict[str, str]] = {
+    TYPES = {
         "claim": "S",
         "counted_bucket": "N",
         "counted_until": "N",
@@ -177,12 +185,12 @@ class CountedItem:
     slot_reference: Final = "slot_reference"
 
 
-class WindowItem:
+class WindowItem(ItemKind):
     """WindowModel (table numberguard-recipients)."""
 
-    HASH_KEY: Final = "pk"
+    HASH_KEY = "pk"
     TTL: Final = "expires_at"
-    TYPES: Final[dict[str, str]] = {
+    TYPES = {
         "expires_at": "N",
         "pk": "S",
         "service_window_until": "N",
@@ -192,14 +200,14 @@ class WindowItem:
     service_window_until: Final = "service_window_until"
 
 
-class HistoryItem:
+class HistoryItem(ItemKind):
     """HistoryEntryModel (table numberguard-history)."""
 
-    HASH_KEY: Final = "phone_number_id"
-    RANGE_KEY: Final = "sk"
+    HASH_KEY = "phone_number_id"
+    RANGE_KEY = "sk"
     TTL: Final = "expires_at"
     OUTBOX: Final = "Outbox"
-    TYPES: Final[dict[str, str]] = {
+    TYPES = {
         "at": "N",
         "document": "S",
         "expires_at": "N",
@@ -225,13 +233,13 @@ class HistoryItem:
     type: Final = "type"
 
 
-class MarkerItem:
+class MarkerItem(ItemKind):
     """HistoryMarkerModel (table numberguard-history)."""
 
-    HASH_KEY: Final = "phone_number_id"
-    RANGE_KEY: Final = "sk"
+    HASH_KEY = "phone_number_id"
+    RANGE_KEY = "sk"
     TTL: Final = "expires_at"
-    TYPES: Final[dict[str, str]] = {
+    TYPES = {
         "expires_at": "N",
         "phone_number_id": "S",
         "sk": "S",
