@@ -4,6 +4,7 @@ pynamodb models and must equal what they generate now; the template's tables agr
 from __future__ import annotations
 
 from numberguard.store.models import ITEM_KINDS
+
 from numberguard_ops import schema, template
 
 
