@@ -3,7 +3,10 @@ pynamodb models and must equal what they generate now; the template's tables agr
 
 from __future__ import annotations
 
+import pytest
+from numberguard.store.guarded import guarded_set
 from numberguard.store.models import ITEM_KINDS
+from numberguard.store.schema_names import NumberItem, WabaItem
 
 from numberguard_ops import schema, template
 
@@ -50,3 +53,12 @@ def test_every_model_matches_its_table_in_the_template():
         ttl = model._ttl_attribute()
         if ttl is not None:
             assert table["ttl_attribute"] == ttl.attr_name, name
+
+
+def test_a_facet_write_naming_an_attribute_the_model_lacks_is_refused_before_any_call():
+    with pytest.raises(ValueError, match="NumberItem has no attribute qualty, qualty_at"):
+        guarded_set(None, "numbers", NumberItem, {"pk": {"S": "1"}}, "qualty", {"qualty": "GREEN"}, (), 1,
+                    must_exist=True)
+    with pytest.raises(ValueError, match="WabaItem has no attribute flagged_at"):
+        guarded_set(None, "numbers", WabaItem, {"pk": {"S": "WABA#1"}}, "ban", {"banned": True}, ("flagged_at",), 1,
+                    must_exist=False)
