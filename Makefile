@@ -8,7 +8,7 @@ RUN_OK := $(VENV)/.installed-run
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
 
-.PHONY: run test lint gates checkov bench setup browser clean schema
+.PHONY: run test lint gates checkov bench setup browser clean layer-lock schema
 
 setup: $(PY_OK) $(NPM_OK)
 
@@ -39,9 +39,34 @@ $(CHECKOV_OK):
 	@rm -f $(CHECKOV_VENV)/.installed-*
 	@touch $@
 
+# SAM CLI (`sam build`, `sam validate --lint`) lives in a virtualenv of its own like checkov: its own
+# boto3 pin cannot share .venv's. SAM_CLI_TELEMETRY=0: the build reaches nothing but the package index.
+SAM_VERSION := 1.170.0
+SAM_VENV    := .tools/sam
+SAM_OK      := $(SAM_VENV)/.installed-$(SAM_VERSION)
+export SAM_CLI_TELEMETRY := 0
+
+$(SAM_OK):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "aws-sam-cli==$(SAM_VERSION)"
+	@# The tests point SAM's config folder here: its weekly update check is never due (no call from CI).
+	@mkdir -p $(SAM_VENV)/app && echo '{"lastVersionCheck": 4102444800.0, "telemetryEnabled": false}' \
+		> $(SAM_VENV)/app/metadata.json
+	@rm -f $(SAM_VENV)/.installed-*
+	@touch $@
+
+# `make test` builds with the pinned SAM CLI (tests/infra/test_built_artifact.py runs `sam build`).
+test: $(SAM_OK)
+
 $(NPM_OK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The layer's lock (layers/numberguard/requirements.txt, what `sam build` installs): requirements.in and
+# everything it needs on Lambda, at the versions installed here. After changing requirements.in.
+layer-lock: $(PY_OK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r layers/numberguard/requirements.in
+	$(BIN)/python -m numberguard_ops.layer_lock --write
 
 run: $(RUN_OK) $(NPM_OK)
 	$(BIN)/numberguard local $(ARGS)
@@ -69,10 +94,11 @@ gates: setup
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 
-# Every skipped check carries its reason inline and in docs/security.md (tests/infra keeps them equal).
+# Checks skipped stack-wide are in .checkov.yaml (reasons in docs/security.md), one resource's inline.
 # --skip-download: no call to the vendor's platform (offline CI); the checks themselves are local.
 checkov: $(CHECKOV_OK)
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation \
+		--skip-download --compact --quiet
 
 # store/schema_names.py (the attribute names the raw stores use) from the pynamodb models of store/models.py.
 schema: setup

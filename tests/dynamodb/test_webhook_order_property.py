@@ -134,7 +134,7 @@ class World:
         from numberguard.webhooks import events_of, parse_envelope
 
         body = json.dumps({"object": "whatsapp_business_account", "entry": entries}).encode()
-        self.intake.apply([e for entry in parse_envelope(body) for e in events_of(entry)])
+        self.intake.apply([e for entry in parse_envelope(body) for e in events_of(entry, int(self.intake.clock()))])
 
     def state(self) -> dict:
         """Everything stored, less the bookkeeping that depends on how many writes it took."""

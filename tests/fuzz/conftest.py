@@ -26,7 +26,9 @@ FUZZ = settings.get_profile("fuzz")
 PER_EXAMPLE = 10
 
 
-# The webhook function's world on moto (tables, archive bucket, SecureString secrets, topic).
+# The webhook function's world on moto (tables, archive bucket, SecureString secrets, topic), and
+# DynamoDB Local with fresh tables (test_fuzz_poison: values moto would store but DynamoDB refuses).
+from tests.dynamodb.conftest import ddb_stack, dynamodb_local  # noqa: E402, F401
 from tests.integration.conftest import webhook_world  # noqa: E402, F401
 
 

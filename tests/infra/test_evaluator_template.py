@@ -51,7 +51,8 @@ def test_failed_runs_go_to_an_encrypted_dead_letter_queue_without_lambda_retries
     assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
     function = cfn["Resources"]["EvaluatorFunction"]["Properties"]
     assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["EvaluatorDeadLetterQueue", "Arn"]}}
-    [invoke_config] = of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    [invoke_config] = [config for config in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+                       if config["Properties"]["FunctionName"] == {"Ref": "EvaluatorFunction"}]
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0  # the next scheduled run is the retry
 
 

@@ -21,7 +21,7 @@ EXPECTED = {
     ("ssm:GetParameter", "parameter:AppSecretParameterName"),
     ("ssm:GetParameter", "parameter:VerifyTokenParameterName"),
     ("sns:Publish", "NotificationTopic"),
-    # SAM's DeadLetterQueue grant: an EUM Social update that fails Lambda's async retries is kept.
+    # SAM's grant for the on-failure destination: an EUM Social update that fails Lambda's async retries is kept.
     ("sqs:SendMessage", "WebhookDeadLetterQueue"),
 }
 

@@ -4,7 +4,7 @@ that give up (StoreUnavailable) instead of spinning when DynamoDB keeps returnin
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
 from numberguard.store import dynamo
 
 
@@ -36,6 +36,30 @@ def test_throttling_timeouts_5xx_and_conflicts_are_transient(err):
 ])
 def test_failed_conditions_and_bad_requests_are_not(err):
     assert not dynamo.is_transient(err)
+
+
+@pytest.mark.parametrize("err,code", [
+    (client_error("ValidationException"), "ValidationException"),  # a key over its size, an item over 400 KB
+    (client_error("ItemCollectionSizeLimitExceededException"), "ItemCollectionSizeLimitExceededException"),
+    (client_error("TransactionCanceledException", reasons=["None", "ValidationError"]),
+     "TransactionCanceledException"),
+    (ParamValidationError(report="Invalid length for parameter Key.pk.S"), "ParamValidationError"),
+])
+def test_a_request_refused_for_what_it_carries_is_refused_for_good(err, code):
+    assert dynamo.refused_for_good(err) == code
+    assert not dynamo.is_transient(err)
+
+
+@pytest.mark.parametrize("err", [
+    client_error("ProvisionedThroughputExceededException"), client_error("ThrottlingException"),
+    client_error("InternalServerError", 500), client_error("TransactionConflictException"),
+    client_error("TransactionCanceledException", reasons=["None", "TransactionConflict"]),
+    client_error("TransactionCanceledException", reasons=["ConditionalCheckFailed"]),
+    client_error("AccessDeniedException"), client_error("ResourceNotFoundException"),  # the deployment's: retried
+    ReadTimeoutError(endpoint_url="http://127.0.0.1:1"), ValueError("a bug"),
+])
+def test_everything_else_is_not_refused_for_good(err):
+    assert dynamo.refused_for_good(err) is None
 
 
 def test_cancellation_reasons_name_the_item_whose_condition_failed():

@@ -10,8 +10,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pins(name: str) -> list[str]:
-    lines = (ROOT / name).read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    """The pins of a requirements file, those of the files it includes (`-r`) among them."""
+    pins = []
+    for line in (ROOT / name).read_text().splitlines():
+        line = line.strip()
+        if line.startswith("-r "):
+            pins += _pins(line[3:].strip())
+        elif line and not line.startswith("#"):
+            pins.append(line)
+    return pins
 
 
 def test_local_mode_installs_moto_with_the_extras_of_every_service_it_serves():

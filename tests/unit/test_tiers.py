@@ -88,6 +88,12 @@ def test_a_non_positive_count_says_what_is_allowed():
         parse_limit(-7)
 
 
+@pytest.mark.parametrize("raw", [10**40, "9" * 5_000, "TIER_" + "9" * 20 + "K", 10**9 + 1])
+def test_a_limit_no_store_could_hold_is_refused_in_words(raw):
+    with pytest.raises(LimitSpellingError, match="not a messaging limit"):
+        parse_limit(raw)
+
+
 def test_limit_of_tier_refuses_a_tier_that_sets_no_limit():
     assert limit_of_tier("TIER_10K") == MessagingLimit("TIER_10K", 10_000)
     with pytest.raises(LimitSpellingError, match="sets no limit"):

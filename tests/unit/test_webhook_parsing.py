@@ -23,10 +23,11 @@ from numberguard.webhooks import (
 from tests.webhooks import COPIES, SHARED, reference_body, reference_names
 
 WABA = "102290129340398"
+RECEIVED_AT = 1_760_000_000  # when the test delivery arrived
 
 
 def events(doc: dict) -> list[ev.Event]:
-    return [e for entry in parse_envelope(json.dumps(doc).encode()) for e in events_of(entry)]
+    return [e for entry in parse_envelope(json.dumps(doc).encode()) for e in events_of(entry, RECEIVED_AT)]
 
 
 def one_change(field: str, value: dict, time: int | None = 1750000000) -> dict:
@@ -191,8 +192,8 @@ def test_inbound_statuses_and_errors():
 
 def test_one_unreadable_message_does_not_hide_its_neighbours():
     value = {"metadata": {"phone_number_id": "1"},
-             "messages": [{"from": "1", "id": "wamid.A", "timestamp": "soon"},
-                          {"from": "2", "id": "wamid.B", "timestamp": "1749416384"}]}
+             "messages": [{"from": "16505551234", "id": "wamid.A", "timestamp": "soon"},
+                          {"from": "16505551235", "id": "wamid.B", "timestamp": "1749416384"}]}
     bad, good = events(one_change("messages", value, time=None))
     assert isinstance(bad, ev.Unrecognised) and "timestamp" in bad.reason
     assert isinstance(good, ev.InboundMessage)
@@ -200,7 +201,7 @@ def test_one_unreadable_message_does_not_hide_its_neighbours():
 
 def test_eum_social_message_is_the_entry_it_wraps():
     (event,) = [e for entry in parse_eum_social(reference_body("eum-social-sns-message.json").decode())
-                for e in events_of(entry)]
+                for e in events_of(entry, RECEIVED_AT)]
     assert isinstance(event, ev.InboundMessage)
     assert (event.phone_number_id, event.sender, event.at) == ("106540352242922", "12065550102", 1723506035)
     with pytest.raises(EnvelopeError, match="whatsAppWebhookEntry"):
@@ -230,3 +231,101 @@ def test_other_fields_are_read():
     assert (alert.severity, alert.status) == ("WARNING", "ACTIVE")
     (unknown,) = events(one_change("flows", {"event": "FLOW_STATUS_CHANGE"}))
     assert isinstance(unknown, ev.Unrecognised) and unknown.field_name == "flows"
+
+
+LONG = "1" * 5_000
+MESSAGES = {"metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "messages": [{"from": "16505551234", "id": "wamid.A", "timestamp": "1749416383", "type": "text"}],
+            "statuses": [{"id": "wamid.B", "status": "failed", "timestamp": "1749416384",
+                          "recipient_id": "16505551234", "biz_opaque_callback_data": "send-1"}]}
+EVERY_ID = [
+    ("messages", ("metadata", "phone_number_id"), "metadata.phone_number_id is 5,000 characters long"),
+    ("messages", ("messages", 0, "from"), "from is 5,000 characters long"),
+    ("messages", ("messages", 0, "id"), "id is 5,000 characters long"),
+    ("messages", ("messages", 0, "timestamp"), "timestamp must be Unix seconds"),
+    ("messages", ("statuses", 0, "id"), "id is 5,000 characters long"),
+    ("messages", ("statuses", 0, "recipient_id"), "recipient_id is 5,000 characters long"),
+    ("messages", ("statuses", 0, "status"), "status is 5,000 characters long"),
+    ("messages", ("statuses", 0, "biz_opaque_callback_data"), "biz_opaque_callback_data is 5,000 characters long"),
+    ("phone_number_quality_update", ("display_phone_number",), "display_phone_number is 5,000 characters long"),
+    ("phone_number_quality_update", ("event",), "event is 5,000 characters long"),
+    ("phone_number_quality_update", ("current_limit",), "current_limit: not a messaging limit"),
+    ("message_template_quality_update", ("message_template_id",), "message_template_id is 5,000 characters long"),
+    ("message_template_quality_update", ("message_template_name",), "message_template_name is 5,000 characters"),
+    ("account_update", ("restriction_info", 0, "restriction_type"), "restriction_type is 5,000 characters long"),
+    ("account_update", ("ban_info", "waba_ban_date"), "waba_ban_date is 5,000 characters long"),
+    ("phone_number_name_update", ("requested_verified_name",), "requested_verified_name is 5,000 characters long"),
+]
+VALUES = {
+    "messages": MESSAGES,
+    "phone_number_quality_update": {"display_phone_number": "15550783881", "event": "FLAGGED",
+                                    "current_limit": "TIER_1K"},
+    "message_template_quality_update": {"message_template_id": 806312974732579,
+                                        "message_template_name": "welcome_template", "new_quality_score": "RED"},
+    "phone_number_name_update": {"display_phone_number": "15550783881", "decision": "APPROVED",
+                                 "requested_verified_name": "Lucky Shrub"},
+}
+
+
+def _account_value(path: tuple) -> dict:
+    if path[0] == "ban_info":
+        return {"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": "DISABLE", "waba_ban_date": "x"}}
+    return {"event": "ACCOUNT_RESTRICTION",
+            "restriction_info": [{"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": 1}]}
+
+
+@pytest.mark.parametrize("field,path,reason", EVERY_ID, ids=[" ".join(map(str, p)) for _, p, _ in EVERY_ID])
+def test_an_oversized_value_in_any_id_position_makes_its_update_unrecognised(field, path, reason):
+    value = json.loads(json.dumps(VALUES.get(field) or _account_value(path)))
+    parent = value
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = LONG
+    out = events(one_change(field, value))
+    refused = [e for e in out if isinstance(e, ev.Unrecognised)]
+    assert len(refused) == 1 and reason in refused[0].reason, out
+    assert LONG not in refused[0].reason  # named by its length, never echoed
+    for event in out:  # nothing else carries the value
+        assert LONG not in json.dumps(event.__dict__, default=str)
+
+
+def test_an_oversized_entry_id_makes_every_update_of_the_entry_unrecognised():
+    doc = one_change("messages", MESSAGES)
+    doc["entry"][0]["id"] = LONG
+    (only,) = events(doc)
+    assert isinstance(only, ev.Unrecognised) and only.waba_id == ""
+    assert only.reason == "entry.id is 5,000 characters long; a Meta id has at most 32 digits"
+
+
+@pytest.mark.parametrize("time", [None, "yesterday", -1, 0, 10**12, float("nan"), True])
+def test_an_entry_without_a_usable_time_is_stamped_with_its_arrival(time):
+    doc = one_change("phone_number_quality_update", VALUES["phone_number_quality_update"], time=None)
+    if time is not None:
+        doc["entry"][0]["time"] = time
+    (update,) = events(doc)
+    assert (update.at, update.arrival) == (RECEIVED_AT, True)
+    (timed,) = events(one_change("phone_number_quality_update", VALUES["phone_number_quality_update"]))
+    assert (timed.at, timed.arrival) == (1750000000, False)
+
+
+def test_the_dedup_key_of_a_timeless_update_does_not_depend_on_its_arrival():
+    doc = one_change("phone_number_quality_update", VALUES["phone_number_quality_update"], time=None)
+    entry = parse_envelope(json.dumps(doc).encode())[0]
+    assert events_of(entry, 1)[0].dedup_key == events_of(entry, 2)[0].dedup_key
+
+
+def test_a_reference_longer_than_the_check_takes_is_not_a_slot_reference():
+    value = json.loads(json.dumps(MESSAGES))
+    value["statuses"][0]["biz_opaque_callback_data"] = "r" * 300  # Meta carries up to 512
+    status = [e for e in events(one_change("messages", value)) if isinstance(e, ev.MessageStatus)]
+    assert status[0].reference is None
+
+
+def test_a_group_status_names_the_group_and_nothing_else_passes_for_a_recipient():
+    value = json.loads(json.dumps(MESSAGES))
+    value["statuses"][0].update(recipient_type="group", recipient_id="Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAz")
+    (status,) = [e for e in events(one_change("messages", value)) if isinstance(e, ev.MessageStatus)]
+    assert status.recipient == "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAz"
+    value["statuses"][0].pop("recipient_type")
+    refused = [e for e in events(one_change("messages", value)) if isinstance(e, ev.Unrecognised)]
+    assert "recipient_id" in refused[0].reason

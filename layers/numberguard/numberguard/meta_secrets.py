@@ -19,13 +19,33 @@ class Secrets(Protocol):
     def verify_token(self) -> str: ...
 
 
+_bounded: list[object] = []  # the providers made here (Powertools' own would wait 60 s a read)
+
+
+def _bound(kind: str) -> None:
+    """Powertools' default provider of `kind` ("ssm" or "secrets") on a client whose calls end inside
+    the webhook's Timeout (budgets.WEBHOOK_SSM): a slow read answers 503, never a Lambda timeout.
+    It stays Powertools' default, so `parameters.clear_caches()` still forgets what it read."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    from numberguard.budgets import WEBHOOK_SSM
+
+    if DEFAULT_PROVIDERS.get(kind) not in _bounded:
+        provider = (SSMProvider if kind == "ssm" else SecretsProvider)(boto_config=WEBHOOK_SSM.config())
+        DEFAULT_PROVIDERS[kind] = provider
+        _bounded.append(provider)
+
+
 def _fetch(name: str) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     try:
         if name.startswith("arn:aws:secretsmanager:") or name.startswith("secretsmanager:"):
+            _bound("secrets")
             value = parameters.get_secret(name.removeprefix("secretsmanager:"), max_age=CACHE_SECONDS)
         else:
+            _bound("ssm")
             value = parameters.get_parameter(name, decrypt=True, max_age=CACHE_SECONDS)
     except Exception as err:  # GetParameterError, throttling, network: all mean "not now"
         raise SecretUnavailable(f"could not read secret {name!r}: {type(err).__name__}") from None

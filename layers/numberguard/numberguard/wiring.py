@@ -48,23 +48,37 @@ class Parts:
 
     # ---- stores -----------------------------------------------------------------------------
 
+    # Each client's timeouts and attempts end its calls inside the function's Timeout (budgets.py).
+
     @cached_property
     def client(self) -> Any:
+        """The stores' DynamoDB client (webhook, evaluator, CLI, local mode)."""
+        from numberguard.budgets import STORES_DYNAMODB
         from numberguard.store.client import dynamodb_client
 
-        return dynamodb_client(self.settings)
+        return dynamodb_client(self.settings, STORES_DYNAMODB.config(max_pool_connections=64))
+
+    @cached_property
+    def check_client(self) -> Any:
+        """The check's DynamoDB client: a hung DynamoDB still gets the sender an answer within 5 s."""
+        from numberguard.budgets import CHECK_DYNAMODB
+        from numberguard.store.client import dynamodb_client
+
+        return dynamodb_client(self.settings, CHECK_DYNAMODB.config(max_pool_connections=64))
 
     @cached_property
     def limit_store(self) -> LimitStore:
         from numberguard.store.limits import LimitStore
 
         cfg = self.settings
-        return LimitStore(self.client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
-                          limits_table=cfg.limits_table)
+        return LimitStore(self.check_client, numbers_table=cfg.numbers_table,
+                          recipients_table=cfg.recipients_table, limits_table=cfg.limits_table)
 
     @cached_property
     def stores(self) -> Stores:
-        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs."""
+        """One store per aggregate: numbers, scope limits, service windows, WABAs, history, facet logs,
+        first arrivals."""
+        from numberguard.store.arrivals import ArrivalStore
         from numberguard.store.facetlogs import FacetLogStore
         from numberguard.store.history import HistoryStore
         from numberguard.store.numbers import NumberStore
@@ -76,7 +90,8 @@ class Parts:
         cfg, client = self.settings, self.client
         return Stores(numbers=NumberStore(client, cfg.numbers_table), scopes=ScopeStore(client, cfg.limits_table),
                       windows=WindowStore(client, cfg.recipients_table), wabas=WabaStore(client, cfg.numbers_table),
-                      history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table))
+                      history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table),
+                      arrivals=ArrivalStore(client, cfg.recipients_table))
 
     @cached_property
     def registry(self) -> RegistryStore:
@@ -97,14 +112,11 @@ class Parts:
 
             return KeepInOutbox()
         import boto3
-        from botocore.config import Config
 
+        from numberguard.budgets import NOTIFY_SNS
         from numberguard.notify.publisher import SnsPublisher
 
-        # Bounded: a publish ends well inside the outbox's grace, so the outbox never publishes again what
-        # a slow writer is still publishing. One SDK attempt: SnsPublisher retries only what SNS refused.
-        bounded = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 1})
-        return SnsPublisher(boto3.client("sns", region_name=self.settings.region, config=bounded),
+        return SnsPublisher(boto3.client("sns", region_name=self.settings.region, config=NOTIFY_SNS.config()),
                             self.settings.notification_topic_arn)
 
     @cached_property
@@ -113,13 +125,12 @@ class Parts:
         if self._receipt_queue is not None or not self.settings.notification_receipt_queue_url:
             return self._receipt_queue
         import boto3
-        from botocore.config import Config
 
+        from numberguard.budgets import RECEIPTS_SQS
         from numberguard.notify.receipts import SqsReceiptQueue
 
-        config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-        return SqsReceiptQueue(boto3.client("sqs", region_name=self.settings.region, config=config),
-                               self.settings.notification_receipt_queue_url)
+        sqs = boto3.client("sqs", region_name=self.settings.region, config=RECEIPTS_SQS.config())
+        return SqsReceiptQueue(sqs, self.settings.notification_receipt_queue_url)
 
     @cached_property
     def archive(self) -> Archive:
@@ -127,9 +138,11 @@ class Parts:
             return self._archive
         import boto3
 
+        from numberguard.budgets import WEBHOOK_S3
         from numberguard.store.archive import S3Archive
 
-        return S3Archive(boto3.client("s3", region_name=self.settings.region), self.settings.archive_bucket)
+        s3 = boto3.client("s3", region_name=self.settings.region, config=WEBHOOK_S3.config())
+        return S3Archive(s3, self.settings.archive_bucket)
 
     @cached_property
     def secrets(self) -> Secrets:

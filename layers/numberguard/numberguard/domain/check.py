@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, overload
 
+from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
 from numberguard.domain.status import Connection
 from numberguard.domain.window import ScopeUsage, Window
 
 MAX_BATCH = 1000
-MAX_REFERENCE = 256
+MAX_REFERENCE = ids.MAX_CHECK_REFERENCE
 
 
 class Decision(StrEnum):
@@ -67,22 +67,17 @@ class ReleaseRequest:
     reference: str
 
 
-_PHONE = re.compile(r"^\+?[1-9][0-9]{6,14}$")  # ASCII digits only: one key per person
-_NUMBER_ID = re.compile(r"^[0-9]{1,32}$")
 _CHECK_FIELDS = {"action", "phone_number_id", "recipient", "recipients", "message", "reference", "dry_run"}
 _RELEASE_FIELDS = {"action", "phone_number_id", "recipient", "reference"}
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    """A caller's value as echoed in an error: repr, cut short (an answer never mirrors a huge input)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
+_shown = ids.shown  # a caller's value as echoed in an error: an answer never mirrors a huge input
 
 
 def echoed_number_id(payload: Any) -> str | None:
     """The payload's phone_number_id for a rejection's answer, only when it is a well-formed id."""
     value = payload.get("phone_number_id") if isinstance(payload, dict) else None
-    if isinstance(value, str) and _NUMBER_ID.match(value.strip()):
+    if isinstance(value, str) and ids.is_meta_id(value.strip()):
         return value.strip()
     return None
 
@@ -115,7 +110,7 @@ def _text(payload: dict, name: str, *, required: bool = True, max_len: int = 64)
 
 def _phone_number_id(payload: dict) -> str:
     value = _text(payload, "phone_number_id")
-    if not _NUMBER_ID.match(value):
+    if not ids.is_meta_id(value):
         raise InvalidRequest(f"'phone_number_id' must be the number's Meta id (digits only), got {value!r}")
     return value
 
@@ -124,7 +119,7 @@ def _recipient(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"'{where}' must be a phone number string, got {_type_name(value)}")
     text = value.strip()
-    if not _PHONE.match(text):
+    if not ids.is_phone_number(text):  # ASCII digits only: one key per person
         raise InvalidRequest(
             f"'{where}' is not a phone number: {value[:40]!r} (expected the WhatsApp id: "
             "country code and number, digits only, e.g. '16505551234')"

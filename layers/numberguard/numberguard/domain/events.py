@@ -3,15 +3,34 @@
 Every event carries `at` (epoch seconds, the event's own time: the entry's `time` for management
 fields, the message's `timestamp` for messages) and `dedup_key` (stable across Meta's retries:
 a hash of WABA id + time + field + value for management fields, the wamid for inbound messages,
-wamid + status for statuses).
+wamid + status for statuses). An entry without a usable `time` gives its events the time
+numberguard first received them instead, and `arrival` says so (the intake finds the first
+arrival of a redelivery by its dedup key, which does not depend on the arrival).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from numberguard.domain.tiers import MessagingLimit
+
+# Keys sort by event time written as 11 digits (facet logs, history): a later time cannot be ordered.
+MAX_EVENT_TIME = 99_999_999_999
+
+
+def usable_time(raw: object) -> int | None:
+    """Unix seconds when `raw` is a time numberguard can order by (a whole number 1..MAX_EVENT_TIME), else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, float) and math.isfinite(raw):
+        raw = int(raw)
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= 11:
+        raw = int(raw.strip())
+    if isinstance(raw, int) and 0 < raw <= MAX_EVENT_TIME:
+        return raw
+    return None
 
 
 @dataclass(frozen=True)
@@ -19,6 +38,8 @@ class Event:
     waba_id: str
     at: int
     dedup_key: str
+    # True when Meta sent no usable time: `at` is when numberguard first received the update.
+    arrival: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,11 @@ class LimitSpellingError(ValueError):
     pass
 
 
-_TIER_NAME = re.compile(r"^TIER_(\d+)(K?)$")
+_TIER_NAME = re.compile(r"^TIER_([0-9]+)(K?)$")
+# Meta's limits top out at 100K (then unlimited); anything past a billion is not a limit and would
+# not fit the store's numbers. Spellings are short: a long one is refused before it is parsed.
+MAX_LIMIT_COUNT = 1_000_000_000
+MAX_SPELLING = 32
 
 
 def _tier_for_count(count: int) -> str:
@@ -83,17 +87,19 @@ def parse_limit(raw: object) -> MessagingLimit | None:
         return _from_count(int(raw))
     if not isinstance(raw, str):
         raise LimitSpellingError(f"not a messaging limit: {raw!r}")
+    if len(raw) > MAX_SPELLING:
+        raise LimitSpellingError(f"not a messaging limit: {len(raw):,} characters (a limit is at most {MAX_SPELLING})")
     text = raw.strip().upper()
     if text in ("TIER_NOT_SET", "NOT_SET", ""):
         return None
     if text in ("TIER_UNLIMITED", "UNLIMITED"):
         return MessagingLimit("TIER_UNLIMITED", None)
-    if re.fullmatch(r"-?\d+", text):
+    if re.fullmatch(r"-?[0-9]+", text):
         return _from_count(int(text))
     match = _TIER_NAME.match(text)
     if match:
         count = int(match.group(1)) * (1000 if match.group(2) else 1)
-        if count <= 0:
+        if not 0 < count <= MAX_LIMIT_COUNT:
             raise LimitSpellingError(f"not a messaging limit: {raw!r}")
         return MessagingLimit(text, count)
     raise LimitSpellingError(
@@ -105,8 +111,9 @@ def parse_limit(raw: object) -> MessagingLimit | None:
 def _from_count(count: int) -> MessagingLimit | None:
     if count == -1:
         return MessagingLimit("TIER_UNLIMITED", None)
-    if count <= 0:
-        raise LimitSpellingError(f"not a messaging limit: {count} (must be positive, or -1 for unlimited)")
+    if not 0 < count <= MAX_LIMIT_COUNT:
+        raise LimitSpellingError(f"not a messaging limit: {str(count)[:20]} (must be positive, or -1 for unlimited; "
+                                 f"at most {MAX_LIMIT_COUNT:,})")
     return MessagingLimit(_tier_for_count(count), count)
 
 

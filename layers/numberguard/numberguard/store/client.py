@@ -12,17 +12,20 @@ from numberguard.config import Settings
 _lock = threading.Lock()
 _clients: dict[tuple, object] = {}
 
-# The check sits in front of every send: fail fast rather than hang the sender.
+# What a client gets when its caller names no budget: the stores' (numberguard/budgets.py
+# STORES_DYNAMODB, which wiring passes); the check passes its own, shorter one.
 CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=3,
+    retries={"mode": "standard", "total_max_attempts": 3},
     max_pool_connections=64,
 )
 
 
-def dynamodb_client(settings: Settings):
-    key = (settings.dynamodb_endpoint, settings.region)
+def dynamodb_client(settings: Settings, config: Config = CLIENT_CONFIG):
+    """One client per endpoint, region and budget, shared by every store of the process."""
+    key = (settings.dynamodb_endpoint, settings.region, config.connect_timeout, config.read_timeout,
+           repr(sorted((config.retries or {}).items())))
     client = _clients.get(key)
     if client is None:
         with _lock:
@@ -33,7 +36,7 @@ def dynamodb_client(settings: Settings):
                     "dynamodb",
                     region_name=settings.region,
                     endpoint_url=settings.dynamodb_endpoint,
-                    config=CLIENT_CONFIG,
+                    config=config,
                 )
                 _clients[key] = client
     return client

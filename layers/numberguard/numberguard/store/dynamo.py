@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 T = TypeVar("T")
 
@@ -29,6 +29,11 @@ TRANSIENT_CODES = frozenset({
     "RequestTimeoutException", TRANSACTION_CONFLICT, "TransactionInProgressException",
     "ReplicatedWriteConflictException",
 })
+# Codes of a request refused for what it carries (a key over DynamoDB's size limit, an item over
+# 400 KB): the same write fails the same way every time, so no retry can fix it.
+REFUSED_CODES = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
+# A transaction cancelled only for such reasons ("None": the items that did not cause it).
+REFUSED_REASONS = frozenset({"ValidationError", "ItemCollectionSizeLimitExceeded", "None"})
 
 
 class StoreUnavailable(RuntimeError):
@@ -75,6 +80,8 @@ def failed_at(reasons: Sequence[str], index: int) -> bool:
 def is_transient(err: BaseException) -> bool:
     """A failure a retry may fix (throttling, timeouts, 5xx, conflicts), as opposed to a bad request or a
     condition that did not hold."""
+    if isinstance(err, ParamValidationError):  # the SDK refused the request before sending it
+        return False
     if isinstance(err, StoreUnavailable | BotoCoreError | ConnectionError | TimeoutError):
         return True
     if not isinstance(err, ClientError):
@@ -83,6 +90,24 @@ def is_transient(err: BaseException) -> bool:
         return True
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return isinstance(status, int) and status >= 500
+
+
+def refused_for_good(err: BaseException) -> str | None:
+    """The code of a refusal no retry can fix (the request is invalid for what it carries), else None.
+
+    Not transient and not this: the deployment's faults (access denied, a missing table), which a
+    retry after the operator's fix does fix, and bugs.
+    """
+    if isinstance(err, ParamValidationError):
+        return "ParamValidationError"
+    if not isinstance(err, ClientError):
+        return None
+    if code(err) in REFUSED_CODES:
+        return code(err)
+    reasons = set(cancellation_reasons(err))
+    if reasons and reasons <= REFUSED_REASONS and reasons != {"None"}:
+        return TRANSACTION_CANCELED
+    return None
 
 
 def backoff(attempt: int) -> None:

@@ -2,7 +2,8 @@
 
 Numbers table: a number `<phone_number_id>`, its WABA `WABA#<waba_id>`, updates for a display number
 nobody registered yet `PENDING#<waba_id>#<display>`, facet logs `LOG#<subject>#<facet>`.
-Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`.
+Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`,
+first arrivals of updates Meta sent without a time `a#<dedup_key>`.
 Limits table: one counter per scope. History table: (phone_number_id, sort key).
 """
 
@@ -72,3 +73,9 @@ def history_key(phone_number_id: str, sort_key: str) -> dict:
 
 def marker_sort_key(change_id: str) -> str:
     return f"{MARKER_PREFIX}{change_id}"
+
+
+def arrival_key(dedup_key: str) -> dict:
+    # The first arrival of an update Meta sent without a time (recipients table: keyed by pk, with TTL).
+    # The dedup key is a 32-character hash: the key stays far below DynamoDB's 2,048 bytes.
+    return {"pk": {"S": f"a#{dedup_key}"}}

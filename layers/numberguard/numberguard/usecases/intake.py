@@ -30,30 +30,59 @@ from numberguard.domain.records import WabaFacets
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
+from numberguard.store.dynamo import refused_for_good
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
 PARALLEL_WRITES = 16  # independent conditional writes in flight at once (windows, announcements)
 WINDOWS_PER_CALL = 100  # service windows read (BatchGetItem) and written (a transaction) per call
+# Events whose time orders what is stored (facet logs, watermarks): without a time of their own they
+# take their first arrival's. The others (logged, counted) keep this delivery's arrival.
+ORDERED_BY_TIME = (ev.QualityUpdate, ev.CapabilityUpdate, ev.AccountBan, ev.AccountRestriction,
+                   ev.AccountNotice, ev.AccountAlert)
+ARRIVAL_NOTE = "(time of arrival: Meta sent no time)"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An update the store refused for good (a retry cannot fix it): recorded, the rest applied."""
+
+    update: str  # the event's kind
+    dedup_key: str
+    code: str  # DynamoDB's error code
+    message: str
 
 
 @dataclass
 class IntakeSummary:
     counts: Counter = field(default_factory=Counter)
     changes: list[Change] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"counts": {k: v for k, v in sorted(self.counts.items()) if v}, "changes": len(self.changes)}
+
+    def merge(self, other: IntakeSummary) -> None:
+        self.counts.update(other.counts)
+        self.changes.extend(other.changes)
+        self.refused.extend(other.refused)
+
+    def refuse(self, event: ev.Event, err: BaseException) -> None:
+        self.counts["refused_by_store"] += 1
+        self.refused.append(Refusal(type(event).__name__, event.dedup_key,
+                                    refused_for_good(err) or type(err).__name__, str(err)[:300]))
 
 
 def labelled_key(event: ev.Event, label: str) -> str:
     """The facet-log key of an event: time-ordered, stable across deliveries, naming what reported it.
 
     The label makes the reason of a change a property of the entry, so a transition announced in a
-    later batch (a late event arrived before it) gives the same reason as in time-order delivery.
+    later batch (a late event arrived before it) gives the same reason as in time-order delivery;
+    an event timed by its arrival says so in that reason (and so in the history).
     """
-    return f"{entry_key(event.at, event.dedup_key)}#{label}"
+    note = f"#{ARRIVAL_NOTE}" if event.arrival else ""
+    return f"{entry_key(event.at, event.dedup_key)}#{label}{note}"
 
 
 def reason_of(key: str, default: str) -> str:
@@ -71,6 +100,7 @@ class Intake:
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
         summary = IntakeSummary()
+        events = self._first_arrivals(list(events))
         kinds: dict[type, list] = defaultdict(list)
         seen: set[tuple[str, str]] = set()
         for event in events:
@@ -82,10 +112,49 @@ class Intake:
             kinds[type(event)].append(event)
         for kind, handler in self._handlers():
             if kinds.get(kind):
-                handler(kinds.pop(kind), summary)
+                self._apply_group(handler, kinds.pop(kind), summary)
         for leftover in kinds.values():
             summary.counts["ignored"] += len(leftover)
         return summary
+
+    def _apply_group(self, handler: Callable[[list, IntakeSummary], None], events: list,
+                     summary: IntakeSummary) -> None:
+        """One kind's events together; a write the store refuses for good is one update's, not the body's.
+
+        Transient failures propagate (the body answers 503, Meta retries). A refusal a retry can never
+        fix (a key or item DynamoDB will not hold) sends each event of the group through alone (every
+        write is idempotent), so only the updates refused are recorded and every other is applied.
+        """
+        if self._attempt(handler, events, summary) is None:
+            return
+        for event in events:
+            refusal = self._attempt(handler, [event], summary)
+            if refusal is not None:
+                summary.refuse(event, refusal)
+
+    @staticmethod
+    def _attempt(handler: Callable[[list, IntakeSummary], None], events: list,
+                 summary: IntakeSummary) -> BaseException | None:
+        part = IntakeSummary()
+        try:
+            handler(events, part)
+        except Exception as err:
+            if refused_for_good(err) is None:
+                raise
+            return err
+        summary.merge(part)
+        return None
+
+    def _first_arrivals(self, events: list[ev.Event]) -> list[ev.Event]:
+        """Events Meta sent without a time, timed by their first arrival (a redelivery finds it by its dedup key)."""
+        wanted = sorted({e.dedup_key for e in events if e.arrival and isinstance(e, ORDERED_BY_TIME)})
+        if not wanted:
+            return events
+        now = int(self.clock())
+        first = dict(zip(wanted, self._parallel(lambda key: self.stores.arrivals.first_arrival(key, now), wanted),
+                         strict=True))
+        return [dataclasses.replace(e, at=first[e.dedup_key]) if e.arrival and e.dedup_key in first else e
+                for e in events]
 
     def _handlers(self) -> list[tuple[type, Callable[[list, IntakeSummary], None]]]:
         return [
@@ -241,7 +310,8 @@ class Intake:
                     self.stores.numbers.want_attention(pnid, min(restrictions.values()))
                 changes = [
                     dataclasses.replace(
-                        change_of(pnid, "ACCOUNT_RESTRICTED", t, "account_update ACCOUNT_RESTRICTION", "CRITICAL"),
+                        change_of(pnid, "ACCOUNT_RESTRICTED", t, reason_of(t.key, "account_update ACCOUNT_RESTRICTION"),
+                                  "CRITICAL"),
                         before=restriction_kinds(t.before), after=restriction_kinds(t.after),
                     )
                     for t in moves

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from numberguard.config import Settings
+from numberguard.domain import ids
 from numberguard.domain.number import scope_key
 from numberguard.domain.status import Connection, Quality, parse_connection, parse_quality
 from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
 from numberguard.store.registry import AlreadyRegistered, RegistryStore
 from numberguard.usecases.intake import Intake
 from numberguard.usecases.ports import Stores
-
-_DIGITS = re.compile(r"^[0-9]{1,32}$")
-_DISPLAY = re.compile(r"^\+?[0-9 ().-]{7,24}$")
 
 
 class RegistrationError(ValueError):
@@ -34,16 +31,16 @@ class NumberRegistration:
 
 
 def _validate(reg: NumberRegistration, settings: Settings) -> tuple[str, MessagingLimit, Connection, Quality, str]:
-    if not _DIGITS.match(reg.phone_number_id or ""):
+    if not ids.is_meta_id(reg.phone_number_id):
         raise RegistrationError(f"--phone-number-id must be Meta's numeric id, got {reg.phone_number_id!r}")
-    if not _DIGITS.match(reg.waba_id or ""):
+    if not ids.is_meta_id(reg.waba_id):
         raise RegistrationError(f"--waba-id must be the WhatsApp Business Account's numeric id, got {reg.waba_id!r}")
-    if not _DISPLAY.match(reg.display_phone_number or ""):
+    if not ids.is_display_phone_number(reg.display_phone_number):
         raise RegistrationError(
             f"--display-phone-number must be a phone number, got {reg.display_phone_number!r}"
         )
-    display = re.sub(r"[^0-9]", "", reg.display_phone_number)
-    if reg.portfolio_id is not None and not _DIGITS.match(reg.portfolio_id):
+    display = ids.display_digits(reg.display_phone_number)
+    if reg.portfolio_id is not None and not ids.is_meta_id(reg.portfolio_id):
         raise RegistrationError(f"--portfolio-id must be the business portfolio's numeric id, got {reg.portfolio_id!r}")
     try:
         limit = parse_limit(reg.tier)

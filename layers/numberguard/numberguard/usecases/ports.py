@@ -83,6 +83,10 @@ class FacetLogPort(Protocol):
     def mark_announced(self, subject: str, facet: str, key: str) -> None: ...
 
 
+class ArrivalPort(Protocol):
+    def first_arrival(self, dedup_key: str, now: int) -> int: ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """The stores the intake, the evaluator and registration write through (one per aggregate)."""
@@ -93,3 +97,4 @@ class Stores:
     wabas: WabaPort
     history: HistoryPort
     logs: FacetLogPort
+    arrivals: ArrivalPort  # first arrivals of updates Meta sent without a time

@@ -4,7 +4,10 @@ Order matters: the signature is checked on the raw bytes before anything else (4
 stored); the whole envelope is validated before any of it is applied (400/413, nothing stored);
 the body is archived before it is applied (so nothing Meta sent is lost); a failure that a retry
 can fix answers 503 so Meta retries, and the retry redoes only what is missing (every step is
-idempotent).
+idempotent). A failure no retry can fix is never answered 503 (Meta would retry it for 7 days and
+slow every later webhook): an unreadable value makes its update Unrecognised at parse time, and a
+write the store refuses for good is recorded against its one update; both are counted and logged
+with the archive key, and the rest of the body is applied and answered 200.
 """
 
 from __future__ import annotations
@@ -96,10 +99,15 @@ class WebhookReceiver:
             logger.error("archive failed", extra={"error": type(err).__name__})
             return HttpAnswer(503, {"error": "the body could not be archived; retry later"})
         try:
-            events = [event for entry in entries for event in events_of(entry)]
+            received_at = int(self.intake.clock())
+            events = [event for entry in entries for event in events_of(entry, received_at)]
             summary = self.intake.apply(events)
         except RETRYABLE as err:
             logger.error("apply failed; Meta will retry", extra={"archive_key": key, "error": type(err).__name__})
             return HttpAnswer(503, {"error": "the update could not be applied now; retry later"})
+        for refusal in summary.refused:  # never retried: the same write would be refused every time
+            logger.warning("update refused by the store; kept in the archive, the rest applied",
+                           extra={"archive_key": key, "update": refusal.update, "dedup_key": refusal.dedup_key,
+                                  "code": refusal.code, "reason": refusal.message})
         logger.info("webhook applied", extra={"archive_key": key, **summary.as_dict()})
         return HttpAnswer(200, {"received": len(events), **summary.as_dict()})

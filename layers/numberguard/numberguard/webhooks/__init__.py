@@ -2,7 +2,8 @@
 
 Three steps, in the order the receiver runs them: `verify_signature` on the raw bytes,
 `parse_envelope` / `parse_eum_social` (the whole body validated and bounded before anything is
-applied), then `events_of(entry)` (never fails: what it cannot read becomes an `Unrecognised` event).
+applied), then `events_of(entry, received_at)` (never fails: what it cannot read becomes an `Unrecognised`
+event; an entry without a usable time takes `received_at`).
 """
 
 from numberguard.webhooks.envelope import (

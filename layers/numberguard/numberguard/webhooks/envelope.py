@@ -3,12 +3,16 @@ it is applied, so a body is taken entirely or not at all.
 
 Only the envelope's structure is strict (400): inside a change's `value`, whatever cannot be read
 becomes an Unrecognised event (fields.py) and the body is still archived, because a 400 makes Meta
-retry for 7 days and then drop the body, and there is no API to fetch it again.
+retry for 7 days and then drop the body, and there is no API to fetch it again. The entry's `id` and
+`time` are values too: an id outside a Meta id's form makes the entry's updates Unrecognised
+(fields.py), and a missing or unusable time leaves them to be ordered by their first arrival.
 """
 
 from __future__ import annotations
 
 import json
+
+from numberguard.domain.events import usable_time
 
 WABA_OBJECT = "whatsapp_business_account"
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta sends bodies up to 3 MB
@@ -37,6 +41,8 @@ def _loads(raw: bytes | str, what: str):
         raise EnvelopeError(f"{what} is not JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
     except RecursionError:
         raise EnvelopeError(f"{what} is nested too deeply to be a Meta webhook") from None
+    except ValueError:  # an integer of thousands of digits (Python refuses to convert it)
+        raise EnvelopeError(f"{what} holds a number too long to be a Meta value") from None
 
 
 def parse_envelope(raw_body: bytes) -> list[dict]:
@@ -73,9 +79,6 @@ def check_entry(entry: object, where: str) -> dict:
     waba = entry.get("id")
     if isinstance(waba, bool) or not isinstance(waba, str | int) or not str(waba).strip():
         raise EnvelopeError(f"{where}.id must be the WhatsApp Business Account id (a string), got {_kind(waba)}")
-    time = entry.get("time")
-    if time is not None and (isinstance(time, bool) or not isinstance(time, int | float) or time < 0):
-        raise EnvelopeError(f"{where}.time must be Unix seconds (a number), got {_kind(time)}")
     if "changes" not in entry:
         raise EnvelopeError(f"{where}.changes is missing")
     changes = entry["changes"]
@@ -87,7 +90,9 @@ def check_entry(entry: object, where: str) -> dict:
         _check_change(change, f"{where}.changes[{j}]")
     out = dict(entry)
     out["id"] = str(waba).strip()
-    out["time"] = None if time is None else int(time)
+    # No usable time (missing, not a number, out of range): the intake orders the entry's updates by
+    # their first arrival (docs/decision_log.md), never by 0 and never by refusing the body.
+    out["time"] = usable_time(entry.get("time"))
     return out
 
 

@@ -2,6 +2,8 @@
 
 Never raises: a field we do not handle, an event value we do not know, or a value we cannot read
 becomes an `Unrecognised` event (counted and logged by the intake; the body is in the archive).
+Every id and string the intake keys or stores is checked here against its form (domain/ids.py):
+a value the platform cannot produce, or DynamoDB could not key, never reaches the store.
 Dedup keys follow Meta's advice: management fields have no event id, so a hash of WABA id + time +
 field + value; inbound messages the wamid; statuses the wamid + status.
 """
@@ -12,9 +14,12 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Literal, overload
 
 from numberguard.domain import events as ev
+from numberguard.domain import ids
+from numberguard.domain.events import usable_time
 from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
 
 QUALITY_EVENTS = frozenset({
@@ -28,11 +33,32 @@ ACCOUNT_NOTICES = frozenset({
     "VERIFIED_ACCOUNT", "AUTH_INTL_PRICE_ELIGIBILITY_UPDATE", "BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE",
     "MM_LITE_TERMS_SIGNED",
 })
-_DIGITS = re.compile(r"[0-9]+")
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+# Meta's event, state and type names (UPPER_SNAKE); bounded, since they label facet-log keys.
+MAX_NAME = 64
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}", re.ASCII)
+_STATUS = re.compile(r"[A-Za-z_]{1,32}", re.ASCII)
+MAX_TEXT = 1_024  # free text kept on an item (ban date, alert type and severity)
+MAX_ERROR_CODE = 2**31 - 1
+MAX_NUMBERS_PER_WABA = 1_000_000
 
 
 class Unreadable(ValueError):
     """A known field whose value cannot be read (becomes Unrecognised with this reason)."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What every event of one change shares: WABA id, time (the entry's, else the arrival) and dedup key."""
+
+    waba: str
+    at: int
+    key: str
+    arrival: bool
+
+    @property
+    def head(self) -> tuple[str, int, str]:
+        return self.waba, self.at, self.key
 
 
 def management_key(waba_id: str, at: int | None, field: str, value: dict) -> str:
@@ -40,26 +66,36 @@ def management_key(waba_id: str, at: int | None, field: str, value: dict) -> str
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
-def events_of(entry: dict) -> list[ev.Event]:
-    """The domain events of one entry (validated by parse_envelope / parse_eum_social)."""
-    waba = entry["id"]
-    time = entry.get("time")
+def events_of(entry: dict, received_at: int) -> list[ev.Event]:
+    """The domain events of one entry (validated by parse_envelope / parse_eum_social).
+
+    `received_at`: when this delivery arrived; the time of every update of an entry without a usable
+    `time` (the intake replaces it with the update's first arrival, found by its dedup key).
+    """
+    waba, time = entry["id"], entry.get("time")
+    bad_waba = ids.META_ID.problem(waba, "entry.id")
     out: list[ev.Event] = []
     for j, change in enumerate(entry["changes"]):
         field, value = change["field"], change["value"]
-        key = management_key(waba, time, field, value)
-        if "__object__" in entry:
-            out.append(ev.Unrecognised(waba, time or 0, key, field, f"object {entry['__object__']!r} is not ours"))
-            continue
+        stamp = Stamp("" if bad_waba else waba, received_at if time is None else time,
+                      management_key(waba, time, field, value), time is None)
         reader = READERS.get(field)
-        if reader is None:
-            out.append(ev.Unrecognised(waba, time or 0, key, field, "field not handled"))
-            continue
-        try:
-            out.extend(list(reader(waba, time, key, value)))
-        except Unreadable as err:
-            out.append(ev.Unrecognised(waba, time or 0, key, field, f"changes[{j}].value: {err}"))
+        if "__object__" in entry:
+            out.append(_unrecognised(stamp, field, f"object {ids.shown(entry['__object__'])} is not ours"))
+        elif bad_waba:  # nothing keyed by an id DynamoDB may refuse, or that no WABA can have
+            out.append(_unrecognised(stamp, field, bad_waba))
+        elif reader is None:
+            out.append(_unrecognised(stamp, field, "field not handled"))
+        else:
+            try:
+                out.extend(list(reader(stamp, value)))
+            except Unreadable as err:
+                out.append(_unrecognised(stamp, field, f"changes[{j}].value: {err}"))
     return out
+
+
+def _unrecognised(stamp: Stamp, field: str, reason: str) -> ev.Unrecognised:
+    return ev.Unrecognised(*stamp.head, field[:64], reason, arrival=stamp.arrival)  # a field name only logged
 
 
 # ---- value readers ---------------------------------------------------------------------------
@@ -73,12 +109,12 @@ def _limit(value: dict, name: str) -> MessagingLimit | None:
 
 
 @overload
-def _text(value: dict, name: str, required: Literal[True]) -> str: ...
+def _text(value: dict, name: str, required: Literal[True], max_len: int = ...) -> str: ...
 @overload
-def _text(value: dict, name: str, required: bool = False) -> str | None: ...
+def _text(value: dict, name: str, required: bool = False, max_len: int = ...) -> str | None: ...
 
 
-def _text(value: dict, name: str, required: bool = False) -> str | None:
+def _text(value: dict, name: str, required: bool = False, max_len: int = MAX_TEXT) -> str | None:
     raw = value.get(name)
     if raw is None:
         if required:
@@ -86,123 +122,171 @@ def _text(value: dict, name: str, required: bool = False) -> str | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise Unreadable(f"{name} must be a string, got {type(raw).__name__}")
-    return str(raw)
+    text = str(raw)
+    if len(text) > max_len:
+        raise Unreadable(f"{name} is {len(text):,} characters long; at most {max_len:,} are kept")
+    return text
+
+
+def _id(value: dict, name: str, form: ids.IdForm) -> str:
+    """A required id field checked against its form (an integer Meta id is read as its digits)."""
+    raw = _maybe_id(value, name, form)
+    if raw is None:
+        raise Unreadable(f"{name} is missing")
+    return raw
+
+
+def _maybe_id(value: dict, name: str, form: ids.IdForm) -> str | None:
+    """An optional id field: None when absent, Unreadable when outside its form."""
+    raw = value.get(name)
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        raw = str(raw)
+    problem = form.problem(raw, name)
+    if problem or not isinstance(raw, str):
+        raise Unreadable(problem or f"{name} must be a string")
+    return raw
+
+
+def _name(value: dict, name: str, pattern: re.Pattern[str] = _NAME) -> str:
+    """An event / state / type name, or "" when absent; Unreadable when not a name at all."""
+    raw = value.get(name)
+    if raw is None:
+        return ""
+    if isinstance(raw, str) and len(raw) > MAX_NAME:
+        raise Unreadable(f"{name} is {len(raw):,} characters long; Meta's names have at most {MAX_NAME}")
+    if not isinstance(raw, str) or not pattern.fullmatch(raw.strip()):
+        raise Unreadable(f"{name} {ids.shown(raw)} is not a name Meta uses")
+    return raw.strip()
 
 
 def _display(value: dict) -> str:
-    raw = _text(value, "display_phone_number", required=True)
-    digits = re.sub(r"[^0-9]", "", raw)  # registration keeps digits only ("+1 555…" and "1555…" agree)
-    if not digits:
-        raise Unreadable(f"display_phone_number {raw!r} has no digits")
-    return digits
+    raw = value.get("display_phone_number")
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if raw is None:
+        raise Unreadable("display_phone_number is missing")
+    problem = ids.display_problem(raw)
+    if problem or not isinstance(raw, str):
+        raise Unreadable(problem or "display_phone_number must be a string")
+    return ids.display_digits(raw)  # registration keeps digits only ("+1 555…" and "1555…" agree)
 
 
 def _seconds(raw: object, name: str) -> int:
-    if isinstance(raw, bool):
-        raise Unreadable(f"{name} must be Unix seconds")
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
-        return int(raw.strip())
-    raise Unreadable(f"{name} must be Unix seconds, got {raw!r}")
+    at = usable_time(raw)
+    if at is None or (isinstance(raw, str) and not _DIGITS.fullmatch(raw.strip())):
+        raise Unreadable(f"{name} must be Unix seconds, got {ids.shown(raw)}")
+    return at
 
 
-def _quality(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
+def _quality(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
     display = _display(value)
-    event = (_text(value, "event") or "").strip().upper()
+    event = _name(value, "event").upper()
     current, old = _limit(value, "current_limit"), _limit(value, "old_limit")
     portfolio = _limit(value, "max_daily_conversations_per_business")
-    at = time or 0
     if event not in QUALITY_EVENTS:
-        yield ev.Unrecognised(waba, at, key, "phone_number_quality_update", f"event {event or '(none)'!r} not known")
+        yield _unrecognised(stamp, "phone_number_quality_update", f"event {event or '(none)'!r} not known")
         if current is None and portfolio is None:
             return
         # Meta's word on the limit stands whatever the event is called.
-    yield ev.QualityUpdate(waba, at, key, display, event or "UNKNOWN", current, old, portfolio)
+    yield ev.QualityUpdate(*stamp.head, display, event or "UNKNOWN", current, old, portfolio, arrival=stamp.arrival)
 
 
-def _capability(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
+def _capability(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
     count = value.get("max_phone_numbers_per_waba")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-        raise Unreadable("max_phone_numbers_per_waba must be a whole number")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                              or not 0 <= count <= MAX_NUMBERS_PER_WABA):
+        raise Unreadable(f"max_phone_numbers_per_waba must be a whole number up to {MAX_NUMBERS_PER_WABA:,}")
     yield ev.CapabilityUpdate(
-        waba, time or 0, key,
+        *stamp.head,
         portfolio_limit=_limit(value, "max_daily_conversations_per_business"),
         per_phone_limit=_limit(value, "max_daily_conversation_per_phone"),
         max_phone_numbers_per_waba=count,
+        arrival=stamp.arrival,
     )
 
 
-def _account(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
-    event = (_text(value, "event") or "").strip().upper()
-    at = time or 0
+def _ban(stamp: Stamp, value: dict) -> ev.Event:
+    info = value.get("ban_info")
+    if not isinstance(info, dict):
+        raise Unreadable("DISABLED_UPDATE without ban_info")
+    state = info.get("waba_ban_state")
+    if isinstance(state, list):  # older bodies send the state as a one-item list
+        state = state[-1] if state else None
+    if not isinstance(state, str) or state.strip().upper() not in BAN_STATES:
+        raise Unreadable(f"ban_info.waba_ban_state {ids.shown(state)} not known")
+    date = info.get("waba_ban_date")
+    date = _text(info, "waba_ban_date") if isinstance(date, str) else None
+    return ev.AccountBan(*stamp.head, state.strip().upper(), date, arrival=stamp.arrival)
+
+
+def _restriction(stamp: Stamp, value: dict) -> ev.Event:
+    infos = value.get("restriction_info")
+    if not isinstance(infos, list):
+        raise Unreadable("ACCOUNT_RESTRICTION without a restriction_info list")
+    restrictions: dict[str, int] = {}
+    for i, info in enumerate(infos):
+        if not isinstance(info, dict) or not isinstance(info.get("restriction_type"), str):
+            raise Unreadable(f"restriction_info[{i}] has no restriction_type")
+        kind = _name(info, "restriction_type").upper()
+        restrictions[kind] = max(restrictions.get(kind, 0), _seconds(info.get("expiration"),
+                                                                     f"restriction_info[{i}].expiration"))
+    return ev.AccountRestriction(*stamp.head, restrictions, arrival=stamp.arrival)
+
+
+def _account(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
+    event = _name(value, "event").upper()
     if event == "DISABLED_UPDATE":
-        info = value.get("ban_info")
-        if not isinstance(info, dict):
-            raise Unreadable("DISABLED_UPDATE without ban_info")
-        state = info.get("waba_ban_state")
-        if isinstance(state, list):  # older bodies send the state as a one-item list
-            state = state[-1] if state else None
-        if not isinstance(state, str) or state.strip().upper() not in BAN_STATES:
-            raise Unreadable(f"ban_info.waba_ban_state {state!r} not known")
-        date = info.get("waba_ban_date")
-        yield ev.AccountBan(waba, at, key, state.strip().upper(), date if isinstance(date, str) else None)
+        yield _ban(stamp, value)
     elif event == "ACCOUNT_RESTRICTION":
-        infos = value.get("restriction_info")
-        if not isinstance(infos, list):
-            raise Unreadable("ACCOUNT_RESTRICTION without a restriction_info list")
-        restrictions: dict[str, int] = {}
-        for i, info in enumerate(infos):
-            if not isinstance(info, dict) or not isinstance(info.get("restriction_type"), str):
-                raise Unreadable(f"restriction_info[{i}] has no restriction_type")
-            kind = info["restriction_type"].strip().upper()
-            restrictions[kind] = max(restrictions.get(kind, 0), _seconds(info.get("expiration"),
-                                                                         f"restriction_info[{i}].expiration"))
-        yield ev.AccountRestriction(waba, at, key, restrictions)
+        yield _restriction(stamp, value)
     elif event in ACCOUNT_NOTICES:
         detail = {k: v for k, v in value.items() if k != "event"}
-        yield ev.AccountNotice(waba, at, key, event, detail)
+        yield ev.AccountNotice(*stamp.head, event, detail, arrival=stamp.arrival)
     else:
-        yield ev.Unrecognised(waba, at, key, "account_update", f"event {event or '(none)'!r} not known")
+        yield _unrecognised(stamp, "account_update", f"event {event or '(none)'!r} not known")
 
 
-def _messages(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
+def _messages(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
     metadata = value.get("metadata")
-    pnid = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-    if isinstance(pnid, int) and not isinstance(pnid, bool):
-        pnid = str(pnid)
-    if not isinstance(pnid, str) or not pnid:
+    if not isinstance(metadata, dict):
         raise Unreadable("metadata.phone_number_id is missing")
+    try:
+        pnid = _id(metadata, "phone_number_id", ids.META_ID)
+    except Unreadable as err:
+        raise Unreadable(f"metadata.{err}") from None
     for name in ("messages", "statuses", "errors"):
         if value.get(name) is not None and not isinstance(value[name], list):
             raise Unreadable(f"{name} must be a list")
     for i, message in enumerate(value.get("messages") or []):
-        yield _inbound(waba, pnid, message, key, i)
+        yield _inbound(stamp, pnid, message, i)
     for i, status in enumerate(value.get("statuses") or []):
-        yield _status(waba, pnid, status, key, i)
+        yield _status(stamp, pnid, status, i)
     codes = _codes(value.get("errors") or [])
     if codes:
-        yield ev.SendErrors(waba, time or 0, key, pnid, codes)
+        yield ev.SendErrors(*stamp.head, pnid, codes, arrival=stamp.arrival)
 
 
-def _guarded(read: Callable[..., ev.Event]) -> Callable[..., ev.Event]:
+def _guarded(read: Callable[[str, str, dict], ev.Event]) -> Callable[[Stamp, str, object, int], ev.Event]:
     """One unreadable message or status does not hide its neighbours."""
 
-    def wrapper(waba: str, pnid: str, item: object, key: str, i: int) -> ev.Event:
+    def wrapper(stamp: Stamp, pnid: str, item: object, i: int) -> ev.Event:
         try:
             if not isinstance(item, dict):
                 raise Unreadable("must be an object")
-            return read(waba, pnid, item)
+            return read(stamp.waba, pnid, item)
         except Unreadable as err:
             name = "messages" if read is _inbound_of else "statuses"
-            return ev.Unrecognised(waba, 0, f"{key}#{name}{i}", "messages", f"{name}[{i}]: {err}")
+            return ev.Unrecognised(stamp.waba, stamp.at, f"{stamp.key}#{name}{i}", "messages", f"{name}[{i}]: {err}",
+                                   arrival=stamp.arrival)
 
     return wrapper
 
 
 def _inbound_of(waba: str, pnid: str, message: dict) -> ev.Event:
-    wamid = _text(message, "id", required=True)
-    sender = _text(message, "from", required=True)
+    wamid = _id(message, "id", ids.WAMID)
+    sender = _id(message, "from", ids.PHONE_NUMBER).lstrip("+")  # the check keys people by digits
     at = _seconds(message.get("timestamp"), "timestamp")
     referral = message.get("referral")
     # Click-to-WhatsApp ads and other free entry points open a 72-hour window.
@@ -210,15 +294,34 @@ def _inbound_of(waba: str, pnid: str, message: dict) -> ev.Event:
     return ev.InboundMessage(waba, at, wamid, pnid, sender, wamid, free)
 
 
+def _recipient_id(status: dict) -> str:
+    """A status's recipient_id: the user's phone number, or a group's id; "" when absent."""
+    raw = status.get("recipient_id")
+    if raw is None:
+        return ""
+    if ids.is_phone_number(raw):
+        return raw.lstrip("+")
+    if status.get("recipient_type") == "group" and ids.GROUP_ID.matches(raw):
+        return raw
+    raise Unreadable(ids.PHONE_NUMBER.problem(raw, "recipient_id") or "recipient_id is not a phone number")
+
+
 def _status_of(waba: str, pnid: str, status: dict) -> ev.Event:
-    wamid = _text(status, "id", required=True)
-    state = (_text(status, "status", required=True) or "").strip().lower()
+    wamid = _id(status, "id", ids.WAMID)
+    state = _name(status, "status", _STATUS).lower()
+    if not state:
+        raise Unreadable("status is missing")
     at = _seconds(status.get("timestamp"), "timestamp")
-    recipient = _text(status, "recipient_id") or ""
-    reference = status.get("biz_opaque_callback_data")
-    return ev.MessageStatus(waba, at, f"{wamid}#{state}", pnid, recipient, wamid, state,
-                            reference if isinstance(reference, str) and reference else None,
-                            _codes(status.get("errors") or []))
+    return ev.MessageStatus(waba, at, f"{wamid}#{state}", pnid, _recipient_id(status), wamid, state,
+                            _reference(status), _codes(status.get("errors") or []))
+
+
+def _reference(status: dict) -> str | None:
+    raw = status.get("biz_opaque_callback_data")
+    if isinstance(raw, str) and len(raw) > ids.MAX_REFERENCE:  # more than Meta carries
+        raise Unreadable(ids.REFERENCE.problem(raw, "biz_opaque_callback_data") or "")
+    # One the check cannot have been given (longer than it takes, not text) is the sender's own: no slot's.
+    return raw if ids.is_check_reference(raw) else None
 
 
 _inbound = _guarded(_inbound_of)
@@ -231,37 +334,39 @@ def _codes(errors: object) -> tuple[int, ...]:
     codes = []
     for error in errors:
         code = error.get("code") if isinstance(error, dict) else None
-        if isinstance(code, int) and not isinstance(code, bool):
+        if isinstance(code, str) and _DIGITS.fullmatch(code) and len(code) <= 10:
+            code = int(code)
+        if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= MAX_ERROR_CODE:
             codes.append(code)
-        elif isinstance(code, str) and _DIGITS.fullmatch(code):
-            codes.append(int(code))
     return tuple(codes)
 
 
-def _template_quality(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
+def _template_quality(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
     yield ev.TemplateQuality(
-        waba, time or 0, key,
-        template_id=_text(value, "message_template_id") or "",
-        template_name=_text(value, "message_template_name"),
-        previous=_text(value, "previous_quality_score"),
-        new=_text(value, "new_quality_score"),
+        *stamp.head,
+        template_id=_maybe_id(value, "message_template_id", ids.META_ID) or "",
+        template_name=_maybe_id(value, "message_template_name", ids.TEMPLATE_NAME),
+        previous=_name(value, "previous_quality_score") or None,
+        new=_name(value, "new_quality_score") or None,
+        arrival=stamp.arrival,
     )
 
 
-def _name_update(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
-    yield ev.NameUpdate(waba, time or 0, key, _display(value), (_text(value, "decision") or "").upper(),
-                        _text(value, "requested_verified_name"))
+def _name_update(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
+    yield ev.NameUpdate(*stamp.head, _display(value), _name(value, "decision").upper(),
+                        _text(value, "requested_verified_name"), arrival=stamp.arrival)
 
 
-def _alerts(waba: str, time: int | None, key: str, value: dict) -> Iterator[ev.Event]:
+def _alerts(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
     info = value.get("alert_info")
     if not isinstance(info, dict):
         raise Unreadable("alert_info is missing")
-    yield ev.AccountAlert(waba, time or 0, key, _text(info, "alert_severity"), _text(info, "alert_type"),
-                          _text(info, "alert_status"), _text(info, "alert_description"))
+    yield ev.AccountAlert(*stamp.head, _text(info, "alert_severity"), _text(info, "alert_type"),
+                          _text(info, "alert_status"), _text(info, "alert_description", max_len=8 * MAX_TEXT),
+                          arrival=stamp.arrival)
 
 
-READERS: dict[str, Callable[[str, int | None, str, dict], Iterator[ev.Event]]] = {
+READERS: dict[str, Callable[[Stamp, dict], Iterator[ev.Event]]] = {
     "phone_number_quality_update": _quality,
     "business_capability_update": _capability,
     "account_update": _account,
