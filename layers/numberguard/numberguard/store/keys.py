@@ -10,6 +10,7 @@ Limits table: one counter per scope. History table: (phone_number_id, sort key).
 from __future__ import annotations
 
 from numberguard.store.schema_names import (
+    ArrivalItem,
     CountedItem,
     CounterItem,
     FacetLogItem,
@@ -78,4 +79,4 @@ def marker_sort_key(change_id: str) -> str:
 def arrival_key(dedup_key: str) -> dict:
     # The first arrival of an update Meta sent without a time (recipients table: keyed by pk, with TTL).
     # The dedup key is a 32-character hash: the key stays far below DynamoDB's 2,048 bytes.
-    return {"pk": {"S": f"a#{dedup_key}"}}
+    return {ArrivalItem.HASH_KEY: {"S": f"a#{dedup_key}"}}

@@ -196,6 +196,17 @@ class WindowModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class ArrivalModel(Model):
+    """The first arrival of an update Meta sent without a time, item `a#<dedup_key>`."""
+
+    class Meta:
+        table_name = "numberguard-recipients"
+
+    pk = UnicodeAttribute(hash_key=True)
+    first_at = NumberAttribute()  # written once (if_not_exists): concurrent deliveries agree on it
+    expires_at = TTLAttribute(null=True)
+
+
 # ---- history table: the history of every change, which is also the outbox ----------------------------
 
 
@@ -245,7 +256,8 @@ class HistoryMarkerModel(Model):
 ITEM_KINDS: dict[str, type[Model]] = {
     "NumberItem": NumberModel, "WabaItem": WabaModel, "PendingItem": PendingUpdatesModel,
     "FacetLogItem": FacetLogModel, "CounterItem": LimitModel, "CountedItem": CountedModel,
-    "WindowItem": WindowModel, "HistoryItem": HistoryEntryModel, "MarkerItem": HistoryMarkerModel,
+    "WindowItem": WindowModel, "ArrivalItem": ArrivalModel, "HistoryItem": HistoryEntryModel,
+    "MarkerItem": HistoryMarkerModel,
 }
 
 

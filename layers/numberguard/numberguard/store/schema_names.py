@@ -200,6 +200,21 @@ class WindowItem(ItemKind):
     service_window_until: Final = "service_window_until"
 
 
+class ArrivalItem(ItemKind):
+    """ArrivalModel (table numberguard-recipients)."""
+
+    HASH_KEY = "pk"
+    TTL: Final = "expires_at"
+    TYPES = {
+        "expires_at": "N",
+        "first_at": "N",
+        "pk": "S",
+    }
+    expires_at: Final = "expires_at"
+    first_at: Final = "first_at"
+    pk: Final = "pk"
+
+
 class HistoryItem(ItemKind):
     """HistoryEntryModel (table numberguard-history)."""
 
