@@ -21,8 +21,9 @@ SECTIONS = {  # name → module with run(ctx) -> Section
     "webhook": "bench.webhook",
     "coldstart": "bench.coldstart",
     "evaluator": "bench.evaluator",
+    "meta_sync": "bench.meta_sync",
 }
-NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator"}
+NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "meta_sync"}
 
 
 def _ints(text: str) -> list[int]:
@@ -55,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_ints, help="throughput: thread counts, e.g. 1,4,16")
     p.add_argument("--checks", type=int, help="throughput: checks per thread count")
     p.add_argument("--numbers", type=int, help="evaluator: numbers stored")
+    p.add_argument("--sync-wabas", type=int, help="meta_sync: WABAs the Meta double serves (default 10)")
+    p.add_argument("--sync-numbers", type=int, help="meta_sync: numbers per WABA (default 100)")
     p.add_argument("--import-runs", type=int, help="cold start: fresh interpreters per module")
     p.add_argument("--layer-size", choices=("pip", "venv"), default="pip",
                    help="cold start: measure the layer with pip install --target (default) or from the venv")
@@ -76,6 +79,10 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         sizes.throughput_checks = args.checks
     if args.numbers:
         sizes.numbers = args.numbers
+    if args.sync_wabas:
+        sizes.sync_wabas = args.sync_wabas
+    if args.sync_numbers:
+        sizes.sync_numbers = args.sync_numbers
     if args.import_runs:
         sizes.import_runs = args.import_runs
     return sizes

@@ -25,6 +25,8 @@ class Sizes:
     import_runs: int = 15  # fresh interpreters per module
     numbers: int = 10_000  # evaluator
     due: int = 100
+    sync_wabas: int = 10  # meta_sync: WABAs the Meta double serves
+    sync_numbers: int = 100  # meta_sync: numbers per WABA
 
     @classmethod
     def quick(cls) -> Sizes:

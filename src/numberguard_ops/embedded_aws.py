@@ -35,6 +35,8 @@ APP_SECRET_VARIABLE = "APP_SECRET_PARAMETER"  # noqa: S105 - a variable name, no
 VERIFY_TOKEN_VARIABLE = "VERIFY_TOKEN_PARAMETER"  # noqa: S105
 DEFAULT_APP_SECRET = "local-app-secret"  # noqa: S105 - local mode's documented default, never used on AWS
 DEFAULT_VERIFY_TOKEN = "local-verify-token"  # noqa: S105
+META_TOKEN_VARIABLE = "META_ACCESS_TOKEN_PARAMETER"  # noqa: S105 - a variable name, not a secret
+DEFAULT_META_TOKEN = "local-access-token"  # noqa: S105 - the local Meta double's token (DESIGN §6)
 MAILBOX_QUEUE = "numberguard-local-mailbox"
 # moto's services local mode serves: requirements-run.txt installs exactly these extras of moto.
 SERVICES = ("s3", "sns", "sqs", "ssm")
@@ -95,12 +97,15 @@ class MotoServer:
 class Secrets:
     app_secret: str = DEFAULT_APP_SECRET
     verify_token: str = DEFAULT_VERIFY_TOKEN
+    meta_token: str = DEFAULT_META_TOKEN
 
     def value_for(self, variable: str) -> str:
         if variable == APP_SECRET_VARIABLE:
             return self.app_secret
         if variable == VERIFY_TOKEN_VARIABLE:
             return self.verify_token
+        if variable == META_TOKEN_VARIABLE:
+            return self.meta_token
         # A secret local mode does not know: a recognisable local value, printed at start.
         return f"local-{variable.lower().removesuffix('_parameter').replace('_', '-')}"
 
@@ -183,8 +188,10 @@ def one_line(document: dict) -> str:
     who = f"+{who}" if who and not str(who).startswith("+") else (who or "")
     moved = f" {document.get('from') or '-'} → {document.get('to') or '-'}" if document.get("from") or \
         document.get("to") else ""
+    subject = f"{who} ({document.get('phone_number_id')})" if document.get("phone_number_id") else \
+        f"WABA {document.get('waba_id')}"
     return (f"{document.get('at')} {document.get('severity', 'INFO'):<8} {document.get('type')} "
-            f"{who} ({document.get('phone_number_id')}){moved}: {document.get('reason')}")
+            f"{subject}{moved}: {document.get('reason')}")
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,7 @@ def write_mail(folder: Path, envelope: dict) -> Mail:
     if not isinstance(document, dict):
         document = {"message": document}
     body = str(envelope.get("Message") or "")
-    if document.get("type") and document.get("phone_number_id"):
+    if document.get("type") and (document.get("phone_number_id") or document.get("waba_id")):
         try:
             body = email_text(document)
         except Exception:  # a document the layer's text cannot be made from: keep it readable anyway

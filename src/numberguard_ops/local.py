@@ -37,6 +37,7 @@ from numberguard_ops import embedded_aws, template
 from numberguard_ops.api_gateway import ApiServer
 from numberguard_ops.ddb_local import DynamoDBLocal, DynamoDBLocalError, find_jar
 from numberguard_ops.lambda_api import InvokeServer
+from numberguard_ops.meta_double import MetaDouble
 from numberguard_ops.runtime import REGION, FunctionRuntime, FunctionSpec, specs_from_template
 
 HOST = "127.0.0.1"
@@ -46,6 +47,7 @@ DEFAULT_API_PORT = 3000
 DEFAULT_LAMBDA_PORT = 3001
 DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_MOTO_PORT = 5000
+DEFAULT_META_PORT = 3002
 DEFAULT_DATA_DIR = template.ROOT / ".local"
 READY = "numberguard local is ready"
 
@@ -413,6 +415,39 @@ class LambdaApiService(_HttpService):
 # ---- moto's server and the template's SNS / S3 / SSM / SQS resources -----------------------------
 
 
+class MetaDoubleService:
+    """Meta's Graph API double (DESIGN §6): local mode's default MetaGraphUrl; `numberguard meta ...` changes it."""
+
+    name = "Meta Graph API double"
+
+    def __init__(self, port: int, host: str = HOST, used: bool = True):
+        self.double = MetaDouble(port, host)
+        self.used = used  # False: --parameter MetaGraphUrl points the functions at another server
+
+    @property
+    def endpoint(self) -> str:
+        return self.double.endpoint
+
+    def preflight(self) -> None:
+        if not port_free(self.double.port, self.double.host):
+            raise LocalModeError(f"port {self.double.port} is taken (the Meta double's --meta-port)")
+
+    def start(self) -> None:
+        self.double.start()
+
+    def stop(self) -> None:
+        self.double.stop()
+
+    def describe(self) -> list[str]:
+        wabas = ", ".join(self.double.state.wabas)
+        use = "" if self.used else " (not used: --parameter MetaGraphUrl names another server)"
+        return [f"Meta Graph API  {self.endpoint} (the double; token {self.double.state.token!r}, WABA(s) {wabas})"
+                + use]
+
+    def problem(self) -> str | None:
+        return None if self.double.alive() else "the Meta double stopped"
+
+
 class MotoService:
     name = "moto server"
 
@@ -696,6 +731,7 @@ class LocalOptions:
     schedule_rate: float | None = None  # seconds; None: each schedule's own rate from template.yaml
     log_level: str = "WARNING"  # the template's LogLevel parameter (INFO logs every invocation)
     parameters: dict[str, str] = field(default_factory=dict)  # template parameters, as --parameter-overrides
+    meta_port: int = DEFAULT_META_PORT
 
 
 class LocalMode:
@@ -787,6 +823,9 @@ class LocalMode:
 def build(options: LocalOptions) -> LocalMode:
     doc = template.load()
     overrides = {"LogLevel": options.log_level} if "LogLevel" in doc.get("Parameters", {}) else {}
+    meta = MetaDoubleService(options.meta_port, used="MetaGraphUrl" not in options.parameters)
+    if "MetaGraphUrl" in doc.get("Parameters", {}):
+        overrides["MetaGraphUrl"] = meta.endpoint  # the double, unless --parameter MetaGraphUrl=... says otherwise
     overrides.update(options.parameters)
     resolver = template.Resolver(doc, overrides)
     dynamodb = DynamoDBService(options.dynamodb_port, options.data_dir)
@@ -799,8 +838,8 @@ def build(options: LocalOptions) -> LocalMode:
     api = ApiService(functions.runtime, template.api_routes(resolver), options.api_port)
     schedules = ScheduleService(functions.runtime, template.schedules(resolver), options.schedule_rate)
     # java boots while moto and its resources start; the tables are made once it listens
-    services: list[Service] = [dynamodb, moto, resources, DynamoDBTablesService(dynamodb), functions, lambda_api,
-                               api, schedules]
+    services: list[Service] = [dynamodb, moto, resources, DynamoDBTablesService(dynamodb), meta, functions,
+                               lambda_api, api, schedules]
     return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources))
 
 

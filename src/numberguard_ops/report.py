@@ -18,7 +18,7 @@ from numberguard_ops.views import HOURS, NumberView, hour_spans, iso, span_label
 TIMELINE_DAYS = 14
 STATUS_COLOURS = {
     "CONNECTED": "#2e7d32", "FLAGGED": "#f9a825", "RESTRICTED": "#ef6c00", "OFFLINE": "#757575",
-    "PENDING": "#5c6bc0", "BANNED": "#c62828",
+    "PENDING": "#5c6bc0", "BANNED": "#c62828", "BLOCKED": "#8e24aa",
 }
 QUALITY_COLOURS = {"GREEN": "#2e7d32", "YELLOW": "#f9a825", "RED": "#c62828", "UNKNOWN": "#757575"}
 QUALITY_WORDS = {"GREEN": "High", "YELLOW": "Medium", "RED": "Low", "UNKNOWN": "Unknown"}

@@ -84,7 +84,7 @@ def number_view(parts, phone_number_id: str, now: int, history_limit: int = 200)
             next_free = window.slots_free_at(usage.buckets, limit, 1, now)
     else:
         tier, used, limit, hourly, next_free = None, 0, None, [0] * HOURS, None
-    # The status the limit check shows: BANNED > PENDING > OFFLINE > RESTRICTED > FLAGGED > CONNECTED.
+    # The status the limit check shows: BANNED > BLOCKED > PENDING > OFFLINE > RESTRICTED > FLAGGED > CONNECTED.
     status = number.status(limit_reached=limit is not None and used >= limit, now=now).value
     return NumberView(
         phone_number_id=number.phone_number_id, display_phone_number=number.display_phone_number,

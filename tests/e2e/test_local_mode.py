@@ -91,6 +91,11 @@ class Local:
     log: Path
     api_port: int = 0
     moto_port: int = 0
+    meta_port: int = 0
+
+    @property
+    def meta_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.meta_port}"
 
     @property
     def api_endpoint(self) -> str:
@@ -153,15 +158,15 @@ def free_ports(count: int) -> list[int]:
 
 
 def start_local(data_dir: Path, log: Path, *extra: str) -> Local:
-    lambda_port, dynamodb_port, api_port, moto_port = free_ports(4)
+    lambda_port, dynamodb_port, api_port, moto_port, meta_port = free_ports(5)
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "numberguard_ops.cli", "local", "--lambda-port", str(lambda_port),
              "--dynamodb-port", str(dynamodb_port), "--api-port", str(api_port), "--moto-port", str(moto_port),
-             "--data-dir", str(data_dir), *extra],
+             "--meta-port", str(meta_port), "--data-dir", str(data_dir), *extra],
             stdout=out, stderr=subprocess.STDOUT, env=_env(),
         )
-    local = Local(process, lambda_port, dynamodb_port, data_dir, log, api_port, moto_port)
+    local = Local(process, lambda_port, dynamodb_port, data_dir, log, api_port, moto_port, meta_port)
     deadline = time.monotonic() + 90
     while READY not in local.output():
         if process.poll() is not None:

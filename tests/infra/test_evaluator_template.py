@@ -12,8 +12,20 @@ def evaluator_statements(sam: dict) -> list[dict]:
     return sam["Resources"]["EvaluatorFunction"]["Properties"]["Policies"][0]["Statement"]
 
 
+def schedule_of(cfn: dict, function: str) -> dict:
+    [schedule] = [s for s in of_type(cfn, "AWS::Scheduler::Schedule").values()
+                  if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}]
+    return schedule
+
+
+def invoke_config_of(cfn: dict, function: str) -> dict:
+    [config] = [c for c in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+                if c["Properties"]["FunctionName"] == {"Ref": function}]
+    return config
+
+
 def test_the_schedule_runs_the_evaluator_at_the_parameters_rate_in_an_explicit_time_zone(cfn, sam):
-    [schedule] = of_type(cfn, "AWS::Scheduler::Schedule").values()
+    schedule = schedule_of(cfn, "EvaluatorFunction")
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == {"Ref": "EvaluatorSchedule"}
     assert sam["Parameters"]["EvaluatorSchedule"]["Default"] == "rate(5 minutes)"
@@ -51,8 +63,7 @@ def test_failed_runs_go_to_an_encrypted_dead_letter_queue_without_lambda_retries
     assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
     function = cfn["Resources"]["EvaluatorFunction"]["Properties"]
     assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["EvaluatorDeadLetterQueue", "Arn"]}}
-    [invoke_config] = [config for config in of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
-                       if config["Properties"]["FunctionName"] == {"Ref": "EvaluatorFunction"}]
+    invoke_config = invoke_config_of(cfn, "EvaluatorFunction")
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0  # the next scheduled run is the retry
 
 

@@ -236,7 +236,7 @@ def test_5_restricted_and_released_with_warnings_once_per_window(world, clock):
     [notice] = world.inbox.read()
     assert notice.brief() == ("STATUS_CHANGED", "CONNECTED", "RESTRICTED")
     assert notice.attributes == {"event_type": "STATUS_CHANGED", "phone_number_id": PNID, "severity": "WARNING",
-                                 "notification_id": notice.document["id"]}
+                                 "waba_id": notice.document["waba_id"], "notification_id": notice.document["id"]}
 
     # The first ten free 24 h (+ one bucket) after they were sent: Connected again, announced once.
     clock.advance(4 * 3600 + 11 * MINUTE)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from numberguard.config import FailMode, Settings
 from numberguard.domain.check import Decision
+from numberguard.domain.health import CanSend, Health, HealthEntity, HealthError
 from numberguard.domain.number import NumberState, scope_key
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.tiers import Policy
@@ -116,6 +117,10 @@ def scenario_nothing_to_release(world):
     return world.release()
 
 
+BLOCKED_WABA = Health(CanSend.BLOCKED, (HealthEntity("WABA", WABA, CanSend.BLOCKED, (
+    HealthError(141006, "There is an error with the payment method.", "Add a new payment method."),)),))
+
+
 # (decision, scenario, World options, expected status, expected retry_after_seconds)
 CASES = [
     ("ALLOWED_NEW_RECIPIENT", scenario_new, {}, "CONNECTED", None),
@@ -129,6 +134,7 @@ CASES = [
     ("DENIED_PENDING", scenario_plain, {"connection": Connection.PENDING, "flagged_at": START}, "PENDING", None),
     ("DENIED_OFFLINE", scenario_plain, {"connection": Connection.OFFLINE, "restrictions": {BIZ: START + DAY}},
      "OFFLINE", None),
+    ("DENIED_BLOCKED_BY_META", scenario_plain, {"health": BLOCKED_WABA, "flagged_at": START}, "BLOCKED", None),
     ("DENIED_ACCOUNT_RESTRICTED", scenario_plain, {"restrictions": {BIZ: START + 2 * HOUR}}, "RESTRICTED",
      2 * HOUR - 100),
     ("DENIED_UNKNOWN_NUMBER", scenario_unknown_number, {}, None, None),
@@ -152,7 +158,7 @@ def test_every_decision_for_its_case(policy, decision, scenario, options, status
     assert answer["allowed"] is Decision(decision).allowed
     assert answer["status"] == status, answer
     assert answer["retry_after_seconds"] == retry_after, answer
-    if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE",
+    if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE", "DENIED_BLOCKED_BY_META",
                     "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE"):
         assert answer["error"], answer
 

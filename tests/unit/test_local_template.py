@@ -51,6 +51,7 @@ def test_routes_schedules_and_secret_parameters_come_from_the_functions(preview)
     assert template.secure_parameters(preview) == {
         "APP_SECRET_PARAMETER": "/numberguard/meta-app-secret",
         "VERIFY_TOKEN_PARAMETER": "/numberguard/webhook-verify-token",
+        "META_ACCESS_TOKEN_PARAMETER": "/numberguard/meta-access-token",
     }
 
 

@@ -179,3 +179,16 @@ def test_outside_status_strings_map_to_a_connection_and_unknown_ones_block(raw, 
 def test_quality_spellings_and_what_counts_as_recovered(raw, quality, recovered):
     assert parse_quality(raw) is quality
     assert quality_recovered(parse_quality(raw)) is recovered
+
+
+@pytest.mark.parametrize(("facets", "shown"), [
+    ({"banned": True}, "BANNED"),
+    ({"connection": Connection.PENDING}, "BLOCKED"),
+    ({"connection": Connection.OFFLINE, "restricted": True, "flagged": True}, "BLOCKED"),
+    ({}, "BLOCKED"),
+])
+def test_blocked_by_meta_is_shown_below_banned_and_above_everything_else(facets, shown):
+    # Given Meta's health status BLOCKED (DESIGN §2: BANNED > BLOCKED > PENDING > OFFLINE > ...)
+    args = {"banned": False, "connection": Connection.CONNECTED, "restricted": False, "flagged": False,
+            **facets, "blocked": True}
+    assert display_status(**args).value == shown

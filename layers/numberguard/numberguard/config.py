@@ -36,6 +36,9 @@ class Settings:
     notification_topic_arn: str | None = None
     # The queue SNS copies each notification to: the outbox's proof that SNS took a message.
     notification_receipt_queue_url: str | None = None
+    # The Meta sync's Graph API (local mode points it at its double).
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v24.0"
 
     @property
     def window(self) -> Window:
@@ -70,6 +73,8 @@ class Settings:
             archive_bucket=env.get("ARCHIVE_BUCKET", cls.archive_bucket),
             notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN") or None,
             notification_receipt_queue_url=env.get("NOTIFICATION_RECEIPT_QUEUE_URL") or None,
+            meta_graph_url=env.get("META_GRAPH_URL") or cls.meta_graph_url,
+            meta_graph_version=env.get("META_GRAPH_VERSION") or cls.meta_graph_version,
         )
 
 

@@ -75,3 +75,19 @@ class ParameterSecrets:
     def __repr__(self) -> str:  # names only, never values
         return f"ParameterSecrets({self.app_secret_name!r}, {self.verify_token_name!r})"
 
+
+@dataclass(frozen=True)
+class MetaAccessToken:
+    """The Graph API access token (SSM SecureString `MetaAccessTokenParameter`), read when a sync runs."""
+
+    parameter_name: str
+
+    @classmethod
+    def from_env(cls) -> MetaAccessToken:
+        return cls(os.environ.get("META_ACCESS_TOKEN_PARAMETER", "/numberguard/meta-access-token"))
+
+    def __call__(self) -> str:
+        return _fetch(self.parameter_name)
+
+    def __repr__(self) -> str:  # the name only, never the value
+        return f"MetaAccessToken({self.parameter_name!r})"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from numberguard.usecases.facets import Facets
     from numberguard.usecases.intake import Intake
     from numberguard.usecases.limit_check import LimitChecker
+    from numberguard.usecases.meta_sync import Graph, MetaSync
     from numberguard.usecases.numbers import Numbers
     from numberguard.usecases.ports import Stores
     from numberguard.usecases.webhook import WebhookReceiver
@@ -38,9 +39,10 @@ class Parts:
 
     def __init__(self, settings: Settings, *, clock: Clock = time.time, publisher: Publisher | None = None,
                  receipt_queue: ReceiptQueue | None = None, archive: Archive | None = None,
-                 secrets: Secrets | None = None):
+                 secrets: Secrets | None = None, graph: Graph | None = None):
         self.settings = settings
         self.clock = clock
+        self._graph = graph
         self._publisher = publisher
         self._receipt_queue = receipt_queue
         self._archive = archive
@@ -152,6 +154,17 @@ class Parts:
 
         return ParameterSecrets.from_env()
 
+    @cached_property
+    def graph(self) -> Graph:
+        """Meta's Graph API (MetaGraphUrl), the token read from SSM when a run starts; or the given one."""
+        if self._graph is not None:
+            return self._graph
+        from numberguard.graph.client import GraphClient
+        from numberguard.meta_secrets import MetaAccessToken
+
+        cfg = self.settings
+        return GraphClient(cfg.meta_graph_url, cfg.meta_graph_version, MetaAccessToken.from_env())
+
     # ---- use cases ----------------------------------------------------------------------------
 
     @cached_property
@@ -194,11 +207,24 @@ class Parts:
         return Numbers(self.registry, self.stores, lambda: self.intake, self.settings, self.clock)
 
 
+    @cached_property
+    def meta_sync(self) -> MetaSync:
+        """Meta's own word (DESIGN §5b): the Graph reads applied through the facet logs, history and outbox."""
+        from numberguard.store.sync import SyncStatusStore
+        from numberguard.usecases.meta_sync import MetaSync
+        from numberguard.usecases.meta_sync_store import FacetSyncStore
+
+        cfg = self.settings
+        store = FacetSyncStore(self.facets, SyncStatusStore(self.client, cfg.numbers_table, cfg.limits_table),
+                               self.numbers, self.registry, self.clock)
+        return MetaSync(self.graph, store, cfg.policy, clock=self.clock)
+
+
 def build(settings: Settings, *, clock: Clock = time.time, publisher: Publisher | None = None,
           receipt_queue: ReceiptQueue | None = None, archive: Archive | None = None,
-          secrets: Secrets | None = None) -> Parts:
+          secrets: Secrets | None = None, graph: Graph | None = None) -> Parts:
     return Parts(settings, clock=clock, publisher=publisher, receipt_queue=receipt_queue, archive=archive,
-                 secrets=secrets)
+                 secrets=secrets, graph=graph)
 
 
 # ---- the handlers' process-wide parts -----------------------------------------------------------
@@ -239,6 +265,10 @@ def evaluator() -> Evaluator:
 
 def webhook_receiver() -> WebhookReceiver:
     return parts().webhook_receiver
+
+
+def meta_sync() -> MetaSync:
+    return parts().meta_sync
 
 
 def reset() -> None:

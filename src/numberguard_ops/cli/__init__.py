@@ -1,6 +1,7 @@
 """The `numberguard` command: local mode, the number registry and the limit check from a shell.
 
     numberguard local   [--lambda-port 3001] [--dynamodb-port 8000] [--data-dir .local]
+    numberguard numbers import --waba-id ID            (Meta's Graph API: registers the WABA's numbers)
     numberguard numbers add --phone-number-id ID --waba-id ID --display-phone-number +1... --tier TIER_1K
     numberguard numbers list | show PHONE_NUMBER_ID
     numberguard check --phone-number-id ID --recipient 16505551234 [--message template|session] [--dry-run]
@@ -8,6 +9,7 @@
     numberguard report --html FILE
     numberguard send-webhook FILE [--url http://127.0.0.1:3000/webhook] [--app-secret SECRET]
     numberguard simulate SCENARIO
+    numberguard meta show | quality ID RED | health --waba ID BLOCKED ... | token refuse   (local Meta double)
 
 `numbers`, `usage`, `history` and `report` talk to DynamoDB Local (default http://127.0.0.1:8000)
 or, with `--aws`, to the deployed tables; `check` invokes LimitCheckFunction through the Lambda API: local mode's
@@ -26,11 +28,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from numberguard_ops.cli import check, local, numbers, simulate, usage, webhook
+from numberguard_ops.cli import check, local, meta, numbers, simulate, usage, webhook
 from numberguard_ops.cli.common import EXIT_ERROR, EXIT_OK, CliError, Parser, parents
 
 # In the order `numberguard --help` lists them.
-GROUPS = (local, numbers, check, usage, webhook, simulate)
+GROUPS = (local, numbers, check, usage, webhook, simulate, meta)
 
 
 def build_parser() -> Parser:

@@ -56,6 +56,9 @@ def add_parsers(commands: Commands, parents: Parents) -> None:
                      help="serve another SAM template (default template.yaml of the project)")
     run.add_argument("--schedule-rate", type=_rate, default=None, metavar="RATE",
                      help="run scheduled functions at this rate instead of the template's: rate(1 minute), 30s, 5m")
+    run.add_argument("--meta-port", type=port, default=local.DEFAULT_META_PORT,
+                     help=f"port of the Meta Graph API double on {local.HOST} (default %(default)s; local mode's "
+                          "MetaGraphUrl unless --parameter MetaGraphUrl=... names another server)")
     run.set_defaults(handler=cmd_local)
 
 
@@ -72,7 +75,7 @@ def _parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def _check_options(args: argparse.Namespace) -> None:
     ports = {"--api-port": args.api_port, "--lambda-port": args.lambda_port, "--dynamodb-port": args.dynamodb_port,
-             "--moto-port": args.moto_port}
+             "--moto-port": args.moto_port, "--meta-port": args.meta_port}
     seen: dict[int, str] = {}
     for flag, number in ports.items():
         if number in seen:
@@ -103,5 +106,6 @@ def cmd_local(args: argparse.Namespace) -> int:
     options = local.LocalOptions(lambda_port=args.lambda_port, dynamodb_port=args.dynamodb_port, data_dir=data_dir,
                                  api_port=args.api_port, moto_port=args.moto_port, app_secret=args.app_secret,
                                  verify_token=args.verify_token, schedule_rate=args.schedule_rate,
-                                 log_level=args.log_level, parameters=_parameters(args.parameter))
+                                 log_level=args.log_level, parameters=_parameters(args.parameter),
+                                 meta_port=args.meta_port)
     return local.run(options)

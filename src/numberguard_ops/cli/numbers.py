@@ -51,6 +51,10 @@ def add_parsers(commands: Commands, parents: Parents) -> None:
     listing = actions.add_parser("list", parents=[parents.store], help="list the registered numbers")
     listing.set_defaults(handler=cmd_list)
 
+    from numberguard_ops.cli.meta import add_import
+
+    add_import(actions, parents)
+
     show = actions.add_parser("show", parents=[parents.store], help="show one number")
     show.add_argument("phone_number_id", help="Meta's phone number id")
     show.set_defaults(handler=cmd_show)

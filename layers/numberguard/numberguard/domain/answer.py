@@ -35,6 +35,7 @@ class Answer:
     retry_after_seconds: int | None = None
     error: str | None = None
     recipient: str | None = None  # in a batch's per-recipient results
+    warnings: tuple[str, ...] = ()  # never change `allowed` (e.g. Meta's advice while health is LIMITED)
 
     @classmethod
     def of(cls, number: NumberState, tier: str | None, usage: ScopeUsage, outcome: Outcome, window: Window,
@@ -49,7 +50,8 @@ class Answer:
             limit=limit, used=used,
             remaining=None if used is None or limit is None else max(limit - used, 0),
             retry_after_seconds=None if outcome.retry_at is None else max(outcome.retry_at - now, 0),
-            error=outcome.error, recipient=recipient,
+            error=outcome.error or _blocked_error(number, outcome), recipient=recipient,
+            warnings=tuple(number.warnings()),
         )
 
     @classmethod
@@ -63,10 +65,17 @@ class Answer:
         out.update(allowed=self.allowed, decision=self.decision, phone_number_id=self.phone_number_id,
                    status=self.status, quality=self.quality, tier=self.tier, limit=self.limit, used=self.used,
                    remaining=self.remaining, retry_after_seconds=self.retry_after_seconds,
-                   evaluated_at=self.evaluated_at)
+                   evaluated_at=self.evaluated_at, warnings=list(self.warnings))
         if self.error is not None:
             out["error"] = self.error
         return out
+
+
+def _blocked_error(number: NumberState, outcome: Outcome) -> str | None:
+    """DENIED_BLOCKED_BY_META names the part and Meta's code and description."""
+    if outcome.decision is not Decision.DENIED_BLOCKED_BY_META or number.health is None:
+        return None
+    return number.health.error_text()
 
 
 def batch_summary(head: Answer, results: list[Answer]) -> dict[str, Any]:

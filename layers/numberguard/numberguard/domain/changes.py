@@ -52,6 +52,8 @@ class Change:
     # The facet-log entry that made the change; with `after` it identifies the change whatever
     # `before` turned out to be when events arrived out of order.
     key: str | None = None
+    # Extra words of the source for the notification (e.g. Meta's error and possible_solution).
+    detail: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:

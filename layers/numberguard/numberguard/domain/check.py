@@ -27,6 +27,7 @@ class Decision(StrEnum):
     DENIED_PENDING = "DENIED_PENDING"
     DENIED_OFFLINE = "DENIED_OFFLINE"
     DENIED_ACCOUNT_RESTRICTED = "DENIED_ACCOUNT_RESTRICTED"
+    DENIED_BLOCKED_BY_META = "DENIED_BLOCKED_BY_META"
     DENIED_UNKNOWN_NUMBER = "DENIED_UNKNOWN_NUMBER"
     INVALID_REQUEST = "INVALID_REQUEST"
     # Beyond the contract's list: the store could not be reached (fail-closed / fail-open).
@@ -247,6 +248,19 @@ class Classification:
     retry_at: int | None = None
 
 
+def cannot_send(number: NumberState) -> Decision | None:
+    """Precedence rows 2 and 3: the number may send nothing at all (whatever the recipient)."""
+    if number.banned:
+        return Decision.DENIED_BANNED
+    if number.connection is Connection.PENDING:
+        return Decision.DENIED_PENDING
+    if number.connection is Connection.OFFLINE:
+        return Decision.DENIED_OFFLINE
+    if number.blocked_by_meta:  # row 3: Meta's health status says the number, its WABA or business is BLOCKED
+        return Decision.DENIED_BLOCKED_BY_META
+    return None
+
+
 def classify(
     number: NumberState,
     usage: ScopeUsage,
@@ -257,12 +271,9 @@ def classify(
     reference: str | None = None,
 ) -> Classification:
     """Decide one recipient from the state read, before any write (`reference`: this send's)."""
-    if number.banned:
-        return Classification(Step.ANSWER, Decision.DENIED_BANNED)
-    if number.connection is Connection.PENDING:
-        return Classification(Step.ANSWER, Decision.DENIED_PENDING)
-    if number.connection is Connection.OFFLINE:
-        return Classification(Step.ANSWER, Decision.DENIED_OFFLINE)
+    refused = cannot_send(number)
+    if refused is not None:
+        return Classification(Step.ANSWER, refused)
     if recipient.in_service_window(now):
         until = number.restricted_until(BLOCKS_REPLIES, now)
         if until is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from numberguard.domain.health import Health
 from numberguard.domain.status import Connection, DisplayStatus, Quality, display_status
 from numberguard.domain.tiers import Policy
 
@@ -37,6 +38,16 @@ class NumberState:
     restrictions: Mapping[str, int] = field(default_factory=dict)
     attention_at: int | None = None  # when the evaluator looks at it next (None: not due)
     registered_at: int | None = None
+    health: Health | None = None  # Meta's health_status (Graph API); None: never read
+    graph_registered: bool = False  # the Meta sync's registration (or adoption) of it is complete
+
+    @property
+    def blocked_by_meta(self) -> bool:
+        return self.health is not None and self.health.blocked
+
+    def warnings(self) -> list[str]:
+        """What the check says beside its decision: Meta's advice while the health is LIMITED."""
+        return self.health.warnings() if self.health is not None and self.health.limited else []
 
     @property
     def flagged(self) -> bool:
@@ -54,4 +65,5 @@ class NumberState:
             connection=self.connection,
             restricted=limit_reached or account_restricted,
             flagged=self.flagged,
+            blocked=self.blocked_by_meta,
         )

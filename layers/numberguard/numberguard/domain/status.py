@@ -20,6 +20,7 @@ class Quality(StrEnum):
 
 class DisplayStatus(StrEnum):
     BANNED = "BANNED"
+    BLOCKED = "BLOCKED"  # Meta's health status: the number, its WABA or business cannot send
     PENDING = "PENDING"
     OFFLINE = "OFFLINE"
     RESTRICTED = "RESTRICTED"
@@ -83,10 +84,13 @@ def display_status(
     connection: Connection,
     restricted: bool,
     flagged: bool,
+    blocked: bool = False,
 ) -> DisplayStatus:
-    """Precedence: BANNED > PENDING > OFFLINE > RESTRICTED > FLAGGED > CONNECTED."""
+    """Precedence: BANNED > BLOCKED (health) > PENDING > OFFLINE > RESTRICTED > FLAGGED > CONNECTED."""
     if banned:
         return DisplayStatus.BANNED
+    if blocked:
+        return DisplayStatus.BLOCKED
     if connection is Connection.PENDING:
         return DisplayStatus.PENDING
     if connection is Connection.OFFLINE:

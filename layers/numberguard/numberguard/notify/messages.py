@@ -43,6 +43,21 @@ _GUIDANCE = {
         "Meta restricts what the WhatsApp Business Account may send; numberguard denies those sends until expiry.",
         "Review the account in Business Support Home and the policy notice Meta sent.",
     ),
+    "HEALTH_CHANGED": (
+        "Meta's health status says whether the number, its WABA and its business may send: BLOCKED denies every "
+        "send from the number, LIMITED allows sends with Meta's advice as warnings.",
+        "Follow Meta's advice in WhatsApp Manager; numberguard follows Meta's next read.",
+    ),
+    "META_ACCESS_FAILED": (
+        "numberguard cannot read Meta's current state (limits, quality, health): it keeps what it knew and "
+        "still applies webhooks, but missed changes are not corrected until access works again.",
+        "Put a valid Graph API access token in the MetaAccessTokenParameter SSM parameter (a system user token "
+        "with whatsapp_business_management).",
+    ),
+    "META_ACCESS_RESTORED": (
+        "numberguard reads Meta's state again; what changed during the outage is applied on this run.",
+        "Nothing to do.",
+    ),
 }
 
 _STATUS_MEANS = {
@@ -76,7 +91,7 @@ def _epoch(text: str) -> int:
 
 
 def document_of(change: Change, number: dict) -> dict:
-    return {
+    return dict(change.detail) | {
         "id": change.id,
         "type": change.type,
         "phone_number_id": change.phone_number_id,
@@ -88,6 +103,15 @@ def document_of(change: Change, number: dict) -> dict:
         "reason": change.reason,
         "at": iso(change.at),
         "severity": change.severity,
+    }
+
+
+def notice_document(change: Change, waba_id: str) -> dict:
+    """A notice about a WABA or the Graph token: published once, `waba_id` set, `phone_number_id` null."""
+    return dict(change.detail) | {
+        "id": change.id, "type": change.type, "phone_number_id": None, "display_phone_number": None,
+        "waba_id": waba_id, "scope": None, "from": change.before, "to": change.after, "reason": change.reason,
+        "at": iso(change.at), "severity": change.severity,
     }
 
 
@@ -103,6 +127,8 @@ def notification_from_document(document: dict) -> Notification:
 
 
 def _who(document: dict) -> str:
+    if not document.get("phone_number_id"):
+        return f"WABA {document.get('waba_id') or '-'}"
     display = document.get("display_phone_number")
     return f"+{display}" if display and not display.startswith("+") else display or document["phone_number_id"]
 
@@ -120,7 +146,9 @@ def subject_of(document: dict) -> str:
 
 def _happened(document: dict) -> str:
     kind, before, after = document["type"], document.get("from"), document.get("to")
-    subject = f"{_who(document)} (phone_number_id {document['phone_number_id']})"
+    subject = _who(document)
+    if document.get("phone_number_id"):
+        subject += f" (phone_number_id {document['phone_number_id']})"
     when, why = document["at"], document["reason"]
     if kind == "USAGE_WARNING":
         return f"{subject} reached {after} of its messaging limit at {when} ({why})."
@@ -128,6 +156,11 @@ def _happened(document: dict) -> str:
         return f"{subject} meets the criteria to move from {before} to {after} since {when} ({why})."
     if kind == "FLAG_OUTCOME":
         return f"{subject}: the 7-day Flagged evaluation ended at {when}: {before} → {after} ({why})."
+    if kind in ("META_ACCESS_FAILED", "META_ACCESS_RESTORED"):
+        return f"{subject}: {why} (at {when})."
+    if kind == "HEALTH_CHANGED" and document.get("error"):
+        return f"{subject}: Meta's health status changed from {before} to {after} at {when}: " \
+               f"{document['error'].rstrip('.')}."
     if kind == "ACCOUNT_RESTRICTED":
         return f"{subject}: the account's restrictions changed at {when} from {before or 'none'} to " \
                f"{after or 'none'} ({why})."
@@ -146,6 +179,8 @@ def _meaning(document: dict) -> tuple[str, str]:
     if kind == "FLAG_OUTCOME" and "lowered" not in after:
         means = "The flag is settled and the tier is unchanged: the number is Connected again."
         todo = "Nothing to do; keep quality Medium or High."
+    if kind == "HEALTH_CHANGED" and document.get("possible_solution"):
+        todo = f"Meta says: {document['possible_solution']}"
     if kind == "USAGE_WARNING" and after.startswith("95"):
         todo = "Stop new business-initiated sends now unless they matter more than the ones that follow; " + todo
     return means, todo
@@ -167,6 +202,8 @@ def _re_evaluated(document: dict) -> str:
     if kind == "UPGRADE_ELIGIBLE":
         return ("Meta usually raises the tier within 24 hours (6 hours for a business portfolio); numberguard "
                 "applies the new limit when Meta reports it and does not announce this tier again.")
+    if kind in ("HEALTH_CHANGED", "META_ACCESS_FAILED"):
+        return "numberguard reads Meta's state again on every Meta sync run (MetaSyncRate) and on every webhook."
     if kind == "ACCOUNT_RESTRICTED":
         return "numberguard lifts each restriction at its expiry and tells you, or earlier if Meta reports it lifted."
     return "numberguard re-evaluates the number on its next scheduled run and on every webhook from Meta."

@@ -20,7 +20,9 @@ class Notification:
     subject: str
 
     def attributes(self) -> dict:
-        return {
+        extra = {"waba_id": {"DataType": "String", "StringValue": str(self.document["waba_id"])}} \
+            if self.document.get("waba_id") else {}
+        return extra | {
             "event_type": {"DataType": "String", "StringValue": self.type},
             "phone_number_id": {"DataType": "String", "StringValue": str(self.document.get("phone_number_id") or "-")},
             "severity": {"DataType": "String", "StringValue": self.severity},

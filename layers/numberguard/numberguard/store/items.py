@@ -6,6 +6,7 @@ Attribute names come from store/schema_names.py, generated from the pynamodb mod
 from __future__ import annotations
 
 from numberguard.domain.check import RecipientView
+from numberguard.domain.health import decode as decode_health
 from numberguard.domain.number import NumberState
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
 from numberguard.domain.status import Connection, Quality
@@ -34,6 +35,8 @@ def number_from_item(item: dict) -> NumberState:
         restrictions=codec.int_map(item, n.restrictions),
         attention_at=codec.n(item, n.attention_at),
         registered_at=codec.n(item, n.registered_at),
+        health=decode_health(codec.s(item, n.health)),
+        graph_registered=codec.b(item, n.graph_registered),
     )
 
 

@@ -67,6 +67,11 @@ class NumberModel(Model):
     portfolio_id = UnicodeAttribute(null=True)
     scope = UnicodeAttribute()
     connection = UnicodeAttribute(default="CONNECTED")
+    connection_at = NumberAttribute(null=True)
+    health = UnicodeAttribute(null=True)  # Meta's health status, encoded by domain/health.py
+    health_at = NumberAttribute(null=True)
+    graph_registered = BooleanAttribute(null=True)  # the Meta sync's registration (or adoption) is complete
+    registration_at = NumberAttribute(null=True)
     banned = BooleanAttribute(default=False)
     ban_at = NumberAttribute(null=True)
     quality = UnicodeAttribute(default="UNKNOWN")
@@ -130,6 +135,18 @@ class FacetLogModel(Model):
     initial = UnicodeAttribute(null=True)
     version = NumberAttribute()  # optimistic lock: every write is conditional on the version it read
     announced = UnicodeAttribute(null=True)  # the latest entry whose announcements are all recorded
+
+
+class SyncModel(Model):
+    """The Meta sync's own item `SYNC#meta`: the WABAs it reads, where the last run stopped, the token's outage."""
+
+    class Meta:
+        table_name = "numberguard-numbers"
+
+    pk = UnicodeAttribute(hash_key=True)
+    wabas = UnicodeSetAttribute(null=True)
+    resume_from = UnicodeAttribute(null=True)
+    access_failing = BooleanAttribute(null=True)
 
 
 # ---- limits table: one counter per scope -------------------------------------------------------------
@@ -255,7 +272,7 @@ class HistoryMarkerModel(Model):
 # Every item kind, by the name store/schema_names.py gives it.
 ITEM_KINDS: dict[str, type[Model]] = {
     "NumberItem": NumberModel, "WabaItem": WabaModel, "PendingItem": PendingUpdatesModel,
-    "FacetLogItem": FacetLogModel, "CounterItem": LimitModel, "CountedItem": CountedModel,
+    "FacetLogItem": FacetLogModel, "SyncStatusItem": SyncModel, "CounterItem": LimitModel, "CountedItem": CountedModel,
     "WindowItem": WindowModel, "ArrivalItem": ArrivalModel, "HistoryItem": HistoryEntryModel,
     "MarkerItem": HistoryMarkerModel,
 }

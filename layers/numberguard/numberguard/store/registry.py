@@ -74,3 +74,15 @@ class RegistryStore:
 
     def number_ids(self) -> list[str]:
         return [n.pk for n in self.list_numbers()]
+
+    def ensure_scope(self, scope: str, limit: MessagingLimit, phone_number_id: str, now: int) -> None:
+        """The scope's counter and its membership, for a number whose registration was cut short
+        (idempotent: an existing counter keeps its limit and usage)."""
+        counter = self.Limit(scope, limit=-1 if limit.limit is None else limit.limit, tier=limit.tier, used=0,
+                             buckets={}, updated_at=now)
+        try:
+            counter.save(condition=self.Limit.scope.does_not_exist())
+        except PutError as err:
+            if err.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        self.Limit(scope).update(actions=[self.Limit.numbers.add({phone_number_id})])

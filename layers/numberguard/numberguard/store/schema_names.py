@@ -29,14 +29,19 @@ class NumberItem(ItemKind):
         "ban_at": "N",
         "banned": "BOOL",
         "connection": "S",
+        "connection_at": "N",
         "display_phone_number": "S",
         "flag_at": "N",
         "flagged_at": "N",
+        "graph_registered": "BOOL",
+        "health": "S",
+        "health_at": "N",
         "pk": "S",
         "portfolio_id": "S",
         "quality": "S",
         "quality_at": "N",
         "registered_at": "N",
+        "registration_at": "N",
         "restrictions": "M",
         "restrictions_at": "N",
         "scope": "S",
@@ -48,14 +53,19 @@ class NumberItem(ItemKind):
     ban_at: Final = "ban_at"
     banned: Final = "banned"
     connection: Final = "connection"
+    connection_at: Final = "connection_at"
     display_phone_number: Final = "display_phone_number"
     flag_at: Final = "flag_at"
     flagged_at: Final = "flagged_at"
+    graph_registered: Final = "graph_registered"
+    health: Final = "health"
+    health_at: Final = "health_at"
     pk: Final = "pk"
     portfolio_id: Final = "portfolio_id"
     quality: Final = "quality"
     quality_at: Final = "quality_at"
     registered_at: Final = "registered_at"
+    registration_at: Final = "registration_at"
     restrictions: Final = "restrictions"
     restrictions_at: Final = "restrictions_at"
     scope: Final = "scope"
@@ -127,6 +137,22 @@ class FacetLogItem(ItemKind):
     initial: Final = "initial"
     pk: Final = "pk"
     version: Final = "version"
+
+
+class SyncStatusItem(ItemKind):
+    """SyncModel (table numberguard-numbers)."""
+
+    HASH_KEY = "pk"
+    TYPES = {
+        "access_failing": "BOOL",
+        "pk": "S",
+        "resume_from": "S",
+        "wabas": "SS",
+    }
+    access_failing: Final = "access_failing"
+    pk: Final = "pk"
+    resume_from: Final = "resume_from"
+    wabas: Final = "wabas"
 
 
 class CounterItem(ItemKind):

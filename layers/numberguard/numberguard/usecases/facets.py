@@ -70,10 +70,13 @@ class Facets:
 
     def limits(self, number: NumberState, pairs: list[tuple[str, MessagingLimit]], reason: Callable[[str], str],
                counts: Counter, meta_reported: bool = True,
-               only_touched: bool = False) -> list[Change]:
+               only_touched: bool = False,
+               before_apply: Callable[[list[Change]], None] | None = None) -> list[Change]:
         """Several reported limits of one scope in one log write; `reason` names the entry that made a change.
 
         only_touched: just the changes these entries may have made (facetlog.touched), not the whole log's.
+        before_apply: records the changes before the counter takes the limit (the Meta sync's order: a run
+        that fails in between finds the difference again and announces it then, never loses it).
         """
         scope, pnid = number.scope, number.phone_number_id
 
@@ -83,6 +86,17 @@ class Facets:
 
         all_moves, tier, at, entries = self.log_all(scope, "limit", [(k, lim.tier) for k, lim in pairs], current)
         moves = touched(all_moves, entries, {k for k, _ in pairs}) if only_touched else all_moves
+        changes = []
+        for t in moves:
+            before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
+            lower = before is not None and after is not None and after.limit is not None and (
+                before.limit is None or after.limit < before.limit)
+            changes.append(dataclasses.replace(
+                change_of(pnid, "LIMIT_CHANGED", t, reason(t.key), "WARNING" if lower else "INFO"),
+                before=limit_text(before), after=limit_text(after), scope=scope,
+            ))
+        if before_apply is not None:
+            before_apply(changes)
         applied = parse_limit(tier)
         if applied is not None:
             # A scope lowered from unlimited starts full: it was not counted, and Meta counted it.
@@ -94,15 +108,6 @@ class Facets:
         if settles and number.flagged_at is not None:
             # Meta's word on the limit settles a pending Flagged outcome: the evaluator looks now.
             self.stores.numbers.want_attention(pnid, at)
-        changes = []
-        for t in moves:
-            before, after = parse_limit(t.before) if t.before else None, parse_limit(t.after)
-            lower = before is not None and after is not None and after.limit is not None and (
-                before.limit is None or after.limit < before.limit)
-            changes.append(dataclasses.replace(
-                change_of(pnid, "LIMIT_CHANGED", t, reason(t.key), "WARNING" if lower else "INFO"),
-                before=limit_text(before), after=limit_text(after), scope=scope,
-            ))
         return changes
 
     def announce(self, changes: list[Change], number: NumberState, counts: Counter) -> list[Change]:

@@ -1,0 +1,59 @@
+"""`numberguard numbers import` and `numberguard meta ...`: bad input and an unreachable service give one
+clear line and a non-zero exit, never a trace; the double's control API changes what it answers."""
+
+from __future__ import annotations
+
+import json
+
+from numberguard_ops.cli import main
+from numberguard_ops.cli.meta import import_lines
+from numberguard_ops.ddb_local import free_port
+from numberguard_ops.meta_double import MetaDouble
+
+
+def test_import_refuses_a_waba_id_that_is_not_digits(capsys, monkeypatch):
+    monkeypatch.delenv("META_SYNC_FUNCTION", raising=False)
+    assert main(["numbers", "import", "--waba-id", "abc"]) == 2
+    assert "--waba-id must be the WhatsApp Business Account's numeric id" in capsys.readouterr().err
+    assert main(["numbers", "import", "--waba-id", "102290129340398", "--aws"]) == 2
+    assert "MetaSyncFunctionName" in capsys.readouterr().err
+
+
+def test_import_without_local_mode_says_what_to_start(capsys):
+    port = free_port()
+    assert main(["numbers", "import", "--waba-id", "1", "--endpoint", f"http://127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "make run" in err
+
+
+def test_import_lines_say_what_was_registered_and_changed():
+    lines = import_lines("1", {"registered": ["10", "11"], "changes": [
+        {"phone_number_id": "10", "type": "QUALITY_CHANGED", "from": "GREEN", "to": "RED"}],
+        "failed": {}, "throttled": True, "access": None})
+    assert lines[0] == "WABA 1: 2 number(s) registered: 10, 11"
+    assert "10 QUALITY_CHANGED: GREEN → RED" in lines[1] and "next scheduled run" in lines[-1]
+    assert import_lines("1", {"error": "waba_id must be digits"}) == ["not imported: waba_id must be digits"]
+
+
+def test_meta_commands_change_the_double_and_name_bad_input(capsys):
+    double = MetaDouble(port=0)
+    double.start()
+    url = ["meta", "--meta-url", double.endpoint]
+    try:
+        assert main([*url, "quality", "106540352242922", "RED"]) == 0
+        assert main([*url, "health", "--waba", "102290129340398", "BLOCKED", "--error-code", "141006"]) == 0
+        assert main([*url, "token", "refuse"]) == 0
+        capsys.readouterr()
+        assert main([*url, "show"]) == 0
+        state = json.loads(capsys.readouterr().out)
+        waba = state["wabas"]["102290129340398"]
+        assert waba["numbers"]["106540352242922"]["quality"] == "RED" and waba["health"] == "BLOCKED"
+        assert state["token_refused"] is True
+        assert main([*url, "quality", "999", "RED"]) == 1
+        assert "no number '999'" in capsys.readouterr().err
+        assert main([*url, "throttle", "12345"]) == 1
+        assert "throttle code must be one of" in capsys.readouterr().err
+    finally:
+        double.stop()
+    assert main([*url, "show"]) == 1
+    assert "does not answer" in capsys.readouterr().err
