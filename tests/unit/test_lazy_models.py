@@ -40,7 +40,7 @@ print(json.dumps({{"pynamodb": sorted(m for m in sys.modules if m.split(".")[0] 
 
 
 def test_the_webhook_and_the_evaluator_with_every_store_built_do_not_import_pynamodb():
-    # No function registers numbers: the layer the functions run from needs no pynamodb at all.
+    # Neither registers numbers (the Meta sync does, through the registry: see docs/decision_log.md).
     for function, folder, builder in (("WebhookFunction", "webhook", "webhook_receiver"),
                                       ("EvaluatorFunction", "evaluator", "evaluator")):
         found = run_fresh(EVERY_STORE.format(builder=builder), function=function, folder=folder)
