@@ -22,8 +22,9 @@ SECTIONS = {  # name → module with run(ctx) -> Section
     "coldstart": "bench.coldstart",
     "evaluator": "bench.evaluator",
     "meta_sync": "bench.meta_sync",
+    "people": "bench.people",
 }
-NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "meta_sync"}
+NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "meta_sync", "people"}
 
 
 def _ints(text: str) -> list[int]:

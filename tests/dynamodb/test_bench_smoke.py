@@ -82,3 +82,9 @@ def test_unknown_section_is_a_clear_error(capsys):
         main(["--only", "scaling,warp"])
     assert exc.value.code == 2
     assert "unknown section(s) warp" in capsys.readouterr().err
+
+
+def test_people_are_counted_once_through_either_id(bench_run):
+    people = bench_run[0]["people"]
+    assert people.data["race"]["over_admitted"] == 0
+    assert all(goal.met for goal in people.goals), people.goals

@@ -66,16 +66,7 @@ def number_history(rng: random.Random, display: str, pnid: str) -> list[dict]:
                 "current_limit": LADDER[new]}, t))
             tier = new
         else:  # the user writes, Meta reports a status
-            sender = f"1650555{rng.randint(0, 40):04d}"
-            wamid = f"wamid.{pnid}.{t}"
-            value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": display,
-                                                                   "phone_number_id": pnid}}
-            if rng.random() < 0.6:
-                value["messages"] = [{"from": sender, "id": wamid, "timestamp": str(t), "type": "text"}]
-            else:
-                value["statuses"] = [{"id": wamid, "status": rng.choice(["sent", "delivered", "read"]),
-                                      "timestamp": str(t), "recipient_id": sender}]
-            entries.append(change("messages", value, None))
+            entries.append(change("messages", user_item(rng, display, pnid, t), None))
     if flagged and 0 < tier < len(LADDER) - 1:  # the day-7 outcome, as Meta reported it before 2025-10
         t += 7 * 86400
         entries.append(change("phone_number_quality_update", {"display_phone_number": display, "event": "DOWNGRADE",
@@ -83,6 +74,31 @@ def number_history(rng: random.Random, display: str, pnid: str) -> list[dict]:
                                                               "current_limit": LADDER[tier - 1]}, t))
     del quality
     return entries
+
+
+def user_item(rng: random.Random, display: str, pnid: str, t: int) -> dict:
+    """A message or a status, naming its user the 2026 ways: phone, BSUID, parent BSUID, contacts[] (each
+    optional), so links are made from deliveries in any order (a user's ids never change here)."""
+    n = rng.randint(0, 40)
+    phone, user_id, parent = f"1650555{n:04d}", f"US.{7_000_000 + n}", f"US.ENT.{8_000_000 + n}"
+    shown = rng.choice([(phone,), (phone, user_id), (user_id,), (user_id, parent), (phone, user_id, parent)])
+    wamid = f"wamid.{pnid}x{t}"  # base64 text after the prefix, as Meta writes it
+    value: dict = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": display,
+                                                                 "phone_number_id": pnid}}
+    contact = {"wa_id": phone, "user_id": user_id, "parent_user_id": parent, "profile": {"username": f"u{n}"}}
+    if rng.random() < 0.5:  # real traffic omits some of them, or the whole contacts[]
+        value["contacts"] = [{k: v for k, v in contact.items() if rng.random() < 0.6}]
+    if rng.random() < 0.6:
+        names = ("from", "from_user_id", "from_parent_user_id")
+        message = {"id": wamid, "timestamp": str(t), "type": "text"}
+        message.update({name: i for name, i in zip(names, (phone, user_id, parent), strict=True) if i in shown})
+        value["messages"] = [message]
+    else:
+        names = ("recipient_id", "recipient_user_id", "recipient_parent_user_id")
+        status = {"id": wamid, "status": rng.choice(["sent", "delivered", "read"]), "timestamp": str(t)}
+        status.update({name: i for name, i in zip(names, (phone, user_id, parent), strict=True) if i in shown})
+        value["statuses"] = [status]
+    return value
 
 
 def waba_history(rng: random.Random) -> list[dict]:
@@ -143,8 +159,12 @@ class World:
                       self.settings.history_table):
             rows = []
             for item in self.client.scan(TableName=table, ConsistentRead=True)["Items"]:
-                # Log versions count writes; attention_at is the evaluator's earliest look (re-checked when due).
-                row = {k: v for k, v in item.items() if k not in ("version", "attention", "attention_at")}
+                # Log versions and link revisions count writes; attention_at is the evaluator's earliest look
+                # (re-checked when due); pending_people is the evaluator's work list (each fold is idempotent).
+                bookkeeping = ("version", "attention", "attention_at", "pending_people")
+                if item.get("pk", {}).get("S", "").startswith("l#"):
+                    bookkeeping += ("rev", "updated_at")  # a link item's revision counts its writes
+                row = {k: v for k, v in item.items() if k not in bookkeeping}
                 if "document" in row:
                     document = json.loads(row["document"]["S"])
                     document.pop("from")
@@ -189,6 +209,8 @@ def test_shuffled_duplicated_batched_delivery_ends_as_in_order_delivery(dynamodb
     assert shuffled.state() == in_order.state()
     assert shuffled.notifications() == in_order.notifications()
     assert len({n[0] for n in in_order.notifications()}) == len(in_order.publisher.sent)
+    links = [r for rows in in_order.state().values() for r in rows if '"S": "l#' in r]
+    assert links, "the history links no person"
     kinds = {n[1] for n in in_order.notifications()}
     assert {"QUALITY_CHANGED", "STATUS_CHANGED", "LIMIT_CHANGED", "ACCOUNT_RESTRICTED"} <= kinds
     in_order.drop()

@@ -82,7 +82,10 @@ def test_the_evaluator_policy_names_its_tables_indexes_and_topic_only(sam):
     notify = [s for s in evaluator_statements(sam) if any(a.startswith("sns:") for a in s["Action"])]
     assert notify == [{"Sid": "Notify", "Effect": "Allow", "Action": ["sns:Publish"],
                        "Resource": {"Ref": "NotificationTopic"}}]
-    assert all("RecipientsTable" not in str(s["Resource"]) for s in evaluator_statements(sam))
+    # Recipients only by key, for the people the intake asked it to fold: never a Scan or a Query of them.
+    recipients = [s for s in evaluator_statements(sam) if "RecipientsTable" in str(s["Resource"])]
+    assert [s["Sid"] for s in recipients] == ["FoldPeople"]
+    assert set(recipients[0]["Action"]) == {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
 
 
 def test_an_email_address_is_subscribed_only_when_given(cfn, sam):

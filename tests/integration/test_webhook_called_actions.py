@@ -50,9 +50,10 @@ def test_every_call_is_granted_and_every_grant_is_used(webhook_world, monkeypatc
             calls.add((f"{service}:{operation}", "?"))
         return real(client, operation, params)
 
-    # Given a number that took a slot for a send with a reference
+    # Given a number that took a slot for a send with a reference (to someone the reference bodies never
+    # name: their system change moves 16505551234's count to a new number)
     webhook_world.stack.register(tier="TIER_10K", quality="GREEN")
-    answer = webhook_world.stack.checker().handle({"phone_number_id": PNID, "recipient": "16505551234",
+    answer = webhook_world.stack.checker().handle({"phone_number_id": PNID, "recipient": "16505550042",
                                                    "message": "template", "reference": "send-42"})
     assert answer["decision"] == "ALLOWED_NEW_RECIPIENT"
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
@@ -67,7 +68,7 @@ def test_every_call_is_granted_and_every_grant_is_used(webhook_world, monkeypatc
         else:
             assert webhook_world.invoke(signed_post(reference_body(name)))["statusCode"] == 200
     failed = envelope(WABA, [{"field": "messages", "value": {"metadata": {"phone_number_id": PNID}, "statuses": [
-        {"id": "wamid.X", "status": "failed", "timestamp": "1750000000", "recipient_id": "16505551234",
+        {"id": "wamid.X", "status": "failed", "timestamp": "1750000000", "recipient_id": "16505550042",
          "biz_opaque_callback_data": "send-42", "errors": [{"code": 131026}]}]}}])
     answer = webhook_world.invoke(signed_post(failed))
     assert json.loads(answer["body"])["counts"]["slot_released"] == 1

@@ -125,6 +125,45 @@ def _status_sent(world, answer):
     assert answer["counts"] == {"status_sent": 1} and window_until(world, "16505551234") is None
 
 
+def _inbound_username_only(world, answer):
+    # No phone: the window opens under the BSUID and the parent BSUID, which are linked.
+    assert window_until(world, "US.13491208655302741918") == 1749416383 + 86400
+    assert window_until(world, "US.ENT.11815799212886844830") == 1749416383 + 86400
+    assert answer["counts"] == {"window_opened": 2, "people_linked": 1}
+
+
+def _inbound_with_bsuid(world, answer):
+    assert window_until(world, "16505551234") == window_until(world, "US.13491208655302741918") == 1789465272 + 86400
+    assert answer["counts"] == {"window_opened": 2, "people_linked": 1}
+
+
+def _contact_shared(world, answer):
+    assert window_until(world, "US.13491208655302741918") == 1789632760 + 86400
+    assert window_until(world, "16505551234") is None  # the shared number is linked, not a sender
+    assert answer["counts"] == {"window_opened": 1, "people_linked": 1}
+
+
+def _status_to_bsuid(world, answer):
+    assert answer["counts"] == {"status_delivered": 1, "people_linked": 1}
+
+
+def _status_phone_and_bsuid(world, answer):
+    assert answer["counts"] == {"status_sent": 1, "people_linked": 1}
+
+
+def _status_failed_to_phone(world, answer):
+    assert answer["counts"] == {"error_131049": 1, "status_failed": 1}
+
+
+def _changed_number(world, answer):
+    assert answer["counts"] == {"system_user_changed_number": 1, "ids_retired": 2}
+    assert window_until(world, "16505554321") is None  # a system message opens no window
+
+
+def _changed_user_id(world, answer):
+    assert answer["counts"] == {"system_user_changed_user_id": 1, "ids_retired": 1}
+
+
 EXPECTED = {
     "account_alerts.json": _alerts,
     "account_update.disabled-reinstate.json": _ban_reinstate,
@@ -132,10 +171,18 @@ EXPECTED = {
     "account_update.violation.json": _violation,
     "business_capability_update.json": _capability,
     "message_template_quality_update.json": _template_quality,
+    "messages.contacts-shared-on-request.json": _contact_shared,
     "messages.errors-rate-limit.json": _errors,
     "messages.inbound-text.json": _inbound,
+    "messages.inbound-username-only.json": _inbound_username_only,
+    "messages.inbound-with-bsuid.json": _inbound_with_bsuid,
+    "messages.status-delivered-to-bsuid.json": _status_to_bsuid,
+    "messages.status-failed-to-phone.json": _status_failed_to_phone,
     "messages.status-failed.json": _status_failed,
     "messages.status-sent.json": _status_sent,
+    "messages.status-sent-phone-and-bsuid.json": _status_phone_and_bsuid,
+    "messages.system-user-changed-number.json": _changed_number,
+    "messages.system-user-changed-user-id.json": _changed_user_id,
     "phone_number_name_update.json": _name_update,
     "phone_number_quality_update.current.json": _quality_current,
     "phone_number_quality_update.legacy-downgrade.json": _quality_downgrade,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdLink, person_of
 from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store.dynamo import StoreUnavailable
@@ -42,6 +43,7 @@ class FakeLimitStore:
         self.counters: dict[str, Counter] = {}
         self.counted: dict[tuple[str, str], Counted] = {}
         self.windows: dict[tuple[str, str], int] = {}
+        self.links: dict[tuple[str, str], IdLink] = {}  # (link space, id) → the id's link
         self.down = False
         self.calls = 0
 
@@ -62,19 +64,34 @@ class FakeLimitStore:
         self._call()
         return self.numbers.get(phone_number_id)
 
-    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot:
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str], space: str | None = None) -> Snapshot:
         self._call()
         counter = self.counters.get(scope)
+        records, links = self._records(phone_number_id, scope, recipients, space)
+        return Snapshot(self.numbers.get(phone_number_id), counter.usage() if counter else None,
+                        counter.tier if counter else None, records, links)
+
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None = None):
+        self._call()
+        return self._records(phone_number_id, scope, ids, space)
+
+    def _records(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None):
         records = {}
-        for r in recipients:
+        for r in ids:
             c = self.counted.get((scope, r))
             records[r] = RecipientView(
                 counted_bucket=c.bucket if c else None, counted_until=c.until if c else 0,
                 service_window_until=self.windows.get((phone_number_id, r), 0),
                 slot_reference=c.reference if c else None,
             )
-        return Snapshot(self.numbers.get(phone_number_id), counter.usage() if counter else None,
-                        counter.tier if counter else None, records)
+        links = {r: self.links[(space, r)] for r in ids if (space, r) in self.links} if space else {}
+        return records, links
+
+    def link(self, space: str, *ids: str) -> None:
+        """Set-up: link `ids` as one person of `space` (what the intake does when Meta shows them together)."""
+        person = person_of(ids, 0)
+        for i in ids:
+            self.links[(space, i)] = IdLink(person)
 
     def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]:
         self._call()

@@ -118,12 +118,12 @@ def test_no_recipient_at_all():
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        ("", "'recipient' is not a phone number: ''"),
+        ("", "'recipient' is not a phone number, a BSUID or a parent BSUID: ''"),
         ("   ", "'recipient' is not a phone number"),
-        (None, "'recipient' must be a phone number string, got null"),
-        (16505551234, "'recipient' must be a phone number string, got int"),
-        ({"wa_id": RECIPIENT}, "'recipient' must be a phone number string, got dict"),
-        ("not-a-phone-number", "'recipient' is not a phone number: 'not-a-phone-number'"),
+        (None, "'recipient' must be a phone number, a BSUID or a parent BSUID (a string), got null"),
+        (16505551234, "'recipient' must be a phone number, a BSUID or a parent BSUID (a string), got int"),
+        ({"wa_id": RECIPIENT}, "'recipient' must be a phone number, a BSUID or a parent BSUID (a string), got dict"),
+        ("not-a-phone-number", "'recipient' is not a phone number, a BSUID or a parent BSUID: 'not-a-phone-number'"),
         ("+1 650 555 1234", "'recipient' is not a phone number"),
         ("1-650-555-1234", "'recipient' is not a phone number"),
         ("06505551234", "'recipient' is not a phone number"),
@@ -166,14 +166,16 @@ def test_both_recipient_and_recipients():
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        (None, "'recipients' must be a list of phone numbers, got null"),
-        (RECIPIENT, "'recipients' must be a list of phone numbers, got str"),
-        ({"0": RECIPIENT}, "'recipients' must be a list of phone numbers, got dict"),
+        (None, "'recipients' must be a list of recipient ids, got null"),
+        (RECIPIENT, "'recipients' must be a list of recipient ids, got str"),
+        ({"0": RECIPIENT}, "'recipients' must be a list of recipient ids, got dict"),
         ([], "'recipients' must not be empty"),
         ([f"1650555{i:04d}" for i in range(MAX_BATCH + 1)], "'recipients' has 1001 entries, at most 1000 per request"),
-        ([RECIPIENT, 16505551235], "'recipients[1]' must be a phone number string, got int"),
-        ([RECIPIENT, RECIPIENT, None], "'recipients[2]' must be a phone number string, got null"),
-        (["hello", RECIPIENT], "'recipients[0]' is not a phone number: 'hello'"),
+        ([RECIPIENT, 16505551235], "'recipients[1]' must be a phone number, a BSUID or a parent BSUID (a string), "
+                                   "got int"),
+        ([RECIPIENT, RECIPIENT, None], "'recipients[2]' must be a phone number, a BSUID or a parent "
+                                       "BSUID (a string), got null"),
+        (["hello", RECIPIENT], "'recipients[0]' is not a phone number, a BSUID or a parent BSUID: 'hello'"),
         ([RECIPIENT, ""], "'recipients[1]' is not a phone number"),
     ],
 )

@@ -64,4 +64,7 @@ BY_FUNCTION: dict[str, tuple[CallBudget, ...]] = {
     "LimitCheckFunction": (CHECK_DYNAMODB,),
     "WebhookFunction": (STORES_DYNAMODB, WEBHOOK_S3, WEBHOOK_SSM, NOTIFY_SNS, CHECK_DYNAMODB),
     "EvaluatorFunction": (STORES_DYNAMODB, RECEIPTS_SQS, NOTIFY_SNS),
+    # The Graph reads have their own timeouts (graph/client.py); the token is read with the same
+    # bounded SSM client as the webhook's secrets.
+    "MetaSyncFunction": (STORES_DYNAMODB, WEBHOOK_SSM, NOTIFY_SNS),
 }

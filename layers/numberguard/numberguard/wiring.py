@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from numberguard.notify.receipts import ReceiptQueue
     from numberguard.store.archive import Archive
     from numberguard.store.limits import LimitStore
+    from numberguard.store.people import PeopleStore
     from numberguard.store.registry import RegistryStore
     from numberguard.usecases.evaluator import Evaluator
     from numberguard.usecases.facets import Facets
@@ -94,6 +95,15 @@ class Parts:
                       windows=WindowStore(client, cfg.recipients_table), wabas=WabaStore(client, cfg.numbers_table),
                       history=HistoryStore(client, cfg.history_table), logs=FacetLogStore(client, cfg.numbers_table),
                       arrivals=ArrivalStore(client, cfg.recipients_table))
+
+    @cached_property
+    def people_store(self) -> PeopleStore:
+        """People and their linked ids (recipients table), and the folds that count each once."""
+        from numberguard.store.people import PeopleStore
+
+        cfg = self.settings
+        return PeopleStore(self.client, recipients_table=cfg.recipients_table, limits_table=cfg.limits_table,
+                           history_table=cfg.history_table)
 
     @cached_property
     def registry(self) -> RegistryStore:
@@ -182,8 +192,10 @@ class Parts:
     @cached_property
     def intake(self) -> Intake:
         from numberguard.usecases.intake import Intake
+        from numberguard.usecases.people import People
 
-        return Intake(self.facets, self.limit_checker, self.settings)
+        people = People(self.people_store, self.stores.numbers, self.clock)
+        return Intake(self.facets, self.limit_checker, self.settings, people)
 
     @cached_property
     def evaluator(self) -> Evaluator:
@@ -191,7 +203,7 @@ class Parts:
         from numberguard.usecases.outbox import Outbox
 
         outbox = Outbox(self.stores.history, self.publisher, self.receipt_queue)
-        return Evaluator(self.facets, self.settings, clock=self.clock, outbox=outbox)
+        return Evaluator(self.facets, self.settings, clock=self.clock, outbox=outbox, people=self.people_store)
 
     @cached_property
     def webhook_receiver(self) -> WebhookReceiver:

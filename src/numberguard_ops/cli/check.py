@@ -35,8 +35,9 @@ def add_parsers(commands: Commands, parents: Parents) -> None:
                     "request, 1 when the function could not be asked.",
     )
     check.add_argument("--phone-number-id", help="the sending number's Meta id")
-    check.add_argument("--recipient", action="append", metavar="WA_ID",
-                       help="recipient phone number, digits with country code; repeat it for a batch")
+    check.add_argument("--recipient", action="append", metavar="ID",
+                       help="the person: a phone number (digits with country code), a BSUID (US.1349...) or a "
+                            "parent BSUID (US.ENT.1181...), exactly as Meta gave it; repeat it for a batch")
     check.add_argument("--message", choices=[kind.value for kind in MessageKind], default=MessageKind.TEMPLATE.value,
                        help="template (default; may start a conversation) or session (needs an open window)")
     check.add_argument("--reference", help="your id for this send (lets a failed send release its slot)")

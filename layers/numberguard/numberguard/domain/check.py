@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, overload
 
 from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
+from numberguard.domain.people import IdLink, InvalidId, Person, recipient_id
 from numberguard.domain.status import Connection
 from numberguard.domain.window import ScopeUsage, Window
 
@@ -117,15 +119,11 @@ def _phone_number_id(payload: dict) -> str:
 
 
 def _recipient(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{where}' must be a phone number string, got {_type_name(value)}")
-    text = value.strip()
-    if not ids.is_phone_number(text):  # ASCII digits only: one key per person
-        raise InvalidRequest(
-            f"'{where}' is not a phone number: {value[:40]!r} (expected the WhatsApp id: "
-            "country code and number, digits only, e.g. '16505551234')"
-        )
-    return text.lstrip("+")
+    """A phone number (ASCII digits: one key per person), a BSUID or a parent BSUID (DESIGN §3)."""
+    try:
+        return recipient_id(value, where)
+    except InvalidId as err:
+        raise InvalidRequest(str(err)) from None
 
 
 def _reject_unknown(payload: dict, allowed: set[str]) -> None:
@@ -184,7 +182,7 @@ def _recipients(payload: dict) -> tuple[str, ...]:
         return (_recipient(payload["recipient"], "recipient"),)
     raw = payload["recipients"]
     if not isinstance(raw, list):
-        raise InvalidRequest(f"'recipients' must be a list of phone numbers, got {_type_name(raw)}")
+        raise InvalidRequest(f"'recipients' must be a list of recipient ids, got {_type_name(raw)}")
     if not raw:
         raise InvalidRequest("'recipients' must not be empty")
     if len(raw) > MAX_BATCH:
@@ -228,6 +226,34 @@ class Snapshot:
     usage: ScopeUsage | None
     tier: str | None
     records: dict[str, RecipientView] = field(default_factory=dict)
+    links: dict[str, IdLink] = field(default_factory=dict)  # the link item of each id read (absent: none)
+
+
+def person_view(recipient: str, person: Person | None, views: Mapping[str, RecipientView],
+                now: int) -> tuple[str, RecipientView]:
+    """The id a check acts on for `recipient`, and what it knows of the person (DESIGN §3).
+
+    Unlinked: the id itself. Linked: the id holding the person's live counted stint (the key once
+    folded; the latest stint if a fold is still due), else the key (where a new count is written); the
+    service window is the latest of all the person's ids.
+    """
+    if person is None or recipient not in person.ids:
+        return recipient, views.get(recipient, RecipientView())
+    window = max((views[i].service_window_until for i in person.ids if i in views), default=0)
+    live = [(v.counted_until, i == person.key, i) for i in person.ids if (v := views.get(i)) and v.counted(now)]
+    target = max(live)[2] if live else person.key
+    view = views.get(target, RecipientView())
+    return target, replace(view, service_window_until=max(window, view.service_window_until))
+
+
+def slot_holder(recipient: str, link: IdLink | None, views: Mapping[str, RecipientView], reference: str) -> str:
+    """The id of the person whose counted record holds the slot `reference` took (else `recipient`)."""
+    person = link.person if link else None
+    for i in sorted(person.ids) if person and recipient in person.ids else ():
+        view = views.get(i)
+        if view is not None and view.slot_reference == reference and view.counted_bucket is not None:
+            return i
+    return recipient
 
 
 class Step(StrEnum):

@@ -90,9 +90,17 @@ class InboundMessage(Event):
     """A user's message: opens or refreshes the service window with that user."""
 
     phone_number_id: str
-    sender: str  # the user's WhatsApp id (the recipient of our replies)
+    sender: str  # the user's first id: the phone number (`from`), else the BSUID, else the parent BSUID
     wamid: str
     free_entry_point: bool = False  # click-to-WhatsApp ad referral: 72 h window
+    user_id: str | None = None  # from_user_id (BSUID): since 2026 on every message
+    parent_user_id: str | None = None  # from_parent_user_id (parent BSUID), when enabled
+    linked: tuple[str, ...] = ()  # every id Meta showed for this user here (message, contacts[], shared contact)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The ids the message carries: its service window opens under each."""
+        return tuple(dict.fromkeys(i for i in (self.sender, self.user_id, self.parent_user_id) if i))
 
 
 @dataclass(frozen=True)
@@ -100,11 +108,27 @@ class MessageStatus(Event):
     """A status of one of our sends (sent, delivered, read, failed, played…)."""
 
     phone_number_id: str
-    recipient: str
+    recipient: str  # recipient_id (phone), else recipient_user_id (BSUID), else the parent BSUID
     wamid: str
     status: str
     reference: str | None = None  # biz_opaque_callback_data: the reference the check was given
     error_codes: tuple[int, ...] = ()
+    recipient_user_id: str | None = None  # the BSUID (absent on failed sends to a phone)
+    recipient_parent_user_id: str | None = None
+    linked: tuple[str, ...] = ()  # every id Meta showed for the recipient here (status and contacts[])
+
+
+@dataclass(frozen=True)
+class IdentityChange(Event):
+    """A `system` message: the user changed phone number (`user_changed_number`) or only their BSUID
+    (`user_changed_user_id`). The retired ids leave the person; count and window move to the new ids.
+    Opens no service window."""
+
+    phone_number_id: str
+    kind: str  # user_changed_number, user_changed_user_id
+    retired: tuple[str, ...]  # the old phone (`from`, on a number change) and `previous_user_id`
+    current: tuple[str, ...]  # `system.wa_id` (a number change) and `system.user_id`
+    wamid: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class ScopeCounter:
     filled_bucket: int | None = None  # the bucket a scope lowered from unlimited started full in
     attention_at: int | None = None
     numbers: frozenset[str] = frozenset()  # phone_number_ids counted in this scope
+    pending_people: frozenset[str] = frozenset()  # `space|key` of people the intake asked to fold again
 
 
 @dataclass(frozen=True)

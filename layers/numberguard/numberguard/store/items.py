@@ -8,6 +8,7 @@ from __future__ import annotations
 from numberguard.domain.check import RecipientView
 from numberguard.domain.health import decode as decode_health
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.window import ScopeUsage
@@ -48,6 +49,7 @@ def scope_from_item(item: dict) -> ScopeCounter:
         limit_at=codec.n(item, c.limit_at, 0) or 0, upgrade_announced=codec.s(item, c.upgrade_announced),
         filled_bucket=codec.n(item, c.filled_bucket), attention_at=codec.n(item, c.attention_at),
         numbers=frozenset(numbers["SS"]) if numbers and "SS" in numbers else frozenset(),
+        pending_people=frozenset((item.get("pending_people") or {}).get("SS") or ()),
     )
 
 
@@ -81,3 +83,10 @@ def recipient_view(counted: dict, window: dict) -> RecipientView:
         service_window_until=codec.n(window, WindowItem.service_window_until, 0) or 0,
         slot_reference=codec.s(counted, CountedItem.slot_reference),
     )
+
+
+def link_from_item(item: dict) -> IdLink:
+    """A link item (store/people.py writes them) → the domain's view of the id."""
+    key, members = codec.s(item, "person"), item.get("ids", {}).get("SS") or []
+    person = Person(key, frozenset(members), codec.n(item, "at", 0) or 0) if key and members else None
+    return IdLink(person, codec.n(item, "retired_at"))

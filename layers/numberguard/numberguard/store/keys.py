@@ -76,6 +76,11 @@ def marker_sort_key(change_id: str) -> str:
     return f"{MARKER_PREFIX}{change_id}"
 
 
+def link_key(space: str, person_id: str) -> dict:
+    # One item per (link space, id): a portfolio's (or WABA's) people, read with the check's records.
+    return {"pk": {"S": f"l#{space}#{person_id}"}}
+
+
 def arrival_key(dedup_key: str) -> dict:
     # The first arrival of an update Meta sent without a time (recipients table: keyed by pk, with TTL).
     # The dedup key is a 32-character hash: the key stays far below DynamoDB's 2,048 bytes.

@@ -14,16 +14,36 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from numberguard.domain.check import Snapshot
+from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdLink
 from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store import codec, dynamo, keys
 from numberguard.store.dynamo import StoreUnavailable
-from numberguard.store.items import ATTENTION, RECORD_TTL_SECONDS, number_from_item, recipient_view, usage_from_item
+from numberguard.store.items import (
+    ATTENTION,
+    RECORD_TTL_SECONDS,
+    link_from_item,
+    number_from_item,
+    recipient_view,
+    usage_from_item,
+)
 from numberguard.store.schema_names import CountedItem, CounterItem, WindowItem
 
 C, R = CounterItem, CountedItem  # short: the expressions below read almost as DynamoDB sees them
+
+
+def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str]) -> dict[str, RecipientView]:
+    return {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
+                              by_pk.get(keys.window_pk(phone_number_id, r), {})) for r in ids}
+
+
+def _links(by_pk: dict, space: str | None, ids: Sequence[str]) -> dict[str, IdLink]:
+    if space is None:
+        return {}
+    pk = WindowItem.HASH_KEY  # the recipients table's key, shared by every item kind there
+    return {r: link_from_item(item) for r in ids if (item := by_pk.get(keys.link_key(space, r)[pk]["S"]))}
 
 
 def _n(value: int) -> dict:
@@ -51,27 +71,42 @@ class LimitStore:
         item = reply.get("Item")
         return number_from_item(item) if item else None
 
-    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot:
-        """Number, scope counter and every recipient's records, in as few BatchGetItem calls as fit."""
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str], space: str | None = None) -> Snapshot:
+        """Number, scope counter, every recipient's records and (with `space`) their links, in as few
+        BatchGetItem calls as fit: a link costs no extra call for a recipient nobody linked."""
         wanted: list[tuple[str, dict]] = [
             (self.numbers_table, keys.number_key(phone_number_id)),
             (self.limits_table, keys.scope_key(scope)),
         ]
-        for r in recipients:
-            wanted.append((self.recipients_table, keys.counted_key(scope, r)))
-            wanted.append((self.recipients_table, keys.window_key(phone_number_id, r)))
-        found = dynamo.batch_get(self.client, wanted)
+        found = dynamo.batch_get(self.client, wanted + self._record_keys(phone_number_id, scope, recipients, space))
         number_item = next(iter(found.get(self.numbers_table, [])), None)
         limit_item = next(iter(found.get(self.limits_table, [])), None)
         by_pk = {codec.s(i, WindowItem.HASH_KEY): i for i in found.get(self.recipients_table, [])}
-        records = {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
-                                     by_pk.get(keys.window_pk(phone_number_id, r), {})) for r in recipients}
         return Snapshot(
             number=number_from_item(number_item) if number_item else None,
             usage=usage_from_item(limit_item) if limit_item else None,
             tier=codec.s(limit_item, C.tier) if limit_item else None,
-            records=records,
+            records=_views(by_pk, phone_number_id, scope, recipients),
+            links=_links(by_pk, space, recipients),
         )
+
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str],
+                 space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]:
+        """The records (and, with `space`, links) of more ids: a linked person's other ids, one call per 33."""
+        found = dynamo.batch_get(self.client, self._record_keys(phone_number_id, scope, ids, space))
+        by_pk = {codec.s(i, WindowItem.HASH_KEY): i for i in found.get(self.recipients_table, [])}
+        return _views(by_pk, phone_number_id, scope, ids), _links(by_pk, space, ids)
+
+    def _record_keys(self, phone_number_id: str, scope: str, ids: Sequence[str],
+                     space: str | None) -> list[tuple[str, dict]]:
+        """Each id's counted record and window with this number, and (with `space`) its link."""
+        wanted = []
+        for i in ids:
+            wanted.append((self.recipients_table, keys.counted_key(scope, i)))
+            wanted.append((self.recipients_table, keys.window_key(phone_number_id, i)))
+            if space is not None:
+                wanted.append((self.recipients_table, keys.link_key(space, i)))
+        return wanted
 
     # ---- counter writes ---------------------------------------------------------------------
 

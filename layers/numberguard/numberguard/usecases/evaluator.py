@@ -34,6 +34,7 @@ from numberguard.domain.status import Connection, Quality, parse_quality
 from numberguard.domain.tiers import Policy, limit_of_tier
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.outbox import Outbox
+from numberguard.usecases.ports import PeopleFolds
 
 OWN_LIMIT_ENTRY = "flag-outcome"  # the evaluator's entries in a scope's limit log (Meta's are hashes)
 STOP_MARGIN_SECONDS = 15  # stop taking new items this close to the Lambda timeout; the rest stay due
@@ -41,9 +42,10 @@ STOP_MARGIN_SECONDS = 15  # stop taking new items this close to the Lambda timeo
 
 class Evaluator:
     def __init__(self, facets: Facets, settings: Settings, clock: Callable[[], float] | None = None,
-                 outbox: Outbox | None = None):
+                 outbox: Outbox | None = None, people: PeopleFolds | None = None):
         self.facets = facets
         self.stores = facets.stores
+        self.people = people  # folds the intake asked for (None: none)
         self.settings = settings
         self.policy = settings.policy
         self.window = settings.window
@@ -183,6 +185,8 @@ class Evaluator:
 
     def _scope(self, item: ScopeCounter, now: int, counts: Counter) -> list[Change]:
         counts["scopes_due"] += 1
+        if self.people is not None and item.pending_people and self._fold_people(item, now, counts):
+            item = self.stores.scopes.get(item.scope) or item  # the counter after the slots came back
         scope, usage, seen_at = item.scope, item.usage, item.attention_at
         limit = usage.limit
         if limit is None:  # unlimited: nothing to watch
@@ -210,6 +214,33 @@ class Evaluator:
         if next_at != seen_at:
             self.stores.scopes.reschedule(scope, seen_at, next_at)
         return changes
+
+    def _fold_people(self, item: ScopeCounter, now: int, counts: Counter) -> int:
+        """Fold the people the intake linked or changed (DESIGN §3: at the latest by this run); the slots back.
+
+        A check that was in flight while a link was written may have counted the person under the id it
+        had read: this second fold gives that slot back. People still contended stay pending.
+        """
+        assert self.people is not None
+        numbers, done, given = sorted(item.numbers), [], 0
+        for entry in sorted(item.pending_people):
+            space, _, key = entry.partition("|")
+            link = self.people.links(space, [key]).get(key)
+            person = link.person if link is not None else None
+            folded = self.people.fold(item.scope, person.key, person.ids, now) if person is not None else (0, False)
+            if folded is None:
+                counts["people_fold_contended"] += 1
+                continue
+            done.append(entry)
+            if folded[1] and person is not None:
+                given += folded[0]
+                if numbers:
+                    self.people.record_merge(numbers[0], item.scope, person, "linked", person.ids, folded[0], now,
+                                             now)
+        self.people.folded(item.scope, done)
+        counts["people_folded"] += len(done)
+        counts["slots_given_back"] += given
+        return given
 
     def _usage(self, scope: str, limit: int, used: int, numbers_of_scope: Callable[[], list[NumberState]], now: int,
                counts: Counter) -> list[Change]:

@@ -33,6 +33,7 @@ from numberguard.observability import logger
 from numberguard.store.dynamo import refused_for_good
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
+from numberguard.usecases.people import People, Shown
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
 PARALLEL_WRITES = 16  # independent conditional writes in flight at once (windows, announcements)
@@ -91,10 +92,11 @@ def reason_of(key: str, default: str) -> str:
 
 
 class Intake:
-    def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings):
+    def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings, people: People | None = None):
         self.facets = facets
         self.stores = facets.stores
         self.checker = checker
+        self.people = people  # links and system changes of recipients (None: ids are never linked)
         self.policy = settings.policy
         self.clock = facets.clock
 
@@ -168,6 +170,7 @@ class Intake:
             (ev.NameUpdate, self._name_updates),
             (ev.InboundMessage, self._inbound),
             (ev.MessageStatus, self._statuses),
+            (ev.IdentityChange, self._identity_changes),
             (ev.SendErrors, self._send_errors),
             (ev.Unrecognised, self._unrecognised),
         ]
@@ -352,8 +355,9 @@ class Intake:
         until: dict[tuple[str, str], int] = {}
         for event in events:
             span = FREE_ENTRY_WINDOW if event.free_entry_point else DAY_SECONDS
-            pair = (event.phone_number_id, event.sender)
-            until[pair] = max(until.get(pair, 0), event.at + span)
+            for user in event.ids:  # the window opens under every id the message carries
+                pair = (event.phone_number_id, user)
+                until[pair] = max(until.get(pair, 0), event.at + span)
         now = int(self.clock())
         windows = [(pnid, sender, at) for (pnid, sender), at in until.items()]
         # One read per 100 windows, then one transaction per 100 that grow; chunks side by side.
@@ -361,7 +365,20 @@ class Intake:
         opened = [grew for part in self._parallel(lambda chunk: self.stores.windows.open_windows(chunk, now), chunks)
                   for grew in part]
         summary.counts["window_opened"] += sum(opened)
-        summary.counts["window_unchanged"] += len(events) - sum(opened)
+        summary.counts["window_unchanged"] += sum(len(e.ids) for e in events) - sum(opened)
+        self._link(events, summary)
+
+    def _link(self, events: list[ev.InboundMessage] | list[ev.MessageStatus], summary: IntakeSummary) -> None:
+        """Ids Meta showed together for one user become one person (DESIGN §4)."""
+        shown = [Shown(e.phone_number_id, e.waba_id, e.linked, e.at) for e in events if e.linked]
+        if shown and self.people is not None:
+            self.people.link(shown, summary.counts)
+
+    def _identity_changes(self, events: list[ev.IdentityChange], summary: IntakeSummary) -> None:
+        if self.people is None:
+            summary.counts["ignored"] += len(events)
+            return
+        self.people.change(events, summary.counts)
 
     def _statuses(self, events: list[ev.MessageStatus], summary: IntakeSummary) -> None:
         releases: dict[str, list[ev.MessageStatus]] = defaultdict(list)
@@ -381,6 +398,7 @@ class Intake:
         for decisions in self._parallel(release_all, list(releases.values())):
             for decision in decisions:
                 summary.counts["slot_released" if decision == "RELEASED" else "slot_not_released"] += 1
+        self._link(events, summary)
 
     def _send_errors(self, events: list[ev.SendErrors], summary: IntakeSummary) -> None:
         by_number: dict[str, Counter] = defaultdict(Counter)

@@ -22,8 +22,11 @@ from numberguard.domain.check import (
     classify,
     echoed_number_id,
     parse_request,
+    person_view,
+    slot_holder,
 )
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import link_space
 from numberguard.domain.results import MoveResult, ReleaseResult
 from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
@@ -41,6 +44,7 @@ class LimitChecker:
         self.window: Window = settings.window
         self.clock = clock
         self._scopes: dict[str, str] = {}  # phone_number_id → scope, learnt from reads
+        self._spaces: dict[str, str] = {}  # phone_number_id → link space (portfolio or WABA), learnt from reads
 
     # ---- entry point ------------------------------------------------------------------------
 
@@ -65,14 +69,31 @@ class LimitChecker:
         if snap is None:
             return Answer.failed(Decision.DENIED_UNKNOWN_NUMBER, error or "", request.phone_number_id, now).as_dict()
         number = _known(snap)
+        # Each id asked for → the id the person's count is acted on under, and the person's view
+        # (the window of every linked id): one person checked twice in a batch counts once.
+        people = {r: self._person(snap, r, now) for r in unique}
+        snap = Snapshot(number, snap.usage, snap.tier, {target: view for target, view in people.values()})
         if request.batch:
-            outcomes, usage = self._check_batch(request, snap, unique, now)
-            results = [Answer.of(number, snap.tier, usage, outcomes[r], self.window, now, recipient=r)
+            targets = list(dict.fromkeys(target for target, _ in people.values()))
+            outcomes, usage = self._check_batch(request, snap, targets, now)
+            results = [Answer.of(number, snap.tier, usage, outcomes[people[r][0]], self.window, now, recipient=r)
                        for r in request.recipients]
             head = Answer.of(number, snap.tier, usage, Outcome(Decision.ALLOWED_ALREADY_COUNTED), self.window, now)
             return batch_summary(head, results)
-        outcome, usage = self._check_one(request, snap, unique[0], now)
+        outcome, usage = self._check_one(request, snap, people[unique[0]][0], now)
         return Answer.of(number, snap.tier, usage, outcome, self.window, now).as_dict()
+
+    def _person(self, snap: Snapshot, recipient: str, now: int) -> tuple[str, RecipientView]:
+        link = snap.links.get(recipient)
+        return person_view(recipient, link.person if link else None, snap.records, now)
+
+    def _reread(self, phone_number_id: str, scope: str, recipient: str,
+                now: int) -> tuple[Snapshot, str, RecipientView]:
+        """Read one recipient again (after a race), resolving its person again: a fold may have moved it."""
+        snap = self.store.read(phone_number_id, scope, [recipient], self._spaces.get(phone_number_id))
+        self._complete(snap, phone_number_id, scope)
+        target, record = self._person(snap, recipient, now)
+        return snap, target, record
 
     def _check_one(self, request: CheckRequest, snap: Snapshot, recipient: str, now: int) -> tuple[Outcome, ScopeUsage]:
         """One recipient, retried on contention (a failed counter condition hands back the counter)."""
@@ -94,8 +115,8 @@ class LimitChecker:
                 moved = self._move_one(number, usage, recipient, _bucket(record), now)
                 if moved is not None:
                     return moved
-            snap = self.store.read(request.phone_number_id, number.scope, [recipient])  # changed meanwhile
-            number, usage, record = _known(snap), _usage(snap), snap.records[recipient]
+            snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now)
+            number, usage = _known(snap), _usage(snap)  # changed meanwhile
         raise StoreUnavailable("the scope's counter stayed too contended to reserve a slot")
 
     def _move_one(self, number: NumberState, usage: ScopeUsage, recipient: str, old_bucket: int,
@@ -251,7 +272,8 @@ class LimitChecker:
         if snap is None:
             return Answer.failed(Decision.DENIED_UNKNOWN_NUMBER, error or "", request.phone_number_id, now).as_dict()
         number, usage = _known(snap), _usage(snap)
-        record = snap.records[request.recipient]
+        holder = slot_holder(request.recipient, snap.links.get(request.recipient), snap.records, request.reference)
+        record = snap.records[holder]
         outcome = Outcome(Decision.RELEASED)
         if record.slot_reference != request.reference or record.counted_bucket is None:
             why = (
@@ -260,8 +282,7 @@ class LimitChecker:
             )
             outcome = Outcome(Decision.NOTHING_TO_RELEASE, error=why)
         else:
-            result = self.store.release_slot(number.scope, request.recipient, request.reference,
-                                             record.counted_bucket, now)
+            result = self.store.release_slot(number.scope, holder, request.reference, record.counted_bucket, now)
             if result is ReleaseResult.RELEASED:
                 usage = _less(usage, record.counted_bucket, 1)
             elif result is ReleaseResult.NOT_THAT_SLOT:
@@ -283,15 +304,29 @@ class LimitChecker:
             if number is None:
                 return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
             scope = number.scope
-        snap = self.store.read(phone_number_id, scope, recipients)
+        space = self._spaces.get(phone_number_id)
+        snap = self.store.read(phone_number_id, scope, recipients, space)
         if snap.number is not None and snap.number.scope != scope:  # the number moved scope (another portfolio)
-            snap = self.store.read(phone_number_id, snap.number.scope, recipients)
+            snap = self.store.read(phone_number_id, snap.number.scope, recipients, space)
         if snap.number is None:
             return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         self._scopes[phone_number_id] = snap.number.scope
         if snap.usage is None:
             return None, f"no messaging limit is registered for {snap.number.scope} (register the number with a tier)"
+        actual = link_space(snap.number.portfolio_id, snap.number.waba_id)
+        self._spaces[phone_number_id] = actual
+        if space != actual:
+            # The first check of a number in this process: its links are read now (once).
+            snap.records, snap.links = self.store.read_ids(phone_number_id, snap.number.scope, recipients, actual)
+        self._complete(snap, phone_number_id, snap.number.scope)
         return snap, None
+
+    def _complete(self, snap: Snapshot, phone_number_id: str, scope: str) -> None:
+        """Read the other ids of the linked persons found (one more round trip, only for them)."""
+        others = sorted({i for link in snap.links.values() if link.person for i in link.person.ids} - set(snap.records))
+        if others:
+            records, _ = self.store.read_ids(phone_number_id, scope, others)
+            snap.records.update(records)
 
     def _dry(self, found: Classification, usage: ScopeUsage, slots: int, now: int) -> Outcome:
         if found.step is Step.RESERVE and fit(self.window, usage, slots, now) < slots:

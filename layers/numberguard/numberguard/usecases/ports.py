@@ -3,13 +3,14 @@ fakes (tests/unit/fakes.py) both implement them; the type checker holds both to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from numberguard.domain.changes import Change
-from numberguard.domain.check import Snapshot
+from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
+from numberguard.domain.people import IdChange, IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
 from numberguard.domain.results import Moved, ReleaseResult
 from numberguard.domain.tiers import MessagingLimit
@@ -22,7 +23,10 @@ class CheckStore(Protocol):
     """The limit check: one read, then conditional writes on the scope's counter and counted records."""
 
     def get_number(self, phone_number_id: str) -> NumberState | None: ...
-    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str]) -> Snapshot: ...
+    def read(self, phone_number_id: str, scope: str, recipients: Sequence[str],
+             space: str | None = None) -> Snapshot: ...
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str],
+                 space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]: ...
     def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]: ...
     def give_back(self, scope: str, bucket: int, slots: int, now: int) -> bool: ...
     def move(self, scope: str, moves: Sequence[tuple[str, int]], new_bucket: int, counted_until: int,
@@ -98,3 +102,17 @@ class Stores:
     history: HistoryPort
     logs: FacetLogPort
     arrivals: ArrivalPort  # first arrivals of updates Meta sent without a time
+
+
+class PeopleFolds(Protocol):
+    """People and their links (store/people.py): what the intake and the evaluator apply."""
+
+    def links(self, space: str, ids: Iterable[str]) -> dict[str, IdLink]: ...
+    def link(self, space: str, shown: Iterable[str], at: int, now: int) -> Person | None: ...
+    def change(self, space: str, retired: Iterable[str], new: Iterable[str], at: int, now: int) -> IdChange | None: ...
+    def fold(self, scope: str, key: str, ids: Iterable[str], now: int) -> tuple[int, bool] | None: ...
+    def want_fold(self, scope: str, space: str, key: str, now: int) -> None: ...
+    def folded(self, scope: str, entries: Iterable[str]) -> None: ...
+    def move_windows(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], now: int) -> int: ...
+    def record_merge(self, phone_number_id: str, scope: str, person: Person | None, kind: str, ids: Iterable[str],
+                     slots: int, at: int, now: int) -> bool: ...

@@ -20,6 +20,7 @@ from typing import Literal, overload
 from numberguard.domain import events as ev
 from numberguard.domain import ids
 from numberguard.domain.events import usable_time
+from numberguard.domain.people import kind_of
 from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
 
 QUALITY_EVENTS = frozenset({
@@ -259,23 +260,28 @@ def _messages(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
     for name in ("messages", "statuses", "errors"):
         if value.get(name) is not None and not isinstance(value[name], list):
             raise Unreadable(f"{name} must be a list")
+    contacts = _contact_ids(value.get("contacts"))
     for i, message in enumerate(value.get("messages") or []):
-        yield _inbound(stamp, pnid, message, i)
+        yield _inbound(stamp, pnid, message, i, contacts)
     for i, status in enumerate(value.get("statuses") or []):
-        yield _status(stamp, pnid, status, i)
+        yield _status(stamp, pnid, status, i, contacts)
     codes = _codes(value.get("errors") or [])
     if codes:
         yield ev.SendErrors(*stamp.head, pnid, codes, arrival=stamp.arrival)
 
 
-def _guarded(read: Callable[[str, str, dict], ev.Event]) -> Callable[[Stamp, str, object, int], ev.Event]:
+Contacts = tuple[tuple[str, ...], ...]  # the well-formed ids of each contacts[] entry of a change
+
+
+def _guarded(read: Callable[[str, str, dict, Contacts], ev.Event]) -> Callable[[Stamp, str, object, int, Contacts],
+                                                                                ev.Event]:
     """One unreadable message or status does not hide its neighbours."""
 
-    def wrapper(stamp: Stamp, pnid: str, item: object, i: int) -> ev.Event:
+    def wrapper(stamp: Stamp, pnid: str, item: object, i: int, contacts: Contacts) -> ev.Event:
         try:
             if not isinstance(item, dict):
                 raise Unreadable("must be an object")
-            return read(stamp.waba, pnid, item)
+            return read(stamp.waba, pnid, item, contacts)
         except Unreadable as err:
             name = "messages" if read is _inbound_of else "statuses"
             return ev.Unrecognised(stamp.waba, stamp.at, f"{stamp.key}#{name}{i}", "messages", f"{name}[{i}]: {err}",
@@ -284,14 +290,22 @@ def _guarded(read: Callable[[str, str, dict], ev.Event]) -> Callable[[Stamp, str
     return wrapper
 
 
-def _inbound_of(waba: str, pnid: str, message: dict) -> ev.Event:
+def _inbound_of(waba: str, pnid: str, message: dict, contacts: Contacts = ()) -> ev.Event:
     wamid = _id(message, "id", ids.WAMID)
-    sender = _id(message, "from", ids.PHONE_NUMBER).lstrip("+")  # the check keys people by digits
+    phone = _phone(message, "from")  # the check keys people by digits
+    user_id = _maybe_id(message, "from_user_id", ids.BSUID)
+    parent = _maybe_id(message, "from_parent_user_id", ids.PARENT_BSUID)
     at = _seconds(message.get("timestamp"), "timestamp")
+    if message.get("type") == "system":
+        return _system_of(waba, pnid, message, wamid, at, phone, user_id)
+    sender = phone or user_id or parent
+    if not sender:
+        raise Unreadable("names no user: from, from_user_id and from_parent_user_id are all missing")
     referral = message.get("referral")
     # Click-to-WhatsApp ads and other free entry points open a 72-hour window.
     free = isinstance(referral, dict) and bool(referral.get("ctwa_clid") or referral.get("source_type") == "ad")
-    return ev.InboundMessage(waba, at, wamid, pnid, sender, wamid, free)
+    linked = _linked((phone, user_id, parent), contacts, _shared_contact(message))
+    return ev.InboundMessage(waba, at, wamid, pnid, sender, wamid, free, user_id, parent, linked)
 
 
 def _recipient_id(status: dict) -> str:
@@ -306,14 +320,19 @@ def _recipient_id(status: dict) -> str:
     raise Unreadable(ids.PHONE_NUMBER.problem(raw, "recipient_id") or "recipient_id is not a phone number")
 
 
-def _status_of(waba: str, pnid: str, status: dict) -> ev.Event:
+def _status_of(waba: str, pnid: str, status: dict, contacts: Contacts = ()) -> ev.Event:
     wamid = _id(status, "id", ids.WAMID)
     state = _name(status, "status", _STATUS).lower()
     if not state:
         raise Unreadable("status is missing")
     at = _seconds(status.get("timestamp"), "timestamp")
-    return ev.MessageStatus(waba, at, f"{wamid}#{state}", pnid, _recipient_id(status), wamid, state,
-                            _reference(status), _codes(status.get("errors") or []))
+    phone = _recipient_id(status)
+    user_id = _maybe_id(status, "recipient_user_id", ids.BSUID)
+    parent = _maybe_id(status, "recipient_parent_user_id", ids.PARENT_BSUID)
+    recipient = phone or user_id or parent or ""
+    return ev.MessageStatus(waba, at, f"{wamid}#{state}", pnid, recipient, wamid, state,
+                            _reference(status), _codes(status.get("errors") or []), user_id, parent,
+                            _linked((phone, user_id, parent), contacts))
 
 
 def _reference(status: dict) -> str | None:
@@ -326,6 +345,91 @@ def _reference(status: dict) -> str | None:
 
 _inbound = _guarded(_inbound_of)
 _status = _guarded(_status_of)
+
+
+# ---- who the user is (2026: BSUIDs, usernames, linked ids) -----------------------------------------
+
+SYSTEM_CHANGES = frozenset({"user_changed_number", "user_changed_user_id"})
+MAX_CONTACTS = 100  # contacts[] entries read per change (Meta sends one per user of the change)
+
+
+def _ids(values: tuple[object, ...] | list[object]) -> tuple[str, ...]:
+    """The values that are recipient ids (a phone number, a BSUID, a parent BSUID); the rest dropped."""
+    return tuple(v for v in values if isinstance(v, str) and kind_of(v) is not None)
+
+
+def _phone(obj: dict, name: str) -> str | None:
+    """An optional WhatsApp id: a phone number, kept without '+' (the check keys people by digits)."""
+    raw = _maybe_id(obj, name, ids.PHONE_NUMBER)
+    return raw.lstrip("+") if raw is not None else None
+
+
+def _contact_ids(raw: object) -> Contacts:
+    """The well-formed ids of each value-level `contacts[]` entry (wa_id, user_id, parent_user_id).
+
+    Every field is optional and a username is never an id. An entry or field that cannot be read
+    links nothing; it does not spoil the messages and statuses beside it.
+    """
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for entry in raw[:MAX_CONTACTS]:
+        if isinstance(entry, dict):
+            found = _ids((entry.get("wa_id"), entry.get("user_id"), entry.get("parent_user_id")))
+            if found:
+                out.append(found)
+    return tuple(out)
+
+
+def _shared_contact(message: dict) -> tuple[str, ...]:
+    """The user's own phone numbers from a `contacts` message shared on request (`origin: contact_request`).
+
+    A contact card of any other origin may be someone else's: it links nothing.
+    """
+    cards = message.get("contacts") if message.get("type") == "contacts" else None
+    if not isinstance(cards, list):
+        return ()
+    phones: list[object] = []
+    for card in cards[:10]:
+        if not isinstance(card, dict) or card.get("origin") != "contact_request":
+            continue
+        listed = card.get("phones")
+        phones += [p.get("wa_id") for p in listed[:10] if isinstance(p, dict)] if isinstance(listed, list) else []
+    return _ids(phones)
+
+
+def _linked(shown: tuple[str | None, ...], contacts: Contacts,
+            extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The ids Meta shows for one user here: the item's own, the contacts[] entries sharing one of them."""
+    own = set(_ids(shown))
+    linked = set(own) | set(extra) if own else set()
+    for entry in contacts:
+        if own & set(entry):
+            linked |= set(entry)
+    return tuple(sorted(linked)) if len(linked) >= 2 else ()
+
+
+def _system_of(waba: str, pnid: str, message: dict, wamid: str, at: int, phone: str | None,
+               user_id: str | None) -> ev.Event:
+    system = message.get("system")
+    if not isinstance(system, dict):
+        raise Unreadable("a system message without system")
+    kind = system.get("type")
+    if not isinstance(kind, str) or kind not in SYSTEM_CHANGES:
+        raise Unreadable(f"system type {ids.shown(kind)} not handled")
+    previous = _maybe_id(system, "previous_user_id", ids.BSUID) or user_id
+    new_user_id = _maybe_id(system, "user_id", ids.BSUID)
+    if kind == "user_changed_number":
+        new_phone = system.get("wa_id")
+        if new_phone is not None and kind_of(new_phone) is None:
+            raise Unreadable(ids.PHONE_NUMBER.problem(new_phone, "system.wa_id") or "system.wa_id")
+        retired_ids, current = _ids((phone, previous)), (new_phone, new_user_id)
+    else:
+        retired_ids, current = _ids((previous,)), (new_user_id, phone)
+    current_ids = tuple(i for i in _ids(current) if i not in retired_ids)
+    if not retired_ids or not current_ids:
+        raise Unreadable(f"{kind} names no previous or no new id")
+    return ev.IdentityChange(waba, at, wamid, pnid, kind, retired_ids, current_ids, wamid)
 
 
 def _codes(errors: object) -> tuple[int, ...]:

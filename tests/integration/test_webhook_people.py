@@ -1,0 +1,137 @@
+"""Given the 2026 identity bodies of Meta's reference folder (username-only inbound, BSUID statuses, a
+contact shared on request, system changes), when they are POSTed signed through the real webhook handler
+and the sender then invokes the real check handler, then each body opens the windows and makes the links
+it should: a person is found by any id Meta showed for them, and a changed number starts fresh."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.webhooks import reference_body, signed_post
+
+PNID = "106540352242922"
+PHONE, NEW_PHONE = "16505551234", "16505554321"
+BSUID, PARENT = "US.13491208655302741918", "US.ENT.11815799212886844830"
+NEW_BSUID_OF_NUMBER, NEW_BSUID = "US.15098342271160483952", "US.17720436158839205567"
+
+
+def redated(name: str, now: int) -> bytes:
+    """The body with its event times moved to `now` (what `send-webhook --now` does)."""
+    envelope = json.loads(reference_body(name))
+    for entry in envelope["entry"]:
+        for change in entry["changes"]:
+            for kind in ("messages", "statuses"):
+                for item in change["value"].get(kind) or []:
+                    item["timestamp"] = str(now)
+    return json.dumps(envelope).encode()
+
+
+@pytest.fixture
+def world(webhook_world, monkeypatch):
+    from numberguard import wiring
+
+    monkeypatch.setattr(wiring, "clock", webhook_world.stack.clock)
+    webhook_world.stack.register(tier="TIER_1K", quality="GREEN")
+    return webhook_world
+
+
+def post(world, name: str) -> dict:
+    answer = world.invoke(signed_post(redated(name, int(world.stack.clock()))))
+    assert answer["statusCode"] == 200, answer
+    return json.loads(answer["body"])["counts"]
+
+
+def check(recipient: str, message: str = "session", **extra) -> dict:
+    from limit_check.app import lambda_handler
+
+    from tests.conftest import LambdaContext
+
+    return lambda_handler({"phone_number_id": PNID, "recipient": recipient, "message": message, **extra},
+                          LambdaContext())
+
+
+def decision(recipient: str, message: str = "session") -> str:
+    return check(recipient, message)["decision"]
+
+
+def test_the_username_only_message_opens_the_window_of_its_bsuid(world):
+    counts = post(world, "messages.inbound-username-only.json")
+    assert counts["window_opened"] == 2 and counts["people_linked"] == 1
+    assert "unrecognised" not in counts
+    answer = check(BSUID)
+    assert (answer["allowed"], answer["decision"]) == (True, "ALLOWED_SERVICE_WINDOW")
+    assert decision(PARENT) == "ALLOWED_SERVICE_WINDOW"
+    assert decision(PHONE) == "DENIED_WINDOW_CLOSED"  # Meta never showed this phone for them
+
+
+def test_a_message_with_phone_and_bsuid_serves_both_and_counts_the_person_once(world):
+    post(world, "messages.inbound-with-bsuid.json")
+    assert decision(PHONE) == decision(BSUID) == "ALLOWED_SERVICE_WINDOW"
+    world.stack.clock.advance(2 * 86400)  # the window is over; the link stays
+    assert decision(BSUID, "template") == "ALLOWED_NEW_RECIPIENT"
+    answer = check(PHONE, "template")
+    assert (answer["decision"], answer["used"]) == ("ALLOWED_ALREADY_COUNTED", 1)
+
+
+def test_a_contact_shared_on_request_links_the_phone_to_the_bsuid(world):
+    counts = post(world, "messages.contacts-shared-on-request.json")
+    assert counts["window_opened"] == 1 and counts["people_linked"] == 1
+    assert decision(PHONE) == "ALLOWED_SERVICE_WINDOW"  # the window was opened under the BSUID only
+
+
+@pytest.mark.parametrize(("name", "ids"), [
+    ("messages.status-delivered-to-bsuid.json", (BSUID, PARENT)),
+    ("messages.status-sent-phone-and-bsuid.json", (PHONE, BSUID)),
+])
+def test_a_status_links_the_recipients_ids_and_opens_no_window(world, name, ids):
+    counts = post(world, name)
+    assert counts["people_linked"] == 1 and "window_opened" not in counts
+    assert decision(ids[0]) == "DENIED_WINDOW_CLOSED"
+    assert decision(ids[0], "template") == "ALLOWED_NEW_RECIPIENT"
+    assert check(ids[1], "template")["decision"] == "ALLOWED_ALREADY_COUNTED"
+
+
+def test_a_failed_status_to_a_phone_links_nothing(world):
+    counts = post(world, "messages.status-failed-to-phone.json")
+    assert "people_linked" not in counts and counts["status_failed"] == 1
+
+
+def test_a_person_counted_under_two_ids_before_the_link_gets_one_slot_back(world):
+    assert decision(PHONE, "template") == decision(BSUID, "template") == "ALLOWED_NEW_RECIPIENT"
+    assert check(PHONE, "template", dry_run=True)["used"] == 2
+    counts = post(world, "messages.status-sent-phone-and-bsuid.json")
+    assert counts["slots_given_back"] == 1
+    assert check(BSUID, "template")["used"] == 1
+    merges = [h for h in world.history() if h["type"] == "PERSON_MERGED"]
+    assert len(merges) == 1 and merges[0]["document"]["slots_given_back"] == 1
+    assert post(world, "messages.status-sent-phone-and-bsuid.json").get("slots_given_back") is None  # again: none
+
+
+def test_after_a_number_change_the_old_phone_finds_neither_slot_nor_window(world):
+    assert decision(PHONE, "template") == "ALLOWED_NEW_RECIPIENT"  # counted under the old phone
+    post(world, "messages.inbound-with-bsuid.json")  # a window under phone and BSUID, linked
+    counts = post(world, "messages.system-user-changed-number.json")
+    assert counts["system_user_changed_number"] == 1 and counts["ids_retired"] == 2
+    assert "window_opened" not in counts  # a system message opens no window
+    for old in (PHONE, BSUID):
+        assert decision(old) == "DENIED_WINDOW_CLOSED"
+    for new in (NEW_PHONE, NEW_BSUID_OF_NUMBER):
+        assert decision(new) == "ALLOWED_SERVICE_WINDOW"
+    world.stack.clock.advance(86400 + 1)  # the window is over; the count (24 h after the send, in buckets) not
+    assert check(NEW_BSUID_OF_NUMBER, "template")["decision"] == "ALLOWED_ALREADY_COUNTED"
+    answer = check(PHONE, "template")  # a recycled number is a new person
+    assert (answer["decision"], answer["used"]) == ("ALLOWED_NEW_RECIPIENT", 2)
+
+
+def test_after_a_bsuid_change_the_new_bsuid_finds_the_persons_slot(world):
+    post(world, "messages.inbound-with-bsuid.json")
+    world.stack.clock.advance(86400 + 60)
+    assert decision(BSUID, "template") == "ALLOWED_NEW_RECIPIENT"
+    counts = post(world, "messages.system-user-changed-user-id.json")
+    assert counts["system_user_changed_user_id"] == 1
+    assert check(NEW_BSUID, "template")["decision"] == "ALLOWED_ALREADY_COUNTED"
+    assert check(PHONE, "template")["decision"] == "ALLOWED_ALREADY_COUNTED"
+    answer = check(BSUID, "template")
+    assert (answer["decision"], answer["used"]) == ("ALLOWED_NEW_RECIPIENT", 2)
