@@ -60,9 +60,20 @@ def _item_kind(name: str, model: type[Model]) -> list[str]:
     for index in _indexes(model):
         lines.append(f'    {_constant(index.Meta.index_name)}: Final = "{index.Meta.index_name}"')
     lines.append("    TYPES = {")
-    lines += [f'        "{a.attr_name}": "{a.attr_type}",' for a in attributes.values()]
+    lines += _packed([f'"{a.attr_name}": "{a.attr_type}",' for a in attributes.values()], indent=8)
     lines.append("    }")
     lines += [f'    {python_name}: Final = "{a.attr_name}"' for python_name, a in attributes.items()]
+    return lines
+
+
+def _packed(entries: list[str], indent: int, width: int = 116) -> list[str]:
+    """Entries joined into lines of at most `width` characters (keeps the module short)."""
+    lines: list[str] = []
+    for entry in entries:
+        if lines and len(lines[-1]) + 1 + len(entry) <= width:
+            lines[-1] += " " + entry
+        else:
+            lines.append(" " * indent + entry)
     return lines
 
 

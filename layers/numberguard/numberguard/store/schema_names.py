@@ -24,29 +24,11 @@ class NumberItem(ItemKind):
     BY_ATTENTION: Final = "ByAttention"
     BY_WABA: Final = "ByWaba"
     TYPES = {
-        "attention": "S",
-        "attention_at": "N",
-        "ban_at": "N",
-        "banned": "BOOL",
-        "connection": "S",
-        "connection_at": "N",
-        "display_phone_number": "S",
-        "flag_at": "N",
-        "flagged_at": "N",
-        "graph_registered": "BOOL",
-        "health": "S",
-        "health_at": "N",
-        "pk": "S",
-        "portfolio_id": "S",
-        "quality": "S",
-        "quality_at": "N",
-        "registered_at": "N",
-        "registration_at": "N",
-        "restrictions": "M",
-        "restrictions_at": "N",
-        "scope": "S",
-        "updated_at": "N",
-        "waba_id": "S",
+        "attention": "S", "attention_at": "N", "ban_at": "N", "banned": "BOOL", "connection": "S",
+        "connection_at": "N", "display_phone_number": "S", "flag_at": "N", "flagged_at": "N",
+        "graph_registered": "BOOL", "health": "S", "health_at": "N", "pk": "S", "portfolio_id": "S", "quality": "S",
+        "quality_at": "N", "registered_at": "N", "registration_at": "N", "restrictions": "M",
+        "restrictions_at": "N", "scope": "S", "updated_at": "N", "waba_id": "S",
     }
     attention: Final = "attention"
     attention_at: Final = "attention_at"
@@ -78,19 +60,9 @@ class WabaItem(ItemKind):
 
     HASH_KEY = "pk"
     TYPES = {
-        "alert_at": "N",
-        "ban_at": "N",
-        "ban_date": "S",
-        "ban_notice": "S",
-        "ban_notice_at": "N",
-        "banned": "BOOL",
-        "last_alert": "S",
-        "last_alert_severity": "S",
-        "last_notice": "S",
-        "notice_at": "N",
-        "pk": "S",
-        "restrictions": "M",
-        "restrictions_at": "N",
+        "alert_at": "N", "ban_at": "N", "ban_date": "S", "ban_notice": "S", "ban_notice_at": "N", "banned": "BOOL",
+        "last_alert": "S", "last_alert_severity": "S", "last_notice": "S", "notice_at": "N", "pk": "S",
+        "restrictions": "M", "restrictions_at": "N",
     }
     alert_at: Final = "alert_at"
     ban_at: Final = "ban_at"
@@ -112,9 +84,7 @@ class PendingItem(ItemKind):
 
     HASH_KEY = "pk"
     TYPES = {
-        "events": "M",
-        "expires_at": "N",
-        "pk": "S",
+        "events": "M", "expires_at": "N", "pk": "S",
     }
     events: Final = "events"
     expires_at: Final = "expires_at"
@@ -126,11 +96,7 @@ class FacetLogItem(ItemKind):
 
     HASH_KEY = "pk"
     TYPES = {
-        "announced": "S",
-        "entries": "M",
-        "initial": "S",
-        "pk": "S",
-        "version": "N",
+        "announced": "S", "entries": "M", "initial": "S", "pk": "S", "version": "N",
     }
     announced: Final = "announced"
     entries: Final = "entries"
@@ -144,10 +110,7 @@ class SyncStatusItem(ItemKind):
 
     HASH_KEY = "pk"
     TYPES = {
-        "access_failing": "BOOL",
-        "pk": "S",
-        "resume_from": "S",
-        "wabas": "SS",
+        "access_failing": "BOOL", "pk": "S", "resume_from": "S", "wabas": "SS",
     }
     access_failing: Final = "access_failing"
     pk: Final = "pk"
@@ -161,18 +124,8 @@ class CounterItem(ItemKind):
     HASH_KEY = "scope"
     BY_ATTENTION: Final = "ByAttention"
     TYPES = {
-        "attention": "S",
-        "attention_at": "N",
-        "buckets": "M",
-        "filled_bucket": "N",
-        "limit": "N",
-        "limit_at": "N",
-        "numbers": "SS",
-        "scope": "S",
-        "tier": "S",
-        "updated_at": "N",
-        "upgrade_announced": "S",
-        "used": "N",
+        "attention": "S", "attention_at": "N", "buckets": "M", "filled_bucket": "N", "limit": "N", "limit_at": "N",
+        "numbers": "SS", "scope": "S", "tier": "S", "updated_at": "N", "upgrade_announced": "S", "used": "N",
     }
     attention: Final = "attention"
     attention_at: Final = "attention_at"
@@ -194,13 +147,8 @@ class CountedItem(ItemKind):
     HASH_KEY = "pk"
     TTL: Final = "expires_at"
     TYPES = {
-        "claim": "S",
-        "counted_bucket": "N",
-        "counted_until": "N",
-        "expires_at": "N",
-        "phone_number_id": "S",
-        "pk": "S",
-        "slot_reference": "S",
+        "claim": "S", "counted_bucket": "N", "counted_until": "N", "expires_at": "N", "phone_number_id": "S",
+        "pk": "S", "slot_reference": "S",
     }
     claim: Final = "claim"
     counted_bucket: Final = "counted_bucket"
@@ -217,9 +165,7 @@ class WindowItem(ItemKind):
     HASH_KEY = "pk"
     TTL: Final = "expires_at"
     TYPES = {
-        "expires_at": "N",
-        "pk": "S",
-        "service_window_until": "N",
+        "expires_at": "N", "pk": "S", "service_window_until": "N",
     }
     expires_at: Final = "expires_at"
     pk: Final = "pk"
@@ -232,9 +178,7 @@ class ArrivalItem(ItemKind):
     HASH_KEY = "pk"
     TTL: Final = "expires_at"
     TYPES = {
-        "expires_at": "N",
-        "first_at": "N",
-        "pk": "S",
+        "expires_at": "N", "first_at": "N", "pk": "S",
     }
     expires_at: Final = "expires_at"
     first_at: Final = "first_at"
@@ -249,17 +193,8 @@ class HistoryItem(ItemKind):
     TTL: Final = "expires_at"
     OUTBOX: Final = "Outbox"
     TYPES = {
-        "at": "N",
-        "document": "S",
-        "expires_at": "N",
-        "id": "S",
-        "outbox": "S",
-        "outbox_at": "N",
-        "phone_number_id": "S",
-        "published": "BOOL",
-        "recorded_at": "N",
-        "sk": "S",
-        "type": "S",
+        "at": "N", "document": "S", "expires_at": "N", "id": "S", "outbox": "S", "outbox_at": "N",
+        "phone_number_id": "S", "published": "BOOL", "recorded_at": "N", "sk": "S", "type": "S",
     }
     at: Final = "at"
     document: Final = "document"
@@ -281,9 +216,7 @@ class MarkerItem(ItemKind):
     RANGE_KEY = "sk"
     TTL: Final = "expires_at"
     TYPES = {
-        "expires_at": "N",
-        "phone_number_id": "S",
-        "sk": "S",
+        "expires_at": "N", "phone_number_id": "S", "sk": "S",
     }
     expires_at: Final = "expires_at"
     phone_number_id: Final = "phone_number_id"
