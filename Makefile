@@ -8,7 +8,7 @@ RUN_OK := $(VENV)/.installed-run
 PY_OK  := $(VENV)/.installed
 NPM_OK := node_modules/.installed
 
-.PHONY: run test lint gates checkov bench setup browser clean layer-lock
+.PHONY: run test lint gates checkov bench setup browser clean layer-lock schema
 
 setup: $(PY_OK) $(NPM_OK)
 
@@ -99,6 +99,10 @@ gates: setup
 checkov: $(CHECKOV_OK)
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation \
 		--skip-download --compact --quiet
+
+# store/schema_names.py (the attribute names the raw stores use) from the pynamodb models of store/models.py.
+schema: setup
+	$(BIN)/python -m numberguard_ops.schema
 
 bench: setup
 	$(BIN)/python -m bench $(ARGS)

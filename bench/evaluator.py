@@ -47,6 +47,7 @@ def run(ctx: Context) -> Section:
     from numberguard.domain.events import QualityUpdate
     from numberguard.store import keys
     from numberguard.store.client import dynamodb_client as layer_client
+    from numberguard.store.schema_names import CounterItem, NumberItem
     from numberguard.usecases.evaluator import Evaluator
     from numberguard.usecases.intake import Intake
     from numberguard.wiring import build
@@ -75,16 +76,17 @@ def run(ctx: Context) -> Section:
                                                Key=keys.number_key(pnid(due - 1)), ConsistentRead=True)["Item"]
         template_limit = world.admin.get_item(TableName=world.settings.limits_table, ConsistentRead=True,
                                               Key=keys.scope_key(f"number#{pnid(due - 1)}"))["Item"]
-        for name in ("attention", "attention_at"):
+        for name in (NumberItem.attention, NumberItem.attention_at):
             template_number.pop(name, None)
+        for name in (CounterItem.attention, CounterItem.attention_at):
             template_limit.pop(name, None)
 
         def number(i: int) -> dict:
-            return {**template_number, "pk": {"S": pnid(i)}, "waba_id": {"S": waba(i)},
-                    "display_phone_number": {"S": display(i)}, "scope": {"S": f"number#{pnid(i)}"}}
+            return {**template_number, **keys.number_key(pnid(i)), NumberItem.waba_id: {"S": waba(i)},
+                    NumberItem.display_phone_number: {"S": display(i)}, NumberItem.scope: {"S": f"number#{pnid(i)}"}}
 
         def limit(i: int) -> dict:
-            return {**template_limit, "scope": {"S": f"number#{pnid(i)}"}, "numbers": {"SS": [pnid(i)]}}
+            return {**template_limit, **keys.scope_key(f"number#{pnid(i)}"), CounterItem.numbers: {"SS": [pnid(i)]}}
 
         ctx.say(f"evaluator: {flagged} numbers Flagged")
         others = total - due

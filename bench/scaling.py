@@ -49,6 +49,7 @@ def seed(world: World, size: int, now: int) -> tuple[float, float]:
     """`size` counted records over every live bucket (and the counter to match); the naive peer's sends."""
     from numberguard.store import keys
     from numberguard.store.items import RECORD_TTL_SECONDS
+    from numberguard.store.schema_names import CountedItem as R
 
     window = world.settings.window
     current = window.bucket_of(now)
@@ -56,9 +57,9 @@ def seed(world: World, size: int, now: int) -> tuple[float, float]:
 
     def counted(i: int) -> dict:
         bucket = current - (i % spread)
-        return {**keys.counted_key(SCOPE, recipient(i)), "counted_bucket": {"N": str(bucket)},
-                "counted_until": {"N": str(window.frees_at(bucket))},
-                "expires_at": {"N": str(now + RECORD_TTL_SECONDS)}, "phone_number_id": {"S": PHONE_NUMBER_ID}}
+        return {**keys.counted_key(SCOPE, recipient(i)), R.counted_bucket: {"N": str(bucket)},
+                R.counted_until: {"N": str(window.frees_at(bucket))},
+                R.expires_at: {"N": str(now + RECORD_TTL_SECONDS)}, R.phone_number_id: {"S": PHONE_NUMBER_ID}}
 
     ours = batch_write(world.endpoint, world.settings.recipients_table, counted, size)
     buckets = Counter(current - (i % spread) for i in range(size))

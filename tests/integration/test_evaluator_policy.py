@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import boto3
 from numberguard import wiring
-from numberguard.domain.events import AccountRestriction
+from numberguard.domain.events import AccountRestriction, InboundMessage
+from numberguard.store.people import PeopleStore
 
 from numberguard_ops.template import load, local_name
-from tests.integration.test_evaluator_scenarios import DAY, PERIOD, WABA, make_world
+from tests.integration.test_evaluator_scenarios import DAY, PERIOD, PNID, WABA, make_world
 
 # IAM action of each item operation inside a transaction.
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck":
@@ -30,6 +31,21 @@ def allowed(template: dict) -> set[tuple[str, str]]:
                 name = resource["Ref"]
             pairs.update((action, name) for action in statement["Action"])
     return pairs
+
+
+PERSON_PHONE, PERSON_BSUID = "16505550001", "US.99887766554433"
+
+
+def counted_twice_then_linked(world, monkeypatch) -> None:
+    """A person counted by phone and by BSUID, then linked by an inbound message while the intake's own
+    fold met contention: left for the evaluator to fold."""
+    for asked in (PERSON_PHONE, PERSON_BSUID):
+        assert world.check(asked)["decision"] == "ALLOWED_NEW_RECIPIENT"
+    at = int(world.clock())
+    with monkeypatch.context() as contended:
+        contended.setattr(PeopleStore, "fold", lambda *args, **kwargs: None)
+        world.webhook(InboundMessage(WABA, at, f"in-{at}", PNID, PERSON_PHONE, "wamid.HBgLMTY1MDU1NTAwMDE",
+                                     user_id=PERSON_BSUID, linked=(PERSON_PHONE, PERSON_BSUID)))
 
 
 def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock, monkeypatch):
@@ -59,6 +75,7 @@ def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock,
         made.add((f"sns:{model.name}", "NotificationTopic"))
 
     world.stack.register(tier="TIER_1K", quality="GREEN")
+    counted_twice_then_linked(world, monkeypatch)
     sns_client = boto3.client("sns")
     subscriptions = sns_client.list_subscriptions_by_topic(TopicArn=world.topic_arn)["Subscriptions"]
     sns_client.delete_topic(TopicArn=world.topic_arn)  # the intake's notifications wait in the outbox
@@ -70,7 +87,8 @@ def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock,
         sns_client.subscribe(TopicArn=world.topic_arn, Protocol="sqs", Endpoint=subscription["Endpoint"])
 
     evaluator = wiring.evaluator()
-    clients = [evaluator.stores.numbers.client, evaluator.facets.logs.client]
+    clients = list(filter(None, [evaluator.stores.numbers.client, evaluator.facets.logs.client,
+                                 getattr(evaluator.people, "client", None)]))
     for client in {id(c): c for c in clients}.values():
         client.meta.events.register("before-parameter-build.dynamodb", dynamodb)
     evaluator.facets.publisher.client.meta.events.register("before-parameter-build.sns", sns)
@@ -88,6 +106,8 @@ def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock,
             world.evaluate()
         finally:
             evaluating[0] = False
+
+    evaluate()  # the person the intake could not fold: the evaluator reads their records, gives a slot back
 
     clock.advance(7 * DAY + PERIOD)
     evaluate()  # the outbox, the Flagged outcome (one tier down), the restriction's expiry

@@ -27,6 +27,27 @@ def test_importing_the_limit_check_handler_and_building_its_checker_does_not_imp
     assert found["models"] is False
 
 
+EVERY_STORE = """
+import json, sys
+import app
+from numberguard import wiring
+
+getattr(wiring, "{builder}")()
+wiring.parts().stores  # every raw store the functions use, schema_names included
+print(json.dumps({{"pynamodb": sorted(m for m in sys.modules if m.split(".")[0] == "pynamodb"),
+                  "schema": "numberguard.store.schema_names" in sys.modules}}))
+"""
+
+
+def test_the_webhook_and_the_evaluator_with_every_store_built_do_not_import_pynamodb():
+    # Neither registers numbers (the Meta sync does, through the registry: see docs/decision_log.md).
+    for function, folder, builder in (("WebhookFunction", "webhook", "webhook_receiver"),
+                                      ("EvaluatorFunction", "evaluator", "evaluator")):
+        found = run_fresh(EVERY_STORE.format(builder=builder), function=function, folder=folder)
+        assert found["pynamodb"] == [], function
+        assert found["schema"] is True, function
+
+
 BIND = """
 import json, os
 from numberguard import wiring

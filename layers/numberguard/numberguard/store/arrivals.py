@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from numberguard.store import keys
+from numberguard.store.schema_names import ArrivalItem
 
 ARRIVAL_TTL_SECONDS = 8 * 24 * 3600  # Meta retries a delivery for up to 7 days
 
@@ -24,10 +25,10 @@ class ArrivalStore:
         reply = self.client.update_item(
             TableName=self.table,
             Key=keys.arrival_key(dedup_key),
-            UpdateExpression=("SET first_at = if_not_exists(first_at, :now), "
-                              "expires_at = if_not_exists(expires_at, :exp)"),
+            UpdateExpression=(f"SET {ArrivalItem.first_at} = if_not_exists({ArrivalItem.first_at}, :now), "
+                              f"{ArrivalItem.expires_at} = if_not_exists({ArrivalItem.expires_at}, :exp)"),
             ExpressionAttributeValues={":now": {"N": str(now)}, ":exp": {"N": str(now + ARRIVAL_TTL_SECONDS)}},
             ReturnValues="ALL_NEW",
         )
-        return int(reply["Attributes"]["first_at"]["N"])
+        return int(reply["Attributes"][ArrivalItem.first_at]["N"])
 

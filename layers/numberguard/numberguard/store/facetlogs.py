@@ -8,6 +8,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from numberguard.store import codec, dynamo, keys
+from numberguard.store.schema_names import FacetLogItem
+
+L = FacetLogItem
 
 
 class LogConflict(RuntimeError):
@@ -40,26 +43,27 @@ class FacetLogStore:
         item = reply.get("Item")
         if not item:
             return FacetLog(subject, facet, {}, None, 0)
-        entries = {k: v["S"] for k, v in item.get("entries", {}).get("M", {}).items()}
-        return FacetLog(subject, facet, entries, codec.s(item, "initial"), codec.n(item, "version", 0) or 0,
-                        codec.s(item, "announced"))
+        entries = {k: v["S"] for k, v in item.get(L.entries, {}).get("M", {}).items()}
+        return FacetLog(subject, facet, entries, codec.s(item, L.initial), codec.n(item, L.version, 0) or 0,
+                        codec.s(item, L.announced))
 
     def write(self, log: FacetLog, entries: dict[str, str], initial: str | None) -> None:
         item = {
             **self._key(log.subject, log.facet),
-            "entries": {"M": {k: {"S": v} for k, v in entries.items()}},
-            "version": {"N": str(log.version + 1)},
+            L.entries: {"M": {k: {"S": v} for k, v in entries.items()}},
+            L.version: {"N": str(log.version + 1)},
         }
         if initial is not None:
-            item["initial"] = {"S": initial}
+            item[L.initial] = {"S": initial}
         if log.announced is not None:
-            item["announced"] = {"S": log.announced}
+            item[L.announced] = {"S": log.announced}
         try:
             if log.version == 0:
-                self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+                self.client.put_item(TableName=self.table, Item=item,
+                                     ConditionExpression=f"attribute_not_exists({L.pk})")
             else:
                 self.client.put_item(
-                    TableName=self.table, Item=item, ConditionExpression="version = :v",
+                    TableName=self.table, Item=item, ConditionExpression=f"{L.version} = :v",
                     ExpressionAttributeValues={":v": {"N": str(log.version)}},
                 )
         except ClientError as err:
@@ -72,8 +76,9 @@ class FacetLogStore:
         try:
             self.client.update_item(
                 TableName=self.table, Key=self._key(subject, facet),
-                UpdateExpression="SET announced = :k",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(announced) OR announced < :k)",
+                UpdateExpression=f"SET {L.announced} = :k",
+                ConditionExpression=(f"attribute_exists({L.pk}) AND "
+                                     f"(attribute_not_exists({L.announced}) OR {L.announced} < :k)"),
                 ExpressionAttributeValues={":k": {"S": key}},
             )
         except ClientError as err:

@@ -14,6 +14,9 @@ from botocore.exceptions import ClientError
 
 from numberguard.store import codec, dynamo
 from numberguard.store.items import ATTENTION
+from numberguard.store.schema_names import ByAttentionIndex, ItemKind
+
+A = ByAttentionIndex  # `attention` (always ATTENTION while due) and `attention_at`
 
 
 @dataclass(frozen=True)
@@ -23,9 +26,13 @@ class Applied:
     filled: bool = False  # a lowered unlimited scope starts full (see ScopeStore.set_limit)
 
 
-def guarded_set(client: Any, table: str, key: dict, facet: str, sets: dict, removes: tuple[str, ...], at: int,
-                must_exist: str | None) -> Applied:
-    """SET `sets` (and REMOVE `removes`) if no event newer than `at` set this facet (watermark `<facet>_at`)."""
+def guarded_set(client: Any, table: str, kind: type[ItemKind], key: dict, facet: str, sets: dict,
+                removes: tuple[str, ...], at: int, *, must_exist: bool) -> Applied:
+    """SET `sets` (and REMOVE `removes`) if no event newer than `at` set this facet (watermark `<facet>_at`).
+    Every name must be an attribute of `kind` (store/models.py): a use case cannot invent one."""
+    unknown = sorted({*sets, *removes, f"{facet}_at"} - kind.TYPES.keys())
+    if unknown:
+        raise ValueError(f"{kind.__name__} has no attribute {', '.join(unknown)} (add it to store/models.py)")
     names = {f"#{i}": name for i, name in enumerate(sets)}
     values = {f":{i}": codec.av(value) for i, value in enumerate(sets.values())}
     names["#w"] = f"{facet}_at"
@@ -37,7 +44,7 @@ def guarded_set(client: Any, table: str, key: dict, facet: str, sets: dict, remo
         update += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(removes)))
     condition = "attribute_not_exists(#w) OR #w <= :at"
     if must_exist:
-        names["#k"] = must_exist
+        names["#k"] = kind.HASH_KEY
         condition = f"attribute_exists(#k) AND ({condition})"
     try:
         reply = client.update_item(TableName=table, Key=key, UpdateExpression=update, ConditionExpression=condition,
@@ -60,8 +67,8 @@ class AttentionIndex:
     def due(self, now: int, page: int = 100) -> list[dict]:
         """Items due for evaluation at `now` (their attention_at has come)."""
         return dynamo.query_all(
-            self.client, TableName=self.table, IndexName="ByAttention",
-            KeyConditionExpression="attention = :due AND attention_at <= :now",
+            self.client, TableName=self.table, IndexName=A.NAME,
+            KeyConditionExpression=f"{A.HASH_KEY} = :due AND {A.RANGE_KEY} <= :now",
             ExpressionAttributeValues={":due": {"S": ATTENTION}, ":now": {"N": str(now)}}, Limit=page,
         )
 
@@ -69,9 +76,9 @@ class AttentionIndex:
         """Be evaluated at `at` at the latest (an earlier wish stands)."""
         try:
             self.client.update_item(
-                TableName=self.table, Key=key, UpdateExpression="SET attention = :due, attention_at = :at",
-                ConditionExpression=("attribute_exists(#k) AND "
-                                     "(attribute_not_exists(attention_at) OR attention_at > :at)"),
+                TableName=self.table, Key=key, UpdateExpression=f"SET {A.HASH_KEY} = :due, {A.RANGE_KEY} = :at",
+                ConditionExpression=(f"attribute_exists(#k) AND "
+                                     f"(attribute_not_exists({A.RANGE_KEY}) OR {A.RANGE_KEY} > :at)"),
                 ExpressionAttributeNames={"#k": next(iter(key))},
                 ExpressionAttributeValues={":due": {"S": ATTENTION}, ":at": {"N": str(at)}},
             )
@@ -85,13 +92,13 @@ class AttentionIndex:
         if seen_at is None:
             return False
         if next_at is None:
-            update, values = "REMOVE attention, attention_at", {":seen": {"N": str(seen_at)}}
+            update, values = f"REMOVE {A.HASH_KEY}, {A.RANGE_KEY}", {":seen": {"N": str(seen_at)}}
         else:
-            update = "SET attention_at = :next"
+            update = f"SET {A.RANGE_KEY} = :next"
             values = {":seen": {"N": str(seen_at)}, ":next": {"N": str(next_at)}}
         try:
             self.client.update_item(TableName=self.table, Key=key, UpdateExpression=update,
-                                    ConditionExpression="attention_at = :seen", ExpressionAttributeValues=values)
+                                    ConditionExpression=f"{A.RANGE_KEY} = :seen", ExpressionAttributeValues=values)
         except ClientError as err:
             if dynamo.condition_failed(err):
                 return False

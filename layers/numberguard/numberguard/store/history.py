@@ -11,6 +11,9 @@ from numberguard.domain.changes import Change
 from numberguard.domain.records import OutboxEntry
 from numberguard.store import codec, dynamo, keys
 from numberguard.store.items import outbox_entry_from_item
+from numberguard.store.schema_names import HistoryItem, MarkerItem, OutboxIndex
+
+H = HistoryItem
 
 HISTORY_TTL_SECONDS = 400 * 24 * 3600  # kept well past the 90 days people look back
 OUTBOX = "unpublished"  # hash key of the history table's sparse Outbox index
@@ -29,18 +32,20 @@ class HistoryStore:
         expires = {"N": str(change.at + HISTORY_TTL_SECONDS)}
         entry = {
             **keys.history_key(change.phone_number_id, change.sort_key),
-            "id": {"S": change.id}, "type": {"S": change.type}, "at": {"N": str(change.at)},
-            "recorded_at": {"N": str(now)}, "document": {"S": json.dumps(document, sort_keys=True)},
-            "published": {"BOOL": False},
+            H.id: {"S": change.id}, H.type: {"S": change.type}, H.at: {"N": str(change.at)},
+            H.recorded_at: {"N": str(now)}, H.document: {"S": json.dumps(document, sort_keys=True)},
+            H.published: {"BOOL": False},
             # In the sparse Outbox index until published; due for the outbox after the grace period.
-            "outbox": {"S": OUTBOX}, "outbox_at": {"N": str(now + OUTBOX_GRACE_SECONDS)},
-            "expires_at": expires,
+            H.outbox: {"S": OUTBOX}, H.outbox_at: {"N": str(now + OUTBOX_GRACE_SECONDS)},
+            H.expires_at: expires,
         }
         # The marker makes the id unique whatever `at` a re-run computes; one transaction, one call.
-        marker = {**keys.history_key(change.phone_number_id, keys.marker_sort_key(change.id)), "expires_at": expires}
+        marker = {**keys.history_key(change.phone_number_id, keys.marker_sort_key(change.id)),
+                  MarkerItem.expires_at: expires}
+        exists_not = f"attribute_not_exists({MarkerItem.sk})"
         try:
             self.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": "attribute_not_exists(sk)"}},
+                {"Put": {"TableName": self.table, "Item": marker, "ConditionExpression": exists_not}},
                 {"Put": {"TableName": self.table, "Item": entry}},
             ])
         except ClientError as err:
@@ -56,7 +61,7 @@ class HistoryStore:
         """Out of the Outbox index: published (or, with False, given up as unreadable)."""
         self.client.update_item(
             TableName=self.table, Key=keys.history_key(phone_number_id, sk),
-            UpdateExpression="SET published = :t REMOVE outbox, outbox_at",
+            UpdateExpression=f"SET {H.published} = :t REMOVE {H.outbox}, {H.outbox_at}",
             ExpressionAttributeValues={":t": {"BOOL": published}},
         )
 
@@ -64,10 +69,11 @@ class HistoryStore:
         """History entries still unpublished whose grace (or another run's lease) is over; with
         `now` None, every unpublished entry."""
         if now is None:
-            condition, values = "outbox = :o", {":o": {"S": OUTBOX}}
+            condition, values = f"{OutboxIndex.HASH_KEY} = :o", {":o": {"S": OUTBOX}}
         else:
-            condition, values = "outbox = :o AND outbox_at <= :now", {":o": {"S": OUTBOX}, ":now": {"N": str(now)}}
-        items = dynamo.query_all(self.client, TableName=self.table, IndexName="Outbox",
+            condition = f"{OutboxIndex.HASH_KEY} = :o AND {OutboxIndex.RANGE_KEY} <= :now"
+            values = {":o": {"S": OUTBOX}, ":now": {"N": str(now)}}
+        items = dynamo.query_all(self.client, TableName=self.table, IndexName=OutboxIndex.NAME,
                                  KeyConditionExpression=condition, ExpressionAttributeValues=values, Limit=page)
         return [outbox_entry_from_item(i) for i in items]
 
@@ -77,7 +83,7 @@ class HistoryStore:
         try:
             self.client.update_item(
                 TableName=self.table, Key=keys.history_key(phone_number_id, sk),
-                UpdateExpression="SET outbox_at = :until", ConditionExpression="outbox_at = :seen",
+                UpdateExpression=f"SET {H.outbox_at} = :until", ConditionExpression=f"{H.outbox_at} = :seen",
                 ExpressionAttributeValues={":seen": {"N": str(seen_at)}, ":until": {"N": str(until)}},
             )
         except ClientError as err:
@@ -89,12 +95,12 @@ class HistoryStore:
     def history(self, phone_number_id: str, limit: int = 200) -> list[dict]:
         reply = self.client.query(
             TableName=self.table,
-            KeyConditionExpression="phone_number_id = :p AND sk < :marker",
+            KeyConditionExpression=f"{H.phone_number_id} = :p AND {H.sk} < :marker",
             ExpressionAttributeValues={":p": {"S": phone_number_id}, ":marker": {"S": keys.MARKER_PREFIX}},
             ScanIndexForward=False, Limit=limit,
         )
         return [
-            {"sk": codec.s(i, "sk"), "id": codec.s(i, "id"), "type": codec.s(i, "type"), "at": codec.n(i, "at"),
-             "published": codec.b(i, "published"), "document": json.loads(codec.s(i, "document", "{}") or "{}")}
+            {"sk": codec.s(i, H.sk), "id": codec.s(i, H.id), "type": codec.s(i, H.type), "at": codec.n(i, H.at),
+             "published": codec.b(i, H.published), "document": json.loads(codec.s(i, H.document, "{}") or "{}")}
             for i in reply.get("Items", [])
         ]

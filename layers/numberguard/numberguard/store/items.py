@@ -1,4 +1,7 @@
-"""Items of the tables → domain objects (the one decoding of each item kind the use cases see)."""
+"""Items of the tables → domain objects (the one decoding of each item kind the use cases see).
+
+Attribute names come from store/schema_names.py, generated from the pynamodb models (store/models.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from numberguard.domain.status import Connection, Quality
 from numberguard.domain.templates import Category, StatusFold, TemplateState, TemplateStatus
 from numberguard.domain.window import ScopeUsage
 from numberguard.store import codec
+from numberguard.store.schema_names import CountedItem, CounterItem, HistoryItem, NumberItem, WabaItem, WindowItem
 
 # Records outlive any window they describe (24 h + W counted, 72 h service window); TTL deletion
 # lags by days anyway, so every read compares times itself.
@@ -19,63 +23,67 @@ ATTENTION = "due"  # hash key of the ByAttention indexes (numbers and limits tab
 
 
 def number_from_item(item: dict) -> NumberState:
+    n = NumberItem
     return NumberState(
-        phone_number_id=codec.s(item, "pk") or "",
-        waba_id=codec.s(item, "waba_id", "") or "",
-        display_phone_number=codec.s(item, "display_phone_number", "") or "",
-        scope=codec.s(item, "scope") or "",
-        portfolio_id=codec.s(item, "portfolio_id"),
-        connection=Connection(codec.s(item, "connection") or Connection.CONNECTED.value),
-        banned=codec.b(item, "banned"),
-        quality=Quality(codec.s(item, "quality") or Quality.UNKNOWN.value),
-        flagged_at=codec.n(item, "flagged_at"),
-        restrictions=codec.int_map(item, "restrictions"),
-        attention_at=codec.n(item, "attention_at"),
-        registered_at=codec.n(item, "registered_at"),
-        health=decode_health(codec.s(item, "health")),
-        graph_registered=codec.b(item, "graph_registered"),
+        phone_number_id=codec.s(item, n.pk) or "",
+        waba_id=codec.s(item, n.waba_id, "") or "",
+        display_phone_number=codec.s(item, n.display_phone_number, "") or "",
+        scope=codec.s(item, n.scope) or "",
+        portfolio_id=codec.s(item, n.portfolio_id),
+        connection=Connection(codec.s(item, n.connection) or Connection.CONNECTED.value),
+        banned=codec.b(item, n.banned),
+        quality=Quality(codec.s(item, n.quality) or Quality.UNKNOWN.value),
+        flagged_at=codec.n(item, n.flagged_at),
+        restrictions=codec.int_map(item, n.restrictions),
+        attention_at=codec.n(item, n.attention_at),
+        registered_at=codec.n(item, n.registered_at),
+        health=decode_health(codec.s(item, n.health)),
+        graph_registered=codec.b(item, n.graph_registered),
     )
 
 
 def scope_from_item(item: dict) -> ScopeCounter:
-    numbers = item.get("numbers")
+    c = CounterItem
+    numbers = item.get(c.numbers)
     return ScopeCounter(
-        scope=codec.s(item, "scope") or "", usage=usage_from_item(item), tier=codec.s(item, "tier"),
-        limit_at=codec.n(item, "limit_at", 0) or 0, upgrade_announced=codec.s(item, "upgrade_announced"),
-        filled_bucket=codec.n(item, "filled_bucket"), attention_at=codec.n(item, "attention_at"),
+        scope=codec.s(item, c.scope) or "", usage=usage_from_item(item), tier=codec.s(item, c.tier),
+        limit_at=codec.n(item, c.limit_at, 0) or 0, upgrade_announced=codec.s(item, c.upgrade_announced),
+        filled_bucket=codec.n(item, c.filled_bucket), attention_at=codec.n(item, c.attention_at),
         numbers=frozenset(numbers["SS"]) if numbers and "SS" in numbers else frozenset(),
         pending_people=frozenset((item.get("pending_people") or {}).get("SS") or ()),
     )
 
 
 def waba_from_item(item: dict) -> WabaFacets:
-    return WabaFacets(banned=codec.b(item, "banned"), ban_at=codec.n(item, "ban_at"),
-                      restrictions=codec.int_map(item, "restrictions"),
-                      restrictions_at=codec.n(item, "restrictions_at"))
+    w = WabaItem
+    return WabaFacets(banned=codec.b(item, w.banned), ban_at=codec.n(item, w.ban_at),
+                      restrictions=codec.int_map(item, w.restrictions),
+                      restrictions_at=codec.n(item, w.restrictions_at))
 
 
 def outbox_entry_from_item(item: dict) -> OutboxEntry:
-    return OutboxEntry(phone_number_id=codec.s(item, "phone_number_id") or "", sort_key=codec.s(item, "sk") or "",
-                       id=codec.s(item, "id") or "", outbox_at=codec.n(item, "outbox_at"),
-                       document=codec.s(item, "document", "{}") or "{}")
+    h = HistoryItem
+    return OutboxEntry(phone_number_id=codec.s(item, h.phone_number_id) or "", sort_key=codec.s(item, h.sk) or "",
+                       id=codec.s(item, h.id) or "", outbox_at=codec.n(item, h.outbox_at),
+                       document=codec.s(item, h.document, "{}") or "{}")
 
 
 def usage_from_item(item: dict) -> ScopeUsage:
-    limit = codec.n(item, "limit", -1)
+    limit = codec.n(item, CounterItem.limit, -1)
     return ScopeUsage(
         limit=None if limit is None or limit < 0 else limit,
-        used=codec.n(item, "used", 0) or 0,
-        buckets={int(k): v for k, v in codec.int_map(item, "buckets").items()},
+        used=codec.n(item, CounterItem.used, 0) or 0,
+        buckets={int(k): v for k, v in codec.int_map(item, CounterItem.buckets).items()},
     )
 
 
 def recipient_view(counted: dict, window: dict) -> RecipientView:
     return RecipientView(
-        counted_bucket=codec.n(counted, "counted_bucket"),
-        counted_until=codec.n(counted, "counted_until", 0) or 0,
-        service_window_until=codec.n(window, "service_window_until", 0) or 0,
-        slot_reference=codec.s(counted, "slot_reference"),
-        sent_template=codec.s(counted, "sent_template"),
+        counted_bucket=codec.n(counted, CountedItem.counted_bucket),
+        counted_until=codec.n(counted, CountedItem.counted_until, 0) or 0,
+        service_window_until=codec.n(window, WindowItem.service_window_until, 0) or 0,
+        slot_reference=codec.s(counted, CountedItem.slot_reference),
+        sent_template=codec.s(counted, CountedItem.sent_template),
     )
 
 

@@ -10,6 +10,18 @@ Limits table: one counter per scope. History table: (phone_number_id, sort key).
 
 from __future__ import annotations
 
+from numberguard.store.schema_names import (
+    ArrivalItem,
+    CountedItem,
+    CounterItem,
+    FacetLogItem,
+    HistoryItem,
+    NumberItem,
+    PendingItem,
+    WabaItem,
+    WindowItem,
+)
+
 MARKER_PREFIX = "id#"  # history sort keys start with digits (the time); markers sort after them
 
 
@@ -30,23 +42,23 @@ def parse_window_pk(pk: str) -> tuple[str, str]:
 
 
 def counted_key(scope: str, recipient: str) -> dict:
-    return {"pk": {"S": counted_pk(scope, recipient)}}
+    return {CountedItem.HASH_KEY: {"S": counted_pk(scope, recipient)}}
 
 
 def window_key(phone_number_id: str, recipient: str) -> dict:
-    return {"pk": {"S": window_pk(phone_number_id, recipient)}}
+    return {WindowItem.HASH_KEY: {"S": window_pk(phone_number_id, recipient)}}
 
 
 def number_key(phone_number_id: str) -> dict:
-    return {"pk": {"S": phone_number_id}}
+    return {NumberItem.HASH_KEY: {"S": phone_number_id}}
 
 
 def waba_key(waba_id: str) -> dict:
-    return {"pk": {"S": f"WABA#{waba_id}"}}
+    return {WabaItem.HASH_KEY: {"S": f"WABA#{waba_id}"}}
 
 
 def pending_key(waba_id: str, display_phone_number: str) -> dict:
-    return {"pk": {"S": f"PENDING#{waba_id}#{display_phone_number}"}}
+    return {PendingItem.HASH_KEY: {"S": f"PENDING#{waba_id}#{display_phone_number}"}}
 
 
 def template_subject(waba_id: str, template_key: tuple[str, str]) -> str:
@@ -69,15 +81,15 @@ def template_id_attribute(template_id: str) -> str:
 
 
 def log_key(subject: str, facet: str) -> dict:
-    return {"pk": {"S": f"LOG#{subject}#{facet}"}}
+    return {FacetLogItem.HASH_KEY: {"S": f"LOG#{subject}#{facet}"}}
 
 
 def scope_key(scope: str) -> dict:
-    return {"scope": {"S": scope}}
+    return {CounterItem.HASH_KEY: {"S": scope}}
 
 
 def history_key(phone_number_id: str, sort_key: str) -> dict:
-    return {"phone_number_id": {"S": phone_number_id}, "sk": {"S": sort_key}}
+    return {HistoryItem.phone_number_id: {"S": phone_number_id}, HistoryItem.sk: {"S": sort_key}}
 
 
 def marker_sort_key(change_id: str) -> str:
@@ -92,4 +104,4 @@ def link_key(space: str, person_id: str) -> dict:
 def arrival_key(dedup_key: str) -> dict:
     # The first arrival of an update Meta sent without a time (recipients table: keyed by pk, with TTL).
     # The dedup key is a 32-character hash: the key stays far below DynamoDB's 2,048 bytes.
-    return {"pk": {"S": f"a#{dedup_key}"}}
+    return {ArrivalItem.HASH_KEY: {"S": f"a#{dedup_key}"}}

@@ -1,13 +1,9 @@
 """The limit check's data access: one read, then conditional writes on the scope's counter and the
 counted records, which move together (one aggregate for writing: a transaction spans both).
 
-Items (see store/keys.py):
-- counter item (limits table), one per scope: `limit` (-1 = unlimited), `tier`, `used`,
-  `buckets` {bucket id: recipients whose latest counted send fell in it}. `used` always equals the
-  sum of `buckets`: every write changes both in one UpdateItem.
-- counted record (recipients table) per (scope, recipient): `counted_bucket`, `counted_until`,
-  `slot_reference` (the reference of the send that took the slot), TTL `expires_at`.
-- window record per (phone number, recipient): `service_window_until`, written by the intake.
+Items: the scope's counter (LimitModel: `used` always equals the sum of `buckets`, every write changes
+both in one UpdateItem), counted records (CountedModel) and service windows (WindowModel, written by the
+intake), defined in store/models.py; their keys in store/keys.py.
 """
 
 from __future__ import annotations
@@ -35,6 +31,9 @@ from numberguard.store.items import (
     template_from_item,
     usage_from_item,
 )
+from numberguard.store.schema_names import CountedItem, CounterItem, WindowItem
+
+C, R = CounterItem, CountedItem  # short: the expressions below read almost as DynamoDB sees them
 
 
 def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str]) -> dict[str, RecipientView]:
@@ -45,7 +44,8 @@ def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str]) ->
 def _links(by_pk: dict, space: str | None, ids: Sequence[str]) -> dict[str, IdLink]:
     if space is None:
         return {}
-    return {r: link_from_item(item) for r in ids if (item := by_pk.get(keys.link_key(space, r)["pk"]["S"]))}
+    pk = WindowItem.HASH_KEY  # the recipients table's key, shared by every item kind there
+    return {r: link_from_item(item) for r in ids if (item := by_pk.get(keys.link_key(space, r)[pk]["S"]))}
 
 
 def _n(value: int) -> dict:
@@ -98,11 +98,11 @@ class LimitStore:
         number_item = by_number_pk.get(phone_number_id)
         template_item = by_number_pk.get(template_pk) if template_pk else None
         limit_item = next(iter(found.get(self.limits_table, [])), None)
-        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
+        by_pk = {codec.s(i, WindowItem.HASH_KEY): i for i in found.get(self.recipients_table, [])}
         return Snapshot(
             number=number_from_item(number_item) if number_item else None,
             usage=usage_from_item(limit_item) if limit_item else None,
-            tier=codec.s(limit_item, "tier") if limit_item else None,
+            tier=codec.s(limit_item, C.tier) if limit_item else None,
             records=_views(by_pk, phone_number_id, scope, recipients),
             template=template_from_item(template_item) if template_item else None,
             template_read=template is not None,
@@ -113,7 +113,7 @@ class LimitStore:
                  space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]:
         """The records (and, with `space`, links) of more ids: a linked person's other ids, one call per 33."""
         found = dynamo.batch_get(self.client, self._record_keys(phone_number_id, scope, ids, space))
-        by_pk = {codec.s(i, "pk"): i for i in found.get(self.recipients_table, [])}
+        by_pk = {codec.s(i, WindowItem.HASH_KEY): i for i in found.get(self.recipients_table, [])}
         return _views(by_pk, phone_number_id, scope, ids), _links(by_pk, space, ids)
 
     def _record_keys(self, phone_number_id: str, scope: str, ids: Sequence[str],
@@ -131,22 +131,21 @@ class LimitStore:
 
     def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]:
         """Take `plan.slots` slots; (True, usage after) or (False, usage as it stood)."""
-        names = {"#limit": "limit", "#cur": str(plan.bucket)}
+        names = {"#limit": C.limit, "#cur": str(plan.bucket)}
         values = {":limit": _n(plan.limit), ":max_used": _n(plan.max_used), ":slots": _n(plan.slots),
                   ":delta": _n(plan.slots - sum(plan.expired.values())), ":zero": _n(0), ":now": _n(now)}
-        conditions = ["#limit = :limit", "used <= :max_used"]
+        conditions = ["#limit = :limit", f"{C.used} <= :max_used"]
         removes = []
         for i, (bucket, count) in enumerate(sorted(plan.expired.items())):
             names[f"#x{i}"] = str(bucket)
             values[f":x{i}"] = _n(count)
-            conditions.append(f"buckets.#x{i} = :x{i}")
-            removes.append(f"buckets.#x{i}")
-        update = (
-            "SET used = used + :delta, buckets.#cur = if_not_exists(buckets.#cur, :zero) + :slots, updated_at = :now"
-        )
+            conditions.append(f"{C.buckets}.#x{i} = :x{i}")
+            removes.append(f"{C.buckets}.#x{i}")
+        update = (f"SET {C.used} = {C.used} + :delta, "
+                  f"{C.buckets}.#cur = if_not_exists({C.buckets}.#cur, :zero) + :slots, {C.updated_at} = :now")
         if plan.attention:
             # Sparse index of scopes the evaluator must look at; set once, cleared by the evaluator.
-            update += ", attention = :due, attention_at = if_not_exists(attention_at, :now)"
+            update += f", {C.attention} = :due, {C.attention_at} = if_not_exists({C.attention_at}, :now)"
             values[":due"] = {"S": ATTENTION}
         if removes:
             update += " REMOVE " + ", ".join(removes)
@@ -179,8 +178,9 @@ class LimitStore:
         """The counter update that gives `slots` back to `bucket`, if it still holds them."""
         return {
             "TableName": self.limits_table, "Key": keys.scope_key(scope),
-            "UpdateExpression": "SET used = used - :n, buckets.#b = buckets.#b - :n, updated_at = :now",
-            "ConditionExpression": "buckets.#b >= :n",
+            "UpdateExpression": (f"SET {C.used} = {C.used} - :n, {C.buckets}.#b = {C.buckets}.#b - :n, "
+                                 f"{C.updated_at} = :now"),
+            "ConditionExpression": f"{C.buckets}.#b >= :n",
             "ExpressionAttributeNames": {"#b": str(bucket)},
             "ExpressionAttributeValues": {":n": _n(slots), ":now": _n(now)},
         }
@@ -212,13 +212,13 @@ class LimitStore:
     def _counter_move(self, scope: str, by_bucket: Counter, new_bucket: int, now: int) -> dict:
         names = {"#to": str(new_bucket)}
         values = {":total": _n(sum(by_bucket.values())), ":zero": _n(0), ":now": _n(now)}
-        sets = ["buckets.#to = if_not_exists(buckets.#to, :zero) + :total", "updated_at = :now"]
+        sets = [f"{C.buckets}.#to = if_not_exists({C.buckets}.#to, :zero) + :total", f"{C.updated_at} = :now"]
         conditions = []
         for i, (bucket, count) in enumerate(sorted(by_bucket.items())):
             names[f"#m{i}"] = str(bucket)
             values[f":m{i}"] = _n(count)
-            sets.append(f"buckets.#m{i} = buckets.#m{i} - :m{i}")
-            conditions.append(f"buckets.#m{i} >= :m{i}")
+            sets.append(f"{C.buckets}.#m{i} = {C.buckets}.#m{i} - :m{i}")
+            conditions.append(f"{C.buckets}.#m{i} >= :m{i}")
         return {"TableName": self.limits_table, "Key": keys.scope_key(scope),
                 "UpdateExpression": "SET " + ", ".join(sets), "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
@@ -228,9 +228,9 @@ class LimitStore:
         """The update that points a counted record at a new bucket, if it still sits in `old_bucket`."""
         return {
             "TableName": self.recipients_table, "Key": keys.counted_key(scope, recipient),
-            "UpdateExpression": ("SET counted_bucket = :new, counted_until = :cu, expires_at = :exp "
-                                 "REMOVE slot_reference"),
-            "ConditionExpression": "counted_bucket = :old",
+            "UpdateExpression": (f"SET {R.counted_bucket} = :new, {R.counted_until} = :cu, {R.expires_at} = :exp "
+                                 f"REMOVE {R.slot_reference}"),
+            "ConditionExpression": f"{R.counted_bucket} = :old",
             "ExpressionAttributeValues": {":new": _n(new_bucket), ":old": _n(old_bucket), ":cu": _n(counted_until),
                                           ":exp": _n(now + RECORD_TTL_SECONDS)},
         }
@@ -239,8 +239,9 @@ class LimitStore:
         """Un-count the recipient whose slot `reference` took and give the slot back, atomically."""
         record = {
             "TableName": self.recipients_table, "Key": keys.counted_key(scope, recipient),
-            "UpdateExpression": "REMOVE counted_bucket, counted_until, slot_reference, claim, sent_template",
-            "ConditionExpression": "slot_reference = :ref AND counted_bucket = :b",
+            "UpdateExpression": f"REMOVE {R.counted_bucket}, {R.counted_until}, {R.slot_reference}, {R.claim}, "
+                                f"{R.sent_template}",
+            "ConditionExpression": f"{R.slot_reference} = :ref AND {R.counted_bucket} = :b",
             "ExpressionAttributeValues": {":ref": {"S": reference}, ":b": _n(bucket)},
         }
         for _ in range(dynamo.Budget.TRANSACTION):
@@ -279,8 +280,8 @@ class LimitStore:
                 return stale
             items = [{"Update": {
                 "TableName": self.recipients_table, "Key": keys.counted_key(scope, recipient),
-                "UpdateExpression": "REMOVE slot_reference",
-                "ConditionExpression": "counted_bucket = :b AND slot_reference = :ref",
+                "UpdateExpression": f"REMOVE {R.slot_reference}",
+                "ConditionExpression": f"{R.counted_bucket} = :b AND {R.slot_reference} = :ref",
                 "ExpressionAttributeValues": {":b": _n(bucket), ":ref": {"S": reference}},
             }} for recipient, bucket, reference in entries]
             try:
@@ -309,29 +310,29 @@ class LimitStore:
         """
         values = {":b": _n(bucket), ":cu": _n(counted_until), ":now": _n(now),
                   ":exp": _n(now + RECORD_TTL_SECONDS), ":pn": {"S": phone_number_id}, ":claim": {"S": claim}}
-        update = ("SET counted_bucket = :b, counted_until = :cu, expires_at = :exp, phone_number_id = :pn, "
-                  "claim = :claim")
+        update = (f"SET {R.counted_bucket} = :b, {R.counted_until} = :cu, {R.expires_at} = :exp, "
+                  f"{R.phone_number_id} = :pn, {R.claim} = :claim")
         removes = []
         if reference:
-            update += ", slot_reference = :ref"
+            update += f", {R.slot_reference} = :ref"
             values[":ref"] = {"S": reference}
         else:
-            removes.append("slot_reference")
+            removes.append(R.slot_reference)
         if template:
-            update += ", sent_template = :tpl"
+            update += f", {R.sent_template} = :tpl"
             values[":tpl"] = {"S": template}
         else:
-            removes.append("sent_template")
+            removes.append(R.sent_template)
         update += (" REMOVE " + ", ".join(removes)) if removes else ""
         try:
             self._update_item(
                 TableName=self.recipients_table, Key=keys.counted_key(scope, recipient), UpdateExpression=update,
-                ConditionExpression="attribute_not_exists(counted_until) OR counted_until <= :now",
+                ConditionExpression=f"attribute_not_exists({R.counted_until}) OR {R.counted_until} <= :now",
                 ExpressionAttributeValues=values, ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
             if dynamo.condition_failed(err):
-                return codec.s(err.response.get("Item") or {}, "claim") == claim
+                return codec.s(err.response.get("Item") or {}, R.claim) == claim
             raise
         return True
 
@@ -351,12 +352,12 @@ class LimitStore:
         """Write counted records for (recipient, slot reference) pairs, 25 per BatchWriteItem."""
         items = []
         for recipient, reference in entries:
-            item = {**keys.counted_key(scope, recipient), "counted_bucket": _n(bucket),
-                    "counted_until": _n(counted_until), "expires_at": _n(now + RECORD_TTL_SECONDS),
-                    "phone_number_id": {"S": phone_number_id}}
+            item = {**keys.counted_key(scope, recipient), R.counted_bucket: _n(bucket),
+                    R.counted_until: _n(counted_until), R.expires_at: _n(now + RECORD_TTL_SECONDS),
+                    R.phone_number_id: {"S": phone_number_id}}
             if reference:
-                item["slot_reference"] = {"S": reference}
+                item[R.slot_reference] = {"S": reference}
             if template:
-                item["sent_template"] = {"S": template}
+                item[R.sent_template] = {"S": template}
             items.append(item)
         dynamo.batch_put(self.client, self.recipients_table, items)

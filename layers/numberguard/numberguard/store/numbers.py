@@ -8,6 +8,7 @@ from numberguard.domain.number import NumberState
 from numberguard.store import codec, dynamo, keys
 from numberguard.store.guarded import Applied, AttentionIndex, guarded_set
 from numberguard.store.items import number_from_item
+from numberguard.store.schema_names import ByWabaIndex, NumberItem
 
 
 class NumberStore:
@@ -28,8 +29,8 @@ class NumberStore:
 
     def by_display(self, waba_id: str, display_phone_number: str) -> NumberState | None:
         reply = self.client.query(
-            TableName=self.table, IndexName="ByWaba",
-            KeyConditionExpression="waba_id = :w AND display_phone_number = :d",
+            TableName=self.table, IndexName=ByWabaIndex.NAME,
+            KeyConditionExpression=f"{ByWabaIndex.HASH_KEY} = :w AND {ByWabaIndex.RANGE_KEY} = :d",
             ExpressionAttributeValues={":w": {"S": waba_id}, ":d": {"S": display_phone_number}},
         )
         items = reply.get("Items", [])
@@ -37,16 +38,18 @@ class NumberStore:
 
     def of_waba(self, waba_id: str) -> list[NumberState]:
         return [number_from_item(i) for i in dynamo.query_all(
-            self.client, TableName=self.table, IndexName="ByWaba", KeyConditionExpression="waba_id = :w",
+            self.client, TableName=self.table, IndexName=ByWabaIndex.NAME,
+            KeyConditionExpression=f"{ByWabaIndex.HASH_KEY} = :w",
             ExpressionAttributeValues={":w": {"S": waba_id}})]
 
     def set_facet(self, phone_number_id: str, facet: str, sets: dict, removes: tuple[str, ...], at: int) -> Applied:
         """Write a number facet's attributes if no newer event has (watermark `<facet>_at`)."""
-        return guarded_set(self.client, self.table, keys.number_key(phone_number_id), facet, sets, removes, at, "pk")
+        return guarded_set(self.client, self.table, NumberItem, keys.number_key(phone_number_id), facet, sets, removes,
+                           at, must_exist=True)
 
     def due(self, now: int) -> list[str]:
         """The phone_number_ids due for evaluation at `now`."""
-        return [codec.s(i, "pk") or "" for i in self.attention.due(now)]
+        return [codec.s(i, NumberItem.pk) or "" for i in self.attention.due(now)]
 
     def want_attention(self, phone_number_id: str, at: int) -> None:
         self.attention.want(keys.number_key(phone_number_id), at)

@@ -12,6 +12,9 @@ from numberguard.domain.tiers import MessagingLimit
 from numberguard.store import dynamo, keys
 from numberguard.store.guarded import Applied, AttentionIndex, guarded_set
 from numberguard.store.items import ATTENTION, scope_from_item
+from numberguard.store.schema_names import CounterItem
+
+C = CounterItem
 
 
 class ScopeStore:
@@ -32,19 +35,20 @@ class ScopeStore:
             filled = self._fill_from_unlimited(scope, limit.limit, limit.tier, at, fill_bucket)
             if filled is not None:
                 return filled
-        sets = {"limit": -1 if limit.limit is None else limit.limit, "tier": limit.tier}
-        return guarded_set(self.client, self.table, keys.scope_key(scope), "limit", sets, (), at, "scope")
+        sets = {C.limit: -1 if limit.limit is None else limit.limit, C.tier: limit.tier}
+        return guarded_set(self.client, self.table, C, keys.scope_key(scope), "limit", sets, (), at, must_exist=True)
 
     def _fill_from_unlimited(self, scope: str, limit: int, tier: str, at: int, bucket: int) -> Applied | None:
         """None when the scope is not unlimited (or a newer limit stands): the plain guarded write then."""
         try:
             reply = self.client.update_item(
                 TableName=self.table, Key=keys.scope_key(scope),
-                UpdateExpression=("SET #limit = :limit, tier = :tier, used = :limit, buckets = :buckets, "
-                                  "limit_at = :at, filled_bucket = :bucket, attention = :due, attention_at = :at"),
-                ConditionExpression=("attribute_exists(#scope) AND #limit = :unlimited "
-                                     "AND (attribute_not_exists(limit_at) OR limit_at <= :at)"),
-                ExpressionAttributeNames={"#limit": "limit", "#scope": "scope"},
+                UpdateExpression=(f"SET #limit = :limit, {C.tier} = :tier, {C.used} = :limit, {C.buckets} = :buckets, "
+                                  f"{C.limit_at} = :at, {C.filled_bucket} = :bucket, {C.attention} = :due, "
+                                  f"{C.attention_at} = :at"),
+                ConditionExpression=(f"attribute_exists(#scope) AND #limit = :unlimited "
+                                     f"AND (attribute_not_exists({C.limit_at}) OR {C.limit_at} <= :at)"),
+                ExpressionAttributeNames={"#limit": C.limit, "#scope": C.HASH_KEY},
                 ExpressionAttributeValues={
                     ":limit": {"N": str(limit)}, ":tier": {"S": tier},
                     ":buckets": {"M": {str(bucket): {"N": str(limit)}}},
@@ -63,8 +67,8 @@ class ScopeStore:
         """Remember that this tier stint's UPGRADE_ELIGIBLE is recorded (later runs skip the work)."""
         self.client.update_item(
             TableName=self.table, Key=keys.scope_key(scope),
-            UpdateExpression="SET upgrade_announced = :k", ConditionExpression="attribute_exists(#s)",
-            ExpressionAttributeNames={"#s": "scope"}, ExpressionAttributeValues={":k": {"S": key}},
+            UpdateExpression=f"SET {C.upgrade_announced} = :k", ConditionExpression="attribute_exists(#s)",
+            ExpressionAttributeNames={"#s": C.HASH_KEY}, ExpressionAttributeValues={":k": {"S": key}},
         )
 
     def due(self, now: int) -> list[ScopeCounter]:

@@ -9,6 +9,9 @@ from botocore.exceptions import ClientError
 from numberguard.store import codec, dynamo, keys
 from numberguard.store.dynamo import StoreUnavailable
 from numberguard.store.items import RECORD_TTL_SECONDS
+from numberguard.store.schema_names import WindowItem
+
+W = WindowItem
 
 # Service windows of a batch: read first (one BatchGetItem per 100) from this many (number, user)
 # pairs on, then written up to this many per transaction (1: one conditional UpdateItem each).
@@ -61,8 +64,8 @@ class WindowStore:
     def _windows_stored(self, windows: list[WindowWish]) -> dict[tuple[str, str], int]:
         """service_window_until of each (number, user) that has one (eventually consistent)."""
         found = dynamo.batch_get(self.client, [(self.table, keys.window_key(pnid, r)) for pnid, r, _ in windows],
-                                 consistent=False, projection="pk, service_window_until")
-        return {keys.parse_window_pk(codec.s(item, "pk") or ""): codec.n(item, "service_window_until", 0) or 0
+                                 consistent=False, projection=f"{W.pk}, {W.service_window_until}")
+        return {keys.parse_window_pk(codec.s(item, W.pk) or ""): codec.n(item, W.service_window_until, 0) or 0
                 for item in found.get(self.table, [])}
 
     def _open_window_chunk(self, windows: list[WindowWish], now: int) -> list[bool]:
@@ -98,8 +101,9 @@ class WindowStore:
         return {
             "TableName": self.table,
             "Key": keys.window_key(phone_number_id, recipient),
-            "UpdateExpression": "SET service_window_until = :u, expires_at = :exp",
-            "ConditionExpression": "attribute_not_exists(service_window_until) OR service_window_until < :u",
+            "UpdateExpression": f"SET {W.service_window_until} = :u, {W.expires_at} = :exp",
+            "ConditionExpression": (f"attribute_not_exists({W.service_window_until}) "
+                                    f"OR {W.service_window_until} < :u"),
             "ExpressionAttributeValues": {":u": {"N": str(until)},
                                           ":exp": {"N": str(max(until, now) + RECORD_TTL_SECONDS)}},
         }
