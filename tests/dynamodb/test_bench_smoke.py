@@ -41,7 +41,8 @@ def test_every_section_runs_and_the_results_are_written(bench_run):
     # Given the bench run at toy sizes on DynamoDB Local
     sections, out = bench_run
     # Then every section reported (measured, or not available with its reason)
-    assert list(sections) == ["scaling", "throughput", "batch", "webhook", "coldstart", "evaluator"]
+    assert list(sections) == ["scaling", "throughput", "batch", "webhook", "coldstart", "evaluator", "templates",
+                              "meta_sync", "people"]
     for s in sections.values():
         assert s.rows or (not s.available and s.reason), s.key
     # and latest.json / latest.md hold the machine facts and every section
