@@ -43,6 +43,7 @@ class NumberState:
     graph_registered: bool = False  # the Meta sync's registration (or adoption) of it is complete
     hold: Hold | None = None  # Meta refused a send with 131048 (domain/refusals.py)
     meta_block: MetaBlock | None = None  # the WABA blocked after a 131042 / 368 / 131031, until lifted
+    sent_ok_at: int | None = None  # a recent successful status of its sends (kept to the minute)
 
     @property
     def blocked_by_meta(self) -> bool:

@@ -4,7 +4,7 @@ Numbers table: a number `<phone_number_id>`, its WABA `WABA#<waba_id>`, updates 
 nobody registered yet `PENDING#<waba_id>#<display>`, facet logs `LOG#<subject>#<facet>`, a WABA's
 template `TPL#<waba_id>#<name>#<language key>` and the list of its templates `TPLS#<waba_id>`.
 Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`,
-first arrivals of updates Meta sent without a time `a#<dedup_key>`.
+first arrivals of updates Meta sent without a time `a#<dedup_key>`, marketing cooldowns `mc#<link space>#<id>`.
 Limits table: one counter per scope. History table: (phone_number_id, sort key).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from numberguard.store.schema_names import (
     ArrivalItem,
+    CooldownItem,
     CountedItem,
     CounterItem,
     FacetLogItem,
@@ -99,6 +100,15 @@ def marker_sort_key(change_id: str) -> str:
 def link_key(space: str, person_id: str) -> dict:
     # One item per (link space, id): a portfolio's (or WABA's) people, read with the check's records.
     return {"pk": {"S": f"l#{space}#{person_id}"}}
+
+
+def cooldown_pk(space: str, person_id: str) -> str:
+    # A person's marketing cooldown (Meta's 131049) in a link space, read with the check's records.
+    return f"mc#{space}#{person_id}"
+
+
+def cooldown_key(space: str, person_id: str) -> dict:
+    return {CooldownItem.HASH_KEY: {"S": cooldown_pk(space, person_id)}}
 
 
 def arrival_key(dedup_key: str) -> dict:

@@ -80,6 +80,12 @@ class NumberModel(Model):
     flag_at = NumberAttribute(null=True)
     restrictions: MapAttribute = MapAttribute(default=dict)  # restriction_type -> expiration (epoch s)
     restrictions_at = NumberAttribute(null=True)
+    hold_until = NumberAttribute(null=True)  # Meta's 131048: business-initiated sends held until then
+    hold_since = NumberAttribute(null=True)  # the refusal that began the current hold
+    hold_key = UnicodeAttribute(null=True)  # that refusal's entry key (its NUMBER_ON_HOLD is announced once)
+    meta_block = UnicodeAttribute(null=True)  # the WABA's refusal block: "BLOCKED <code>" or "LIFTED"
+    meta_block_at = NumberAttribute(null=True)
+    sent_ok_at = NumberAttribute(null=True)  # a recent successful status (to a minute): lifts a later-learnt block
     attention = UnicodeAttribute(null=True)
     attention_at = NumberAttribute(null=True)
     registered_at = NumberAttribute()
@@ -111,6 +117,8 @@ class WabaModel(Model):
     last_alert = UnicodeAttribute(null=True)
     last_alert_severity = UnicodeAttribute(null=True)
     alert_at = NumberAttribute(null=True)
+    meta_block = UnicodeAttribute(null=True)  # 131042 / 368 / 131031: "BLOCKED <code>" until lifted ("LIFTED")
+    meta_block_at = NumberAttribute(null=True)
 
 
 class PendingUpdatesModel(Model):
@@ -214,6 +222,18 @@ class WindowModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class CooldownModel(Model):
+    """A person's marketing cooldown after Meta's 131049, item `mc#<link space>#<id>` (under the person's key
+    when it was written; a check reads it under every id of the person)."""
+
+    class Meta:
+        table_name = "numberguard-recipients"
+
+    pk = UnicodeAttribute(hash_key=True)
+    cooldown_until = NumberAttribute()  # no marketing message to the person before then
+    expires_at = TTLAttribute(null=True)
+
+
 class ArrivalModel(Model):
     """The first arrival of an update Meta sent without a time, item `a#<dedup_key>`."""
 
@@ -274,8 +294,8 @@ class HistoryMarkerModel(Model):
 ITEM_KINDS: dict[str, type[Model]] = {
     "NumberItem": NumberModel, "WabaItem": WabaModel, "PendingItem": PendingUpdatesModel,
     "FacetLogItem": FacetLogModel, "SyncStatusItem": SyncModel, "CounterItem": LimitModel, "CountedItem": CountedModel,
-    "WindowItem": WindowModel, "ArrivalItem": ArrivalModel, "HistoryItem": HistoryEntryModel,
-    "MarkerItem": HistoryMarkerModel,
+    "WindowItem": WindowModel, "CooldownItem": CooldownModel, "ArrivalItem": ArrivalModel,
+    "HistoryItem": HistoryEntryModel, "MarkerItem": HistoryMarkerModel,
 }
 
 
