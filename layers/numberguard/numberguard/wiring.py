@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from numberguard.usecases.meta_sync import Graph, MetaSync
     from numberguard.usecases.numbers import Numbers
     from numberguard.usecases.ports import Stores
+    from numberguard.usecases.refusals import Refusals
     from numberguard.usecases.webhook import WebhookReceiver
 
 Clock = Callable[[], float]
@@ -197,7 +198,19 @@ class Parts:
         from numberguard.usecases.people import People
 
         people = People(self.people_store, self.stores.numbers, self.clock)
-        return Intake(self.facets, self.limit_checker, self.settings, people)
+        return Intake(self.facets, self.limit_checker, self.settings, people, refusals=self.refusals)
+
+    @cached_property
+    def refusals(self) -> Refusals:
+        """What Meta's refusals teach: holds, cooldowns, the WABA's refusal block (the intake's, the sync's)."""
+        from numberguard.domain.refusals import hold_seconds
+        from numberguard.store.refusals import RefusalStore
+        from numberguard.usecases.refusals import Refusals
+
+        cfg = self.settings
+        store = RefusalStore(self.client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
+                             history_table=cfg.history_table)
+        return Refusals(self.facets, store, self.people_store, hold_seconds(cfg.spam_hold_minutes), self.clock)
 
     @cached_property
     def evaluator(self) -> Evaluator:

@@ -16,8 +16,11 @@ block is the latest of its entries (refusals and lifts) in time order. Pure: no 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
 
 from numberguard.domain.window import DAY_SECONDS
 
@@ -92,6 +95,23 @@ def hold_step(held: Hold | None, at: int, hold: int) -> HoldStep:
     return HoldStep(max(until, held.until), False)
 
 
+def fold_holds(refused: Iterable[tuple[int, str]], hold: int) -> list[tuple[int, int, str]]:
+    """A batch's spam-rate refusals (time, dedup key) as the holds they make: (since, until, the key of the
+    refusal that began it). Refusals inside a hold extend it; one after its end begins another."""
+    holds: list[tuple[int, int, str]] = []
+    current: Hold | None = None
+    for at, key in sorted(refused):
+        step = hold_step(current, at, hold)
+        if step.starts:
+            holds.append((at, step.until, key))
+            current = Hold(at, step.until)
+        else:
+            since, _, first = holds[-1]
+            holds[-1] = (since, step.until, first)
+            current = Hold(since, step.until)
+    return holds
+
+
 @dataclass(frozen=True)
 class MetaBlock:
     """A WABA blocked after Meta refused a send with `code` at `at` (until Meta's word lifts it)."""
@@ -116,3 +136,43 @@ def cooldown_error() -> str:
 
 def cooldown_until(at: int) -> int:
     return at + COOLDOWN_SECONDS
+
+
+class HoldWrite(StrEnum):
+    """What a spam-rate refusal did to the number's hold as stored."""
+
+    BEGAN = "BEGAN"  # it began a hold (or is Meta's retry of the refusal that did): NUMBER_ON_HOLD is due
+    EXTENDED = "EXTENDED"  # the hold now ends later
+    UNCHANGED = "UNCHANGED"  # a hold at least as long stands
+    UNKNOWN_NUMBER = "UNKNOWN_NUMBER"  # not registered: nothing to hold
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class CooldownLine:
+    """A person's marketing cooldown as the number's history keeps it (a line, never a notification)."""
+
+    phone_number_id: str
+    person: str  # the person's key (the id the cooldown is kept under)
+    ids: tuple[str, ...]  # every id of the person known when it was written
+    at: int  # Meta's refusal
+    until: int
+
+    type = "RECIPIENT_COOLDOWN"
+
+    @property
+    def id(self) -> str:
+        raw = f"{self.phone_number_id}|{self.type}|{self.person}|{self.at}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.at:011d}#{self.type}#{self.id[:12]}"
+
+    def document(self) -> dict:
+        return {"person": self.person, "ids": list(self.ids), "from": None, "to": f"cooldown until {_iso(self.until)}",
+                "reason": f"Meta refused a marketing message with error {MARKETING_LIMIT} (per-user marketing limit)",
+                "until": _iso(self.until)}

@@ -34,6 +34,7 @@ from numberguard.store.dynamo import refused_for_good
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 from numberguard.usecases.people import People, Shown
+from numberguard.usecases.refusals import Refusals
 from numberguard.usecases.templates import TemplateIntake
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
@@ -42,7 +43,7 @@ WINDOWS_PER_CALL = 100  # service windows read (BatchGetItem) and written (a tra
 # Events whose time orders what is stored (facet logs, watermarks): without a time of their own they
 # take their first arrival's. The others (logged, counted) keep this delivery's arrival.
 ORDERED_BY_TIME = (ev.QualityUpdate, ev.CapabilityUpdate, ev.AccountBan, ev.AccountRestriction,
-                   ev.AccountNotice, ev.AccountAlert)
+                   ev.AccountNotice, ev.AccountAlert, ev.SendErrors)
 ARRIVAL_NOTE = "(time of arrival: Meta sent no time)"
 
 
@@ -94,7 +95,7 @@ def reason_of(key: str, default: str) -> str:
 
 class Intake:
     def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings, people: People | None = None,
-                 templates: TemplateIntake | None = None):
+                 templates: TemplateIntake | None = None, refusals: Refusals | None = None):
         self.facets = facets
         self.stores = facets.stores
         self.checker = checker
@@ -102,6 +103,7 @@ class Intake:
         self.policy = settings.policy
         self.clock = facets.clock
         self.templates = templates or TemplateIntake(facets.stores, facets.publisher, facets.clock)
+        self.refusals = refusals  # what Meta's refusals teach (None: codes are only counted)
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
         summary = IntakeSummary()
@@ -278,6 +280,8 @@ class Intake:
                 continue
             key = labelled_key(event, f"account_update#DISABLED_UPDATE#{event.state}")
             by_waba[event.waba_id].append((key, "BANNED" if event.state == "DISABLE" else "ACTIVE"))
+            if event.state == "REINSTATE" and self.refusals is not None:  # Meta's word lifts a refusal block too
+                summary.changes.extend(self.refusals.reinstated(event.waba_id, key, summary.counts))
         for waba, pairs in by_waba.items():
             moves, value, at, entries = self.facets.log_all(waba, "ban", pairs, lambda: "ACTIVE")
             moves = touched(moves, entries, {k for k, _ in pairs})
@@ -394,6 +398,7 @@ class Intake:
             summary.counts[f"status_{event.status.lower()}"] += 1
             for code in event.error_codes:
                 summary.counts[f"error_{code}"] += 1
+            summary.counts["error_unreadable"] += event.unreadable_codes
             if event.status.lower() == "failed" and event.reference:
                 releases[event.phone_number_id].append(event)
         now = int(self.clock())
@@ -406,7 +411,9 @@ class Intake:
         for decisions in self._parallel(release_all, list(releases.values())):
             for decision in decisions:
                 summary.counts["slot_released" if decision == "RELEASED" else "slot_not_released"] += 1
-        self._link(events, summary)
+        self._link(events, summary)  # before the refusals: a cooldown is kept under the person's key
+        if self.refusals is not None:
+            summary.changes.extend(self.refusals.statuses(events, summary.counts))
 
     def _counted_record(self, phone_number_id: str, recipient: str) -> RecipientView | None:
         number = self.checker.store.get_number(phone_number_id)
@@ -418,10 +425,13 @@ class Intake:
         by_number: dict[str, Counter] = defaultdict(Counter)
         for event in events:
             by_number[event.phone_number_id].update(event.error_codes)
+            summary.counts["error_unreadable"] += event.unreadable_codes
         for pnid, codes in by_number.items():
             for code, count in codes.items():
                 summary.counts[f"error_{code}"] += count
             logger.warning("send errors reported", extra={"phone_number_id": pnid, "codes": dict(codes)})
+        if self.refusals is not None:
+            summary.changes.extend(self.refusals.send_errors(events, summary.counts))
 
     def _unrecognised(self, events: list[ev.Unrecognised], summary: IntakeSummary) -> None:
         reasons = Counter((e.field_name, e.reason) for e in events)
@@ -447,6 +457,8 @@ class Intake:
             if restrictions:
                 self.stores.numbers.want_attention(pnid, min(restrictions.values()))
             summary.counts["restrictions_inherited"] += 1
+        if self.refusals is not None:
+            self.refusals.adopt(number, summary.counts)
         events = [e for e in (deserialise(k) for k in kept) if isinstance(e, ev.QualityUpdate)]
         if events:
             self.apply_quality(number, events, summary)

@@ -12,6 +12,7 @@ from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
 from numberguard.domain.people import IdChange, IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
+from numberguard.domain.refusals import CooldownLine, HoldWrite
 from numberguard.domain.results import Moved, ReleaseResult
 from numberguard.domain.templates import Category, Naming, StatusFold, TemplateRef, TemplateState
 from numberguard.domain.tiers import MessagingLimit
@@ -125,6 +126,14 @@ class Stores:
     logs: FacetLogPort
     templates: TemplatePort
     arrivals: ArrivalPort  # first arrivals of updates Meta sent without a time
+
+
+class RefusalPort(Protocol):
+    """What Meta's refusals leave behind (store/refusals.py): a number's hold, a person's cooldown."""
+
+    def hold(self, phone_number_id: str, at: int, until: int, key: str) -> HoldWrite: ...
+    def cool_down(self, space: str, line: CooldownLine) -> bool: ...
+    def cooled_since(self, phone_number_id: str, since: int) -> int: ...
 
 
 class PeopleFolds(Protocol):
