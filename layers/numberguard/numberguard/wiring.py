@@ -243,7 +243,7 @@ class Parts:
 
         cfg = self.settings
         store = FacetSyncStore(self.facets, SyncStatusStore(self.client, cfg.numbers_table, cfg.limits_table),
-                               self.numbers, self.registry, self.clock)
+                               self.numbers, self.registry, self.clock, self.refusals)
         return MetaSync(self.graph, store, cfg.policy, clock=self.clock)
 
 
