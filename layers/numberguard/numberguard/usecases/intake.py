@@ -398,7 +398,8 @@ class Intake:
             summary.counts[f"status_{event.status.lower()}"] += 1
             for code in event.error_codes:
                 summary.counts[f"error_{code}"] += 1
-            summary.counts["error_unreadable"] += event.unreadable_codes
+            if event.unreadable_codes:
+                summary.counts["error_unreadable"] += event.unreadable_codes
             if event.status.lower() == "failed" and event.reference:
                 releases[event.phone_number_id].append(event)
         now = int(self.clock())
@@ -425,7 +426,8 @@ class Intake:
         by_number: dict[str, Counter] = defaultdict(Counter)
         for event in events:
             by_number[event.phone_number_id].update(event.error_codes)
-            summary.counts["error_unreadable"] += event.unreadable_codes
+            if event.unreadable_codes:
+                summary.counts["error_unreadable"] += event.unreadable_codes
         for pnid, codes in by_number.items():
             for code, count in codes.items():
                 summary.counts[f"error_{code}"] += count
