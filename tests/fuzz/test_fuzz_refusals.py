@@ -105,7 +105,7 @@ def test_refusals_in_any_order_with_duplicates_and_junk(world, history, seed):
     assert (1 if live else 0) <= state["holds_announced"] <= len(live)
     # The cooldowns: 24 h after each person's latest 131049
     wanted = {}
-    for at, state_, code, person, _ in failed:
+    for at, _, code, person, _ in failed:
         if code == 131049 and at + 86400 > NOW:
             wanted[person] = max(wanted.get(person, 0), at + 86400)
     assert state["cooldowns"] == wanted
@@ -121,10 +121,9 @@ def test_refusals_in_any_order_with_duplicates_and_junk(world, history, seed):
 def time_order_blocked(history: list[tuple]) -> bool:
     """Blocked after every event in time order: the latest block-code refusal, unless a later success lifted it."""
     value = LIFTED
-    for at, state, code, _, _ in sorted(history, key=lambda s: s[0]):
+    for _, state, code, _, _ in sorted(history, key=lambda s: s[0]):
         if state == "failed" and code in BLOCK_CODES:
             value = f"BLOCKED {code}"
-        elif state != "failed" and value != LIFTED:
+        elif state != "failed":
             value = LIFTED
-        del at
     return value != LIFTED

@@ -94,7 +94,8 @@ def test_the_known_templates_category_decides_when_the_request_names_none():
     for category in (Category.MARKETING, Category.UTILITY):
         world.store.templates[(WABA, (category.value, "en_us"))] = TemplateState(
             WABA, category.value, "en_US", status=approved, category=category)
-    by_template = {c: world.ask(template={"name": c, "language": "en_US"})["decision"] for c in ("marketing", "utility")}
+    by_template = {c: world.ask(template={"name": c, "language": "en_US"})["decision"]
+                   for c in ("marketing", "utility")}
     assert by_template == {"marketing": "DENIED_RECIPIENT_COOLDOWN", "utility": "ALLOWED_NEW_RECIPIENT"}
     # the request's category wins over the template's
     assert world.ask(template={"name": "utility", "language": "en_US"},

@@ -74,7 +74,13 @@ class Refusals:
             return []
         numbers = {n.phone_number_id: n for n in self.stores.numbers.get_many(
             sorted({e.phone_number_id for e in failed + ok}))}
-        changes = self._refusals(failed, numbers, counts)
+        batch_ok: dict[str, tuple[int, str]] = {}  # WABA → its numbers' latest success in this batch
+        for event in ok:
+            number = numbers.get(event.phone_number_id)
+            if number is not None:
+                seen = (event.at, number.phone_number_id)
+                batch_ok[number.waba_id] = max(batch_ok.get(number.waba_id, seen), seen)
+        changes = self._refusals(failed, numbers, counts, batch_ok)
         changes += self._cooldowns([e for e in failed if MARKETING_LIMIT in e.error_codes], numbers, counts)
         return changes + self._successes(ok, numbers, counts)
 
@@ -107,7 +113,7 @@ class Refusals:
     # ---- 131048 and the WABA-blocking codes ----------------------------------------------------------
 
     def _refusals(self, events: Iterable[ev.MessageStatus | ev.SendErrors], numbers: dict[str, NumberState],
-                  counts: Counter) -> list[Change]:
+                  counts: Counter, batch_ok: dict[str, tuple[int, str]] | None = None) -> list[Change]:
         holds: dict[str, list[tuple[int, str]]] = defaultdict(list)
         blocks: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for event in events:
@@ -127,7 +133,8 @@ class Refusals:
             changes += self._hold(numbers[pnid], refused, counts)
         for waba, pairs in blocks.items():
             counts["meta_block_refusal"] += len(pairs)
-            changes += self._block_log(waba, pairs + self._later_success(waba, pairs), counts)
+            changes += self._block_log(waba, pairs + self._later_success(waba, pairs, (batch_ok or {}).get(waba)),
+                                       counts)
         return changes
 
     def _hold(self, number: NumberState, refused: list[tuple[int, str]], counts: Counter) -> list[Change]:
@@ -150,11 +157,14 @@ class Refusals:
 
     # ---- the WABA's refusal block --------------------------------------------------------------------
 
-    def _later_success(self, waba_id: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """A success of the WABA's numbers later than every refusal learnt now lifts them (any order)."""
+    def _later_success(self, waba_id: str, pairs: list[tuple[str, str]],
+                       in_batch: tuple[int, str] | None) -> list[tuple[str, str]]:
+        """A success of the WABA's numbers (kept, or in this batch) later than every refusal learnt now lifts
+        them: Meta's deliveries come in any order."""
         latest = max(int(key.split("#", 1)[0]) for key, _ in pairs)
         ok = [(n.sent_ok_at, n.phone_number_id) for n in self.stores.numbers.of_waba(waba_id)
               if n.sent_ok_at is not None and n.sent_ok_at > latest]
+        ok += [in_batch] if in_batch is not None and in_batch[0] > latest else []
         if not ok:
             return []
         at, pnid = max(ok)
