@@ -1,6 +1,6 @@
 """Items of the tables → domain objects (the one decoding of each item kind the use cases see).
 
-Attribute names come from store/schema_names.py, generated from the pynamodb models (store/models.py).
+Attribute names come from store/schema_names.py, generated from the pynamodb models (store/models/).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ inherits them, so the check keeps one store.
 
 Items: the scope's counter (LimitModel: `used` always equals the sum of `buckets`, every write changes
 both in one UpdateItem), counted records (CountedModel) and service windows (WindowModel, written by the
-intake), defined in store/models.py; their keys in store/keys.py.
+intake), defined in store/models/; their keys in store/keys.py.
 """
 
 from __future__ import annotations

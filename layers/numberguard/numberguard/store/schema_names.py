@@ -1,7 +1,7 @@
 """Every item kind's attribute names, key attributes, DynamoDB types, TTL and index names, for the
 stores that call DynamoDB directly (they must not import pynamodb: cold start).
 
-Generated from store/models.py by `make schema` (python -m numberguard_ops.schema); do not edit.
+Generated from store/models/ by `make schema` (python -m numberguard_ops.schema); do not edit.
 """
 
 from __future__ import annotations
