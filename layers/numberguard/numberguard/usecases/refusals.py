@@ -102,6 +102,10 @@ class Refusals:
             return []
         return self.lift(waba_id, key, counts)
 
+    def cooled_since(self, phone_number_id: str, since: int) -> int:
+        """How many cooldowns Meta's 131049 started from this number since `since` (the operator's views)."""
+        return self.store.cooled_since(phone_number_id, since)
+
     def adopt(self, number: NumberState, counts: Counter) -> None:
         """A number registered after its WABA was blocked inherits the block (as bans and restrictions)."""
         waba = self.stores.wabas.get(number.waba_id)
