@@ -29,8 +29,9 @@ def world(moto_stack, monkeypatch):
         return MessageStatus(WABA, now - 60 + i, f"wamid.cli{i}#failed", PNID, recipient, f"wamid.cli{i}", "failed",
                              None, (code,))
 
-    build(moto_stack.settings, publisher=FakePublisher()).intake.apply([failed(1, 131048, "16505550001"), failed(2, 368, "16505550002"),
-                                             failed(3, 131049, "16505550003"), failed(4, 131049, "16505550004")])
+    intake = build(moto_stack.settings, publisher=FakePublisher()).intake
+    intake.apply([failed(1, 131048, "16505550001"), failed(2, 368, "16505550002"),
+                  failed(3, 131049, "16505550003"), failed(4, 131049, "16505550004")])
     return now
 
 
