@@ -9,7 +9,7 @@ change.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,6 +24,11 @@ class CanSend(StrEnum):
 
 
 _RANK = {CanSend.AVAILABLE: 0, CanSend.LIMITED: 1, CanSend.BLOCKED: 2}
+
+
+def worst(values: Iterable[CanSend]) -> CanSend:
+    """The worst of several parts' `can_send_message` (any BLOCKED part makes the whole BLOCKED)."""
+    return max(values, key=_RANK.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -169,15 +174,10 @@ def parse_health(raw: object) -> Health | None:
     listed = listed[:MAX_ITEMS] if isinstance(listed, list) else []
     entities = tuple(e for e in (_entity(x) for x in listed) if e is not None)
     overall = _can_send(raw.get("can_send_message"))
-    if overall is None:
-        if not entities:
-            return None
-        overall = max((e.can_send for e in entities), key=_RANK.__getitem__)
-    elif entities:
-        # "any BLOCKED entity makes the whole BLOCKED": never read less than the worst part says
-        worst = max((e.can_send for e in entities), key=_RANK.__getitem__)
-        overall = max(overall, worst, key=_RANK.__getitem__)
-    return Health(overall, entities)
+    if overall is None and not entities:
+        return None
+    # "any BLOCKED entity makes the whole BLOCKED": never read less than the worst part says
+    return Health(worst([e.can_send for e in entities] + ([overall] if overall else [])), entities)
 
 
 def encode(health: Health) -> str:

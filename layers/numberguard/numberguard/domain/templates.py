@@ -117,14 +117,17 @@ class StatusReading:
     title: str | None = None  # other_info.title: FIRST_PAUSE, SECOND_PAUSE, RATE_LIMITING_PAUSE, UNPAUSE…
     until: int | None = None  # a pause's end as Meta's description states it
     reason: str | None = None
+    # None: an event Meta sent (a webhook, a refused send); "graph": Meta's current status as a read saw it
+    source: str | None = None
 
     def encode(self) -> str:
-        return json.dumps([self.event, self.title, self.until, self.reason], separators=(",", ":"))
+        fields = [self.event, self.title, self.until, self.reason] + ([self.source] if self.source else [])
+        return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str) -> StatusReading:
-        event, title, until, reason = json.loads(text)
-        return cls(event, title, until, reason)
+        event, title, until, reason, *source = json.loads(text)
+        return cls(event, title, until, reason, source[0] if source else None)
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def _pause(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
                    pause_count=count, reason=reading.reason, in_appeal=False)
 
 
-def _kept(state: StatusFold, event: str, at: int) -> StatusFold | None:
+def _kept(state: StatusFold, reading: StatusReading, event: str, at: int) -> StatusFold | None:
     """The state unchanged when the event says nothing new about it, else None."""
     status = state.at_time(at)
     if event == "IN_APPEAL":
@@ -185,6 +188,8 @@ def _kept(state: StatusFold, event: str, at: int) -> StatusFold | None:
         return state  # Meta's refusal fell inside a pause already known
     if event == SEND_FAILED_DISABLED and status is TemplateStatus.DISABLED:
         return state
+    if event == "PAUSED" and reading.source is not None and status is TemplateStatus.PAUSED:
+        return state  # a read of Meta's current status during a pause: that same pause, not the next one
     if event in AT_RISK_EVENTS and status not in SENDABLE:
         return state  # at risk never lifts a pause, a disable or a refusal: only Meta's approval does
     if event not in KNOWN_EVENTS and event not in (SEND_FAILED_PAUSED, SEND_FAILED_DISABLED):
@@ -197,7 +202,7 @@ def step(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
     if state.at_time(at) is not state.status:  # the pause ended by itself before this event
         state = replace(state, status=TemplateStatus.APPROVED, paused_until=None, at=state.paused_until)
     event, title = reading.event.upper(), (reading.title or "").upper()
-    kept = _kept(state, event, at)
+    kept = _kept(state, reading, event, at)
     if kept is not None:
         return kept
     if event in ("PAUSED", SEND_FAILED_PAUSED):  # a refusal with no pause known: the next one begins
@@ -241,6 +246,27 @@ def fold(entries: Mapping[str, str]) -> tuple[StatusFold, list[StatusMove]]:
             moves.append(StatusMove(key, at, before, after))
         state = after
     return state, moves
+
+
+def read_status(held: StatusFold, status: str | None, at: int, source: str) -> StatusReading | None:
+    """What a read of Meta's current status (the Graph's template list) adds to the log at `at`, or None
+    when it says nothing the held state does not (a run over unchanged templates writes nothing).
+
+    The read is one more entry in event-time order (a newer webhook still wins): APPROVED ends any pause,
+    a pacing pause included (DESIGN §3); PAUSED during a pause already known is that pause.
+    """
+    if not isinstance(status, str) or not status.strip():
+        return None
+    reading = StatusReading(status.strip().upper(), source=source)
+    after = step(held, reading, at)
+    same = (after.at_time(at), after.in_appeal) == (held.at_time(at), held.in_appeal)
+    return None if same else reading
+
+
+def read_quality(held: Quality, score: str | None) -> str | None:
+    """Meta's current quality score of a template when it differs from the held one, else None."""
+    value = score.strip().upper() if isinstance(score, str) else ""
+    return value if value in Quality.__members__ and value != held.value else None
 
 
 # ---- the pause's end as Meta words it: "paused for 6 hours until Aug 31 at 12:47 AM UTC" ----------

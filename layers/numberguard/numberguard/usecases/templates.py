@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from numberguard.domain import events as ev
 from numberguard.domain.changes import Change
 from numberguard.domain.check import RecipientView
-from numberguard.domain.facetlog import entry_key, insert, latest, touched, transitions
+from numberguard.domain.facetlog import entry_key, entry_time, insert, latest, touched, transitions
+from numberguard.domain.meta_state import REASON as GRAPH_REASON
+from numberguard.domain.meta_state import SOURCE as GRAPH
+from numberguard.domain.meta_state import TemplateReading
 from numberguard.domain.templates import (
     SEND_FAILED_DISABLED,
     SEND_FAILED_PAUSED,
@@ -44,6 +47,8 @@ def _key(event: ev.Event, label: str) -> str:
 
 def _reason(key: str) -> str:
     parts = key.split("#", 2)
+    if len(parts) == 3 and parts[2].startswith(f"{GRAPH}#"):
+        return GRAPH_REASON
     return parts[2].replace("#", " ") if len(parts) == 3 else STATUS_FIELD
 
 
@@ -51,11 +56,14 @@ def notable(change: Change) -> bool:
     """What people are told of (DESIGN §5): a pause, a disable, a reinstatement or unpause, quality RED.
 
     Decided by the change's own event and state, never by the state before it: that depends on the
-    order Meta's deliveries arrive in, and the notices must not.
+    order Meta's deliveries arrive in, and the notices must not. A Graph read has no event word for
+    "unpaused": its APPROVED ending a pause or a disable is one (its entry is written only when the read
+    differs from the state held then, so it is announced once whatever arrives later).
     """
     event = set((change.key or "").split("#")[2:])  # the labelled key names the event and its title
+    ended = GRAPH in event and (change.before or "").startswith(("PAUSED", "DISABLED"))
     return (change.after or "").startswith(("PAUSED", "DISABLED")) or change.after == "quality RED" or (
-        change.after == TemplateStatus.APPROVED and bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED"}))
+        change.after == TemplateStatus.APPROVED and (ended or bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED"})))
 
 
 @dataclass
@@ -154,9 +162,10 @@ class TemplateIntake:
 
     # ---- message_template_quality_update --------------------------------------------------------
 
-    def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter) -> list[Change]:
+    def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter,
+                        label: str = QUALITY_FIELD) -> list[Change]:
         counts["template_quality"] += len(events)
-        groups = self._groups(events, lambda e: (_key(e, QUALITY_FIELD), e.new), counts)
+        groups = self._groups(events, lambda e: (_key(e, label), e.new), counts)
         changes: list[Change] = []
         now = int(self.clock())
         for (waba, _), group in groups.items():
@@ -172,6 +181,42 @@ class TemplateIntake:
                            key=t.key) for t in moves]
             changes += self._announce(waba, group.naming, made, [None] * len(made), counts)
         return changes
+
+    # ---- Meta's current word: the Graph's template list, read by the Meta sync (DESIGN §5b) ---------
+
+    def graph_reads(self, waba_id: str, readings: Sequence[TemplateReading], counts: Counter) -> list[Change]:
+        """Each template's differences from the Graph as entries of its status and quality logs at the read
+        time (source `graph`), folded, written and announced as Meta's webhooks are.
+
+        A read whose entries were logged by a run that failed before writing the state reuses that entry's
+        time (its key), so the change it makes keeps its id and is announced once.
+        """
+        statuses, qualities = [], []
+        for read in readings:
+            name, ref = self.templates.subject(waba_id, read.naming.ref), read.naming.ref
+            if read.status is not None:
+                at = self._pending_at(name, "status", read.status.encode(), read)
+                statuses.append(ev.TemplateStatusUpdate(waba_id, at, f"{GRAPH}-status", read.naming.template_id,
+                                                        ref.name, ref.language, read.status, read.category))
+            elif read.category is not None and not self.templates.write_category(waba_id, read.naming,
+                                                                                  read.category, read.at):
+                counts["template_category_stale"] += 1
+            if read.quality is not None:
+                at = self._pending_at(name, "quality", read.quality, read)
+                qualities.append(ev.TemplateQuality(waba_id, at, f"{GRAPH}-quality", read.naming.template_id or "",
+                                                    ref.name, None, read.quality, ref.language))
+        changes = self.status_updates(statuses, counts) if statuses else []
+        return changes + (self.quality_updates(qualities, counts, f"{GRAPH}#quality") if qualities else [])
+
+    def _pending_at(self, name: str, facet: str, value: str, read: TemplateReading) -> int:
+        """The time of the log's last entry when it is a Graph read of this same value that the held state
+        never took (a run cut short), else the read time."""
+        entries = self.logs.read(name, facet).entries
+        last = max(entries) if entries else None
+        if last is not None and entries[last] == value and last.split("#")[2:3] == [GRAPH] \
+                and entry_time(last) != read.held_at(facet):
+            return entry_time(last)
+        return read.at
 
     # ---- shared ---------------------------------------------------------------------------------------
 
@@ -226,6 +271,8 @@ def _label(event: ev.TemplateStatusUpdate) -> str:
     """What reported an entry: the field, Meta's event and its title (e.g. `...#APPROVED#UNPAUSE`)."""
     if event.reading.event in (SEND_FAILED_PAUSED, SEND_FAILED_DISABLED):
         return f"messages#failed#{event.reading.event.rsplit('_', 1)[1]}"
+    if event.reading.source:  # a read of Meta's current status (the Meta sync): `graph#PAUSED`
+        return f"{event.reading.source}#{event.reading.event}"
     title = f"#{event.reading.title}" if event.reading.title else ""
     return f"{STATUS_FIELD}#{event.reading.event}{title}"
 
