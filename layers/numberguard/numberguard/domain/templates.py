@@ -78,6 +78,7 @@ MAX_READ_PAUSE_SECONDS = 2 * 24 * HOUR_SECONDS
 MAX_REASON = 300
 
 FIRST_PAUSE, SECOND_PAUSE, PACING_PAUSE = "FIRST_PAUSE", "SECOND_PAUSE", "RATE_LIMITING_PAUSE"
+READ_PAUSE_LABEL = "PAUSED (as Meta's template list shows, until Meta unpauses it)"
 # Meta refused a send naming the template (a failed status of a check that named it, DESIGN §4):
 # 132015 says it is paused, 132016 disabled, at the status's time. Never Meta's webhook events.
 SEND_FAILED_PAUSED, SEND_FAILED_DISABLED = "SEND_FAILED_132015", "SEND_FAILED_132016"
@@ -136,7 +137,7 @@ class StatusFold:
 
     status: TemplateStatus = TemplateStatus.UNKNOWN
     at: int | None = None  # time of the event that made this status
-    paused_until: int | None = None  # None while paused: a pacing pause, waiting for Meta's word
+    paused_until: int | None = None  # None while paused: a pacing pause or a read one, waiting for Meta's word
     pacing: bool = False
     pause_count: int = 0  # quality pauses Meta has told of (FIRST_PAUSE = 1, SECOND_PAUSE = 2)
     reason: str | None = None
@@ -155,6 +156,8 @@ class StatusFold:
             return self.status.value
         if self.pacing:
             return "PAUSED (pacing, until Meta unpauses it)"
+        if self.paused_until is None:
+            return READ_PAUSE_LABEL
         return f"PAUSED ({_ordinal(self.pause_count)} pause) until {_iso(self.paused_until or 0)}"
 
 
@@ -168,6 +171,11 @@ def _iso(epoch: int) -> str:
 
 def _pause(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
     title = (reading.title or "").upper()
+    if reading.source is not None:
+        # Meta's template list says PAUSED and not which pause: held until Meta's word (the next read that
+        # lists it APPROVED, or a webhook), never ended by a guessed duration nor counted as one more pause.
+        return replace(state, status=TemplateStatus.PAUSED, at=at, paused_until=None, pacing=False,
+                       reason=reading.reason, in_appeal=False)
     if title == PACING_PAUSE:
         # Pacing holds a template until Meta (or its owner) unpauses it: no end to wait for.
         return replace(state, status=TemplateStatus.PAUSED, at=at, paused_until=None, pacing=True,
@@ -355,6 +363,8 @@ class TemplateState:
         name = f"template {self.name!r} ({self.language})"
         if status is TemplateStatus.PAUSED and self.status.pacing:
             return f"{name} is paused by Meta for pacing (RATE_LIMITING_PAUSE) until it is unpaused; error 132015"
+        if status is TemplateStatus.PAUSED and self.status.paused_until is None:
+            return f"{name} is paused by Meta (its template list says PAUSED) until it is unpaused; error 132015"
         if status is TemplateStatus.PAUSED:
             return (f"{name} is paused by Meta ({_ordinal(self.status.pause_count)} pause) until "
                     f"{_iso(self.status.paused_until or 0)}; error 132015")
