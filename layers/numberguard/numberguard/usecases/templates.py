@@ -23,6 +23,7 @@ from numberguard.domain.templates import (
     SEND_FAILED_DISABLED,
     SEND_FAILED_PAUSED,
     Naming,
+    StatusFold,
     StatusMove,
     StatusReading,
     TemplateRef,
@@ -111,7 +112,10 @@ class TemplateIntake:
 
     # ---- message_template_status_update ---------------------------------------------------------
 
-    def status_updates(self, events: list[ev.TemplateStatusUpdate], counts: Counter) -> list[Change]:
+    def status_updates(self, events: list[ev.TemplateStatusUpdate], counts: Counter,
+                       state_last: bool = False) -> list[Change]:
+        """`state_last`: announce before writing the state (the Meta sync: a run cut short finds the difference
+        again; a webhook's retry redoes its own entries whatever the state, so the intake writes it first)."""
         for event in events:
             counts[f"template_{event.reading.event.lower()}"] += 1
         groups = self._groups(events, lambda e: (_key(e, _label(e)), e.reading.encode()), counts)
@@ -122,16 +126,22 @@ class TemplateIntake:
             entries, version = self._log(name, "status", group.pairs)
             status, moves = fold(entries)
             self.templates.remember(waba, group.naming, now)
-            if not self.templates.write_status(waba, group.naming, status, version):
-                counts["template_status_stale"] += 1
+            if not state_last:
+                self._write_status(waba, group.naming, status, version, counts)
             # Every change from the earliest new entry on: a template's state carries over (a pause's kind,
             # what came before archiving), and entries that change nothing (IN_APPEAL) may lie between.
             # Already recorded changes are skipped by their id; in time order this is the new entry's own.
             earliest = min(k for k, _ in group.pairs)
             mine = [m for m in moves if m.key >= earliest]
             changes += self._announce(waba, group.naming, [_status_change(name, m) for m in mine], mine, counts)
+            if state_last:
+                self._write_status(waba, group.naming, status, version, counts)
             self._category(waba, group, counts)
         return changes
+
+    def _write_status(self, waba: str, naming: Naming, status: StatusFold, version: int, counts: Counter) -> None:
+        if not self.templates.write_status(waba, naming, status, version):
+            counts["template_status_stale"] += 1
 
     def _category(self, waba: str, group: _Group, counts: Counter) -> None:
         """Meta's category of the template: the latest event's that names one."""
@@ -162,8 +172,8 @@ class TemplateIntake:
 
     # ---- message_template_quality_update --------------------------------------------------------
 
-    def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter,
-                        label: str = QUALITY_FIELD) -> list[Change]:
+    def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter, label: str = QUALITY_FIELD,
+                        state_last: bool = False) -> list[Change]:
         counts["template_quality"] += len(events)
         groups = self._groups(events, lambda e: (_key(e, label), e.new), counts)
         changes: list[Change] = []
@@ -173,20 +183,27 @@ class TemplateIntake:
             entries, version = self._log(name, "quality", group.pairs)
             value, at = latest(entries, None)
             self.templates.remember(waba, group.naming, now)
-            if not self.templates.write_quality(waba, group.naming, value or "UNKNOWN", at, version):
-                counts["template_quality_stale"] += 1
+            if not state_last:
+                self._write_quality(waba, group.naming, value, at, version, counts)
             moves = touched(transitions(entries, None), entries, {k for k, _ in group.pairs})
             made = [Change(name, TEMPLATE_STATUS_CHANGED, t.at, f"quality {t.before}" if t.before else None,
                            f"quality {t.after}", _reason(t.key), severity="WARNING" if t.after == "RED" else "INFO",
                            key=t.key) for t in moves]
             changes += self._announce(waba, group.naming, made, [None] * len(made), counts)
+            if state_last:
+                self._write_quality(waba, group.naming, value, at, version, counts)
         return changes
+
+    def _write_quality(self, waba: str, naming: Naming, value: str | None, at: int | None, version: int,
+                       counts: Counter) -> None:
+        if not self.templates.write_quality(waba, naming, value or "UNKNOWN", at, version):
+            counts["template_quality_stale"] += 1
 
     # ---- Meta's current word: the Graph's template list, read by the Meta sync (DESIGN §5b) ---------
 
     def graph_reads(self, waba_id: str, readings: Sequence[TemplateReading], counts: Counter) -> list[Change]:
         """Each template's differences from the Graph as entries of its status and quality logs at the read
-        time (source `graph`), folded, written and announced as Meta's webhooks are.
+        time (source `graph`), folded and announced as Meta's webhooks are; the state is written last.
 
         A read whose entries were logged by a run that failed before writing the state reuses that entry's
         time (its key), so the change it makes keeps its id and is announced once.
@@ -205,8 +222,10 @@ class TemplateIntake:
                 at = self._pending_at(name, "quality", read.quality, read)
                 qualities.append(ev.TemplateQuality(waba_id, at, f"{GRAPH}-quality", read.naming.template_id or "",
                                                     ref.name, None, read.quality, ref.language))
-        changes = self.status_updates(statuses, counts) if statuses else []
-        return changes + (self.quality_updates(qualities, counts, f"{GRAPH}#quality") if qualities else [])
+        changes = self.status_updates(statuses, counts, state_last=True) if statuses else []
+        if qualities:
+            changes += self.quality_updates(qualities, counts, f"{GRAPH}#quality", state_last=True)
+        return changes
 
     def _pending_at(self, name: str, facet: str, value: str, read: TemplateReading) -> int:
         """The time of the log's last entry when it is a Graph read of this same value that the held state
