@@ -130,3 +130,20 @@ def test_a_read_applied_makes_the_next_identical_read_add_nothing(status):
     for held in (APPROVED, StatusFold(), step(APPROVED, StatusReading("PAUSED", "RATE_LIMITING_PAUSE"), T0)):
         moved = after(held, status) or held
         assert read_status(moved, status, T0 + 120, SOURCE) is None, (held, status)
+
+
+def test_a_first_read_is_announced_only_when_it_is_not_all_well():
+    from numberguard.domain.health import encode, parse_health
+    from numberguard.domain.meta_state import HEALTH, QUALITY, TEMPLATE_QUALITY, TEMPLATE_STATUS, announce_first
+
+    def health(can_send: str) -> str:
+        return encode(parse_health({"can_send_message": can_send}))
+
+    # One rule for numbers and templates: a first value saying all is well is set silently
+    assert not announce_first(HEALTH, health("AVAILABLE"))
+    assert announce_first(HEALTH, health("BLOCKED")) and announce_first(HEALTH, health("LIMITED"))
+    assert not announce_first(TEMPLATE_STATUS, "APPROVED")
+    assert announce_first(TEMPLATE_STATUS, "PAUSED") and announce_first(TEMPLATE_STATUS, "DISABLED")
+    assert not announce_first(TEMPLATE_QUALITY, "GREEN") and not announce_first(TEMPLATE_QUALITY, "UNKNOWN")
+    assert announce_first(TEMPLATE_QUALITY, "RED")
+    assert announce_first(QUALITY, "RED")  # other number facets: as before (registration sets them)

@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from numberguard.domain.health import CanSend, Health, HealthEntity, decode, encode, worst
-from numberguard.domain.status import parse_connection, parse_quality
+from numberguard.domain.status import Quality, parse_connection, parse_quality
 from numberguard.domain.templates import (
     Category,
     Naming,
     StatusReading,
     TemplateState,
+    TemplateStatus,
     read_quality,
     read_status,
 )
@@ -28,6 +29,8 @@ REASON = "graph (Meta's Graph API read)"  # the reason history and notices give 
 # The number facets a read sets (the scope's limit is set through the limit log, per policy).
 QUALITY, CONNECTION, HEALTH = "quality", "connection", "health"
 CHANGE_TYPE = {QUALITY: "QUALITY_CHANGED", CONNECTION: "STATUS_CHANGED", HEALTH: "HEALTH_CHANGED"}
+# A template's facets a read sets (its logs' facet names)
+TEMPLATE_STATUS, TEMPLATE_QUALITY = "status", "quality"
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,18 @@ def combine(number: Health | None, waba: Health | None) -> Health | None:
 
 
 def announce_first(facet: str, value: str) -> bool:
-    """Whether a facet's first value (nothing held before) is announced: a health that is not AVAILABLE
-    (a number, WABA or business Meta blocks or limits at the first read); every other first value is
-    set silently, as registration sets it."""
-    if facet != HEALTH:
-        return True
-    health = decode(value)
-    return health is not None and health.can_send is not CanSend.AVAILABLE
+    """Whether a facet's first read value (nothing held before) is announced: one rule for numbers and
+    templates. A first value saying all is well is set silently, as registration sets a number's quality
+    (health AVAILABLE, a template APPROVED, a template's quality GREEN or not yet rated); any other (a
+    number, WABA or business Meta blocks or limits, a template paused, disabled or RED) is announced once."""
+    if facet == HEALTH:
+        health = decode(value)
+        return health is not None and health.can_send is not CanSend.AVAILABLE
+    if facet == TEMPLATE_STATUS:
+        return value != TemplateStatus.APPROVED.value
+    if facet == TEMPLATE_QUALITY:
+        return value not in (Quality.GREEN.value, Quality.UNKNOWN.value)
+    return True
 
 
 def differences(current: Mapping[str, str | None], read: Mapping[str, str]) -> dict[str, str]:
@@ -134,7 +142,7 @@ class TemplateReading:
         """When the held value of `facet` ("status" or "quality") was made (its latest entry's time)."""
         if self.held is None:
             return None
-        return self.held.status.at if facet == "status" else self.held.quality_at
+        return self.held.status.at if facet == TEMPLATE_STATUS else self.held.quality_at
 
 
 def template_reading(held: TemplateState | None, naming: Naming, at: int, status: str | None,

@@ -18,7 +18,7 @@ from numberguard.domain.check import RecipientView
 from numberguard.domain.facetlog import entry_key, entry_time, insert, latest, touched, transitions
 from numberguard.domain.meta_state import REASON as GRAPH_REASON
 from numberguard.domain.meta_state import SOURCE as GRAPH
-from numberguard.domain.meta_state import TemplateReading
+from numberguard.domain.meta_state import TEMPLATE_QUALITY, TEMPLATE_STATUS, TemplateReading, announce_first
 from numberguard.domain.templates import (
     SEND_FAILED_DISABLED,
     SEND_FAILED_PAUSED,
@@ -113,9 +113,11 @@ class TemplateIntake:
     # ---- message_template_status_update ---------------------------------------------------------
 
     def status_updates(self, events: list[ev.TemplateStatusUpdate], counts: Counter,
-                       state_last: bool = False) -> list[Change]:
-        """`state_last`: announce before writing the state (the Meta sync: a run cut short finds the difference
-        again; a webhook's retry redoes its own entries whatever the state, so the intake writes it first)."""
+                       read: bool = False) -> list[Change]:
+        """`read`: the events are the Meta sync's reads. Their state is written after the announcements (a run
+        cut short finds the difference again; a webhook's retry redoes its own entries whatever the state, so
+        the intake writes it first), and a template's first status is announced only when it is not APPROVED
+        (domain/meta_state.py: announce_first)."""
         for event in events:
             counts[f"template_{event.reading.event.lower()}"] += 1
         groups = self._groups(events, lambda e: (_key(e, _label(e)), e.reading.encode()), counts)
@@ -126,15 +128,17 @@ class TemplateIntake:
             entries, version = self._log(name, "status", group.pairs)
             status, moves = fold(entries)
             self.templates.remember(waba, group.naming, now)
-            if not state_last:
+            if not read:
                 self._write_status(waba, group.naming, status, version, counts)
             # Every change from the earliest new entry on: a template's state carries over (a pause's kind,
             # what came before archiving), and entries that change nothing (IN_APPEAL) may lie between.
             # Already recorded changes are skipped by their id; in time order this is the new entry's own.
             earliest = min(k for k, _ in group.pairs)
-            mine = [m for m in moves if m.key >= earliest]
+            mine = [m for m in moves if m.key >= earliest and not (
+                read and m.before == TemplateStatus.UNKNOWN.value and not announce_first(
+                    TEMPLATE_STATUS, m.after.status.value))]
             changes += self._announce(waba, group.naming, [_status_change(name, m) for m in mine], mine, counts)
-            if state_last:
+            if read:
                 self._write_status(waba, group.naming, status, version, counts)
             self._category(waba, group, counts)
         return changes
@@ -173,7 +177,8 @@ class TemplateIntake:
     # ---- message_template_quality_update --------------------------------------------------------
 
     def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter, label: str = QUALITY_FIELD,
-                        state_last: bool = False) -> list[Change]:
+                        read: bool = False) -> list[Change]:
+        """`read`: as for status_updates (the state written last, a first GREEN set silently)."""
         counts["template_quality"] += len(events)
         groups = self._groups(events, lambda e: (_key(e, label), e.new), counts)
         changes: list[Change] = []
@@ -183,14 +188,15 @@ class TemplateIntake:
             entries, version = self._log(name, "quality", group.pairs)
             value, at = latest(entries, None)
             self.templates.remember(waba, group.naming, now)
-            if not state_last:
+            if not read:
                 self._write_quality(waba, group.naming, value, at, version, counts)
-            moves = touched(transitions(entries, None), entries, {k for k, _ in group.pairs})
+            moves = [t for t in touched(transitions(entries, None), entries, {k for k, _ in group.pairs})
+                     if not (read and t.before is None and not announce_first(TEMPLATE_QUALITY, t.after))]
             made = [Change(name, TEMPLATE_STATUS_CHANGED, t.at, f"quality {t.before}" if t.before else None,
                            f"quality {t.after}", _reason(t.key), severity="WARNING" if t.after == "RED" else "INFO",
                            key=t.key) for t in moves]
             changes += self._announce(waba, group.naming, made, [None] * len(made), counts)
-            if state_last:
+            if read:
                 self._write_quality(waba, group.naming, value, at, version, counts)
         return changes
 
@@ -212,19 +218,19 @@ class TemplateIntake:
         for read in readings:
             name, ref = self.templates.subject(waba_id, read.naming.ref), read.naming.ref
             if read.status is not None:
-                at = self._pending_at(name, "status", read.status.encode(), read)
+                at = self._pending_at(name, TEMPLATE_STATUS, read.status.encode(), read)
                 statuses.append(ev.TemplateStatusUpdate(waba_id, at, f"{GRAPH}-status", read.naming.template_id,
                                                         ref.name, ref.language, read.status, read.category))
             elif read.category is not None and not self.templates.write_category(waba_id, read.naming,
                                                                                   read.category, read.at):
                 counts["template_category_stale"] += 1
             if read.quality is not None:
-                at = self._pending_at(name, "quality", read.quality, read)
+                at = self._pending_at(name, TEMPLATE_QUALITY, read.quality, read)
                 qualities.append(ev.TemplateQuality(waba_id, at, f"{GRAPH}-quality", read.naming.template_id or "",
                                                     ref.name, None, read.quality, ref.language))
-        changes = self.status_updates(statuses, counts, state_last=True) if statuses else []
+        changes = self.status_updates(statuses, counts, read=True) if statuses else []
         if qualities:
-            changes += self.quality_updates(qualities, counts, f"{GRAPH}#quality", state_last=True)
+            changes += self.quality_updates(qualities, counts, f"{GRAPH}#quality", read=True)
         return changes
 
     def _pending_at(self, name: str, facet: str, value: str, read: TemplateReading) -> int:
