@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from numberguard.domain.facetlog import entry_key
 from numberguard.domain.meta_state import SOURCE, template_reading
 from numberguard.domain.status import Quality
@@ -111,7 +110,7 @@ def _entries(webhooks, reads) -> dict[str, str]:
 def test_an_older_read_never_overwrites_a_newer_webhook(webhooks, reads, last):
     # Given a webhook newer than every read that settles the status (APPROVED, DISABLED, REJECTED)
     newest = max(at for at, _ in webhooks + reads) + 1
-    state, _ = fold(_entries(webhooks + [(newest, last)], reads))
+    state, _ = fold(_entries([*webhooks, (newest, last)], reads))
     # Then whatever the reads said before it, the state is that webhook's
     assert state.status is TemplateStatus(last.event) and state.at == newest
 
