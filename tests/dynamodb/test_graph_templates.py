@@ -11,51 +11,27 @@ writes nothing; a number whose first read is BLOCKED is announced once (HEALTH_C
 
 from __future__ import annotations
 
-import itertools
-import json
 from collections import Counter
 
 import pytest
 
-from tests.conftest import FakeClock, stack_env
-from tests.dynamodb.conftest import create_prefixed_tables, raw_client
+from tests.dynamodb.conftest import SyncWorld
 
 pytestmark = pytest.mark.dynamodb
 
 WABA, NUMBER = "102290129340398", "106540352242922"
 T0 = 1_800_000_000
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-_prefixes = itertools.count(1)
 
 
-class World:
+class World(SyncWorld):
     def __init__(self, endpoint: str):
-        from numberguard.config import Settings
-        from numberguard.graph.client import GraphClient
-        from numberguard.wiring import build
-
-        from numberguard_ops.fakes import FakePublisher
-        from numberguard_ops.meta_double import DEFAULT_TOKEN, InProcessTransport, MetaState
-
-        self.clock = FakeClock(T0)
-        self.client = raw_client(endpoint)
-        self.tables = create_prefixed_tables(self.client, f"t{next(_prefixes)}")
-        self.settings = Settings.from_env(stack_env(DYNAMODB_ENDPOINT=endpoint, **self.tables))
-        self.publisher = FakePublisher()
-        self.meta = MetaState()
-        graph = GraphClient("http://meta-double", "v24.0", lambda: DEFAULT_TOKEN,
-                            transport=InProcessTransport(self.meta))
-        self.parts = build(self.settings, clock=self.clock, publisher=self.publisher, graph=graph)
-        self.sync, self.intake = self.parts.meta_sync, self.parts.intake
+        super().__init__(endpoint, T0)
         self.calls: Counter = Counter()
         self.parts.client.meta.events.register("before-call.dynamodb", self._count)
 
     def _count(self, model, **_kwargs) -> None:
         self.calls[model.name] += 1
-
-    def drop(self) -> None:
-        for table in self.tables.values():
-            self.client.delete_table(TableName=table)
 
     def run(self, waba: str | None = None) -> dict:
         self.clock.advance(900)
@@ -76,15 +52,11 @@ class World:
                 if e.get("type") == "TEMPLATE_STATUS_CHANGED"]
 
     def webhook(self, at: int, name: str, event: str, title: str | None = None) -> None:
-        from numberguard.webhooks import events_of, parse_envelope
-
         value = {"event": event, "message_template_id": 1689556908129832, "message_template_name": name,
                  "message_template_language": "en_US", "reason": "NONE"}
         if title:
             value["other_info"] = {"title": title, "description": "paused"}
-        body = json.dumps({"object": "whatsapp_business_account", "entry": [
-            {"id": WABA, "time": at, "changes": [{"field": "message_template_status_update", "value": value}]}]})
-        self.intake.apply([e for entry in parse_envelope(body.encode()) for e in events_of(entry, at)])
+        self.apply_webhook(WABA, at, "message_template_status_update", value)
 
 
 @pytest.fixture

@@ -262,11 +262,17 @@ def test_a_number_without_a_readable_limit_is_not_registered():
 
 # ---- templates: Meta's status and quality of each, read with the WABA ------------------------------------
 
-AUTUMN = ("autumn_sale", "en_us")
+AUTUMN, ORDER = ("autumn_sale", "en_us"), ("order_confirmation", "en_us")
 
 
 def held(store: MemoryStore, key=AUTUMN) -> TemplateState:
     return store.templates[(WABA, key)]
+
+
+def meta_changes_template(state: MetaState, clock: FakeClock, **change: str) -> None:
+    """Meta changes order_confirmation (no webhook arrives); the next run reads a quarter of an hour later."""
+    state.change("template", {"waba_id": WABA, "name": "order_confirmation", "language": "en_US", **change})
+    clock.advance(900)
 
 
 def test_the_import_reads_every_template_with_its_status_quality_and_category():
@@ -285,23 +291,19 @@ def test_a_template_paused_and_unpaused_in_meta_is_one_change_each_and_a_repeat_
     state, store, sync, _, clock = make()
     sync.run(WABA)
     # When Meta pauses order_confirmation (no webhook arrives)
-    state.change("template", {"waba_id": WABA, "name": "order_confirmation", "language": "en_US",
-                              "status": "PAUSED"})
-    clock.advance(900)
+    meta_changes_template(state, clock, status="PAUSED")
     paused = [c for c in sync.run().changes if c.type == "TEMPLATE_STATUS_CHANGED"]
     # Then one change, to a pause held until Meta's word (a read names neither the pause's kind nor its end)
     assert [(c.before, c.after) for c in paused] == [("APPROVED", READ_PAUSE_LABEL)]
     clock.advance(86400)
-    assert held(store, ("order_confirmation", "en_us")).block(int(clock())) == (Block.PAUSED, None)
+    assert held(store, ORDER).block(int(clock())) == (Block.PAUSED, None)
     # And the same read again changes and writes nothing: a read during a pause is that pause
     writes = store.writes
     clock.advance(900)
     again = sync.run()
     assert again.changes == [] and store.writes == writes and again.counts["template_unchanged"] == 3
     # When Meta approves it again, one change back to APPROVED
-    state.change("template", {"waba_id": WABA, "name": "order_confirmation", "language": "en_US",
-                              "status": "APPROVED"})
-    clock.advance(900)
+    meta_changes_template(state, clock, status="APPROVED")
     back = [(c.before, c.after) for c in sync.run().changes]
     assert back == [(READ_PAUSE_LABEL, "APPROVED")]
 
@@ -312,26 +314,24 @@ def test_a_graph_read_saying_approved_ends_a_pacing_pause():
     _, store, sync, _, clock = make()
     sync.run(WABA)
     # Given a pacing pause known from Meta's webhook (it has no end: it lasts until Meta's word)
-    pacing = step(held(store, ("order_confirmation", "en_us")).status,
+    pacing = step(held(store, ORDER).status,
                   StatusReading("PAUSED", "RATE_LIMITING_PAUSE"), int(clock()))
-    store.templates[(WABA, ("order_confirmation", "en_us"))] = replace(
-        held(store, ("order_confirmation", "en_us")), status=pacing)
+    store.templates[(WABA, ORDER)] = replace(
+        held(store, ORDER), status=pacing)
     clock.advance(86400)
-    assert held(store, ("order_confirmation", "en_us")).block(int(clock())) == (Block.PAUSED, None)
+    assert held(store, ORDER).block(int(clock())) == (Block.PAUSED, None)
     # When the next read lists it APPROVED, the pause ends
     summary = sync.run()
     assert [(c.before, c.after) for c in summary.changes] == [("PAUSED (pacing, until Meta unpauses it)", "APPROVED")]
-    assert held(store, ("order_confirmation", "en_us")).block(int(clock())) == (None, None)
+    assert held(store, ORDER).block(int(clock())) == (None, None)
 
 
 def test_a_template_quality_change_alone_is_one_change():
     state, store, sync, _, clock = make()
     sync.run(WABA)
-    state.change("template", {"waba_id": WABA, "name": "order_confirmation", "language": "en_US",
-                              "quality": "YELLOW"})
-    clock.advance(900)
+    meta_changes_template(state, clock, quality="YELLOW")
     assert [(c.before, c.after) for c in sync.run().changes] == [("quality GREEN", "quality YELLOW")]
-    assert held(store, ("order_confirmation", "en_us")).quality is Quality.YELLOW
+    assert held(store, ORDER).quality is Quality.YELLOW
 
 
 def test_a_throttled_templates_list_applies_the_numbers_and_resumes_the_waba():
