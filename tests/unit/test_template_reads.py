@@ -132,8 +132,9 @@ def test_a_read_applied_makes_the_next_identical_read_add_nothing(status):
 
 
 def test_a_first_read_is_announced_only_when_it_is_not_all_well():
-    from numberguard.domain.health import encode, parse_health
+    from numberguard.domain.health import encode
     from numberguard.domain.meta_state import HEALTH, QUALITY, TEMPLATE_QUALITY, TEMPLATE_STATUS, announce_first
+    from numberguard.graph.nodes import parse_health
 
     def health(can_send: str) -> str:
         return encode(parse_health({"can_send_message": can_send}))
