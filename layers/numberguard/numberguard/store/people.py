@@ -6,8 +6,9 @@ Items (keys in store/keys.py):
   `retired_at` (set when a `system` change took
   the id away; no `person` then), `rev` (a revision: every write is conditional on the one read, so two
   intakes linking the same user at once never leave the person's items disagreeing).
-- counted records and service windows: as in store/limits.py; a fold moves a person's live counted
-  stints onto its key and gives the other slots back, counter and records in one transaction.
+- counted records: as in store/limits.py; a fold moves a person's live counted stints onto its key
+  and gives the other slots back, counter and records in one transaction (a changed person's service
+  windows move in store/windows.py).
 """
 
 from __future__ import annotations
@@ -221,30 +222,6 @@ class PeopleStore:
                 "ExpressionAttributeValues": {":b": {"N": str(bucket)}},
             }})
         return items
-
-    # ---- service windows of a changed person -----------------------------------------------------
-
-    def move_windows(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], now: int) -> int:
-        """The retired ids' service windows (with this number) move to the current ids; returns the until."""
-        retired, current = sorted(set(retired)), sorted(set(current))
-        items = self._get(retired, lambda i: keys.window_key(phone_number_id, i))
-        until = max((codec.n(item, "service_window_until", 0) or 0 for item in items.values()), default=0)
-        if until > now:
-            for i in current:
-                try:
-                    self.client.update_item(
-                        TableName=self.recipients_table, Key=keys.window_key(phone_number_id, i),
-                        UpdateExpression="SET service_window_until = :u, expires_at = :exp",
-                        ConditionExpression="attribute_not_exists(service_window_until) OR service_window_until < :u",
-                        ExpressionAttributeValues={":u": {"N": str(until)},
-                                                   ":exp": {"N": str(until + RECORD_TTL_SECONDS)}})
-                except ClientError as err:
-                    if _code(err) != "ConditionalCheckFailedException":
-                        raise
-        for i in retired:
-            if keys.window_key(phone_number_id, i)["pk"]["S"] in items:
-                self.client.delete_item(TableName=self.recipients_table, Key=keys.window_key(phone_number_id, i))
-        return until
 
     # ---- history: a line per merge (not a notification) -------------------------------------------
 
