@@ -840,7 +840,7 @@ def build(options: LocalOptions) -> LocalMode:
     # java boots while moto and its resources start; the tables are made once it listens
     services: list[Service] = [dynamodb, moto, resources, DynamoDBTablesService(dynamodb), meta, functions,
                                lambda_api, api, schedules]
-    return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources))
+    return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources, meta))
 
 
 def cli_command() -> str:
@@ -861,8 +861,11 @@ SAMPLE_WEBHOOK = "events/webhooks/quality-flagged.json"
 
 
 def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiService | None = None,
-              resources: AwsResourcesService | None = None) -> str:
-    """The one line telling the user what to do now (depends on what is registered and served)."""
+              resources: AwsResourcesService | None = None, meta: MetaDoubleService | None = None) -> str:
+    """The one line telling the user what to do now (depends on what is registered and served).
+
+    With no number yet: import the Meta double's WABA, as the README's quick start does (`numbers add`
+    when the functions read another Graph server, whose WABAs local mode does not know)."""
     cli = cli_command()
     ddb_flag = "" if dynamodb.db.port == DEFAULT_DYNAMODB_PORT else f" --dynamodb-endpoint {dynamodb.endpoint}"
     api_flag = "" if lambda_api.port == DEFAULT_LAMBDA_PORT else f" --endpoint {lambda_api.endpoint}"
@@ -884,6 +887,10 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiS
         return (f"{len(numbers)} number(s) registered already ({cli} numbers list{ddb_flag}); check a send with "
                 f"{check}{webhook}")
     ex = EXAMPLE_NUMBER
+    wabas = list(meta.double.state.wabas) if meta is not None and meta.used else []
+    if wabas:
+        return (f"in another terminal, register the Meta double's numbers with `{cli} numbers import{api_flag} "
+                f"--waba-id {wabas[0]}`, then check a send with {check}{webhook}")
     return (f"in another terminal, register a number with `{cli} numbers add{ddb_flag} --phone-number-id "
             f"{ex['phone_number_id']} --waba-id {ex['waba_id']} --display-phone-number {ex['display_phone_number']} "
             f"--tier {ex['tier']}`, then check a send with {check}{webhook}")
