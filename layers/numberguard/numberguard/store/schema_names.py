@@ -83,6 +83,7 @@ class PendingItem(ItemKind):
     """PendingUpdatesModel (table numberguard-numbers)."""
 
     HASH_KEY = "pk"
+    TTL: Final = "expires_at"
     TYPES = {
         "events": "M", "expires_at": "N", "pk": "S",
     }
