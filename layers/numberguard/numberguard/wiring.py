@@ -197,7 +197,7 @@ class Parts:
         from numberguard.usecases.intake import Intake
         from numberguard.usecases.people import People
 
-        people = People(self.people_store, self.stores.numbers, self.clock)
+        people = People(self.people_store, self.stores.numbers, self.stores.windows, self.clock)
         return Intake(self.facets, self.limit_checker, self.settings, people, refusals=self.refusals)
 
     @cached_property
