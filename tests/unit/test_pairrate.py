@@ -6,7 +6,6 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from numberguard.domain.pairrate import (
     CAPACITY,
     INTERVAL,

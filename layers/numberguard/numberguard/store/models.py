@@ -225,6 +225,20 @@ class ArrivalModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class PairModel(Model):
+    """A (number, person key) pair's send rate (domain/pairrate.py), item `p#<phone_number_id>#<person key>`."""
+
+    class Meta:
+        table_name = "numberguard-recipients"
+
+    pk = UnicodeAttribute(hash_key=True)
+    tat = NumberAttribute(null=True)  # the PairRateGuard bucket (GCRA): one conditional UpdateItem per token
+    strikes: MapAttribute = MapAttribute(null=True)  # Meta's 131056 refusals: message id -> event time
+    strikes_version = NumberAttribute(null=True)  # the intake's optimistic lock on the strikes
+    backoff_until = NumberAttribute(null=True)  # derived from the strikes: for the operator's view
+    expires_at = TTLAttribute(null=True)
+
+
 # ---- history table: the history of every change, which is also the outbox ----------------------------
 
 
@@ -274,7 +288,7 @@ class HistoryMarkerModel(Model):
 ITEM_KINDS: dict[str, type[Model]] = {
     "NumberItem": NumberModel, "WabaItem": WabaModel, "PendingItem": PendingUpdatesModel,
     "FacetLogItem": FacetLogModel, "SyncStatusItem": SyncModel, "CounterItem": LimitModel, "CountedItem": CountedModel,
-    "WindowItem": WindowModel, "ArrivalItem": ArrivalModel, "HistoryItem": HistoryEntryModel,
+    "WindowItem": WindowModel, "ArrivalItem": ArrivalModel, "PairItem": PairModel, "HistoryItem": HistoryEntryModel,
     "MarkerItem": HistoryMarkerModel,
 }
 
