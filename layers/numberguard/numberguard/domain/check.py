@@ -10,7 +10,7 @@ from typing import Any, Literal, overload
 
 from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
-from numberguard.domain.pairrate import PairState, pair_denial
+from numberguard.domain.pairrate import BURST_USED, PairState, pair_denial
 from numberguard.domain.people import IdLink, InvalidId, Person, recipient_id
 from numberguard.domain.status import Connection
 from numberguard.domain.templates import Block, Category, TemplateRef, TemplateState, unknown_template_warning
@@ -380,9 +380,9 @@ def pair_verdict(pair: PairState, now: int, guard: bool) -> Classification | Non
     if until is None:
         return None
     found = pair.backoff()
-    why = (f"Meta refused a send to this person with 131056 (pair rate): back off 4^{found.exponent} s"
-           if found is not None and found.until > now else
-           "this number has used its burst to this person (45 messages, one back every 6 s)")
+    why = BURST_USED
+    if found is not None and found.until > now:
+        why = f"Meta refused a send to this person with 131056 (pair rate): back off 4^{found.exponent} s"
     return Classification(Step.ANSWER, Decision.DENIED_PAIR_RATE, until, why)
 
 

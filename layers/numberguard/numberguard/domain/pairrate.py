@@ -34,6 +34,7 @@ QUIET_SECONDS = 15 * 60
 MAX_STRIKES = 8  # refusals kept per pair: enough to reach MAX_EXPONENT (7 in a row)
 STRIKE_HORIZON = 24 * 3600  # refusals older than this before the latest one are forgotten
 PAIR_TTL_SECONDS = 2 * 24 * 3600  # a pair item no write touched for this long is expired by TTL
+BURST_USED = "this number has used its burst to this person (45 messages, one back every 6 s)"
 
 
 @dataclass(frozen=True)
