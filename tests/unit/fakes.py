@@ -62,7 +62,7 @@ class FakeLimitStore:
         self.numbers[number.phone_number_id] = number
         self.counters.setdefault(number.scope, Counter(limit, tier))
 
-    # ---- the LimitStore interface ---------------------------------------------------------------
+    # ---- the CheckStore port (its reads and counter, and CountedPort's record writes) ------------
 
     def get_number(self, phone_number_id: str) -> NumberState | None:
         self._call()
@@ -193,7 +193,8 @@ class FakeLimitStore:
 
 
 def _implements_the_port() -> CheckStore:
-    """mypy holds the fake to usecases/ports.py's CheckStore (the DynamoDB LimitStore is held in wiring)."""
+    """mypy holds the fake to usecases/ports.py's CheckStore, CountedPort included (the DynamoDB LimitStore
+    is held in wiring)."""
     return FakeLimitStore()
 
 

@@ -189,7 +189,8 @@ def test_every_decision_for_its_case(policy, decision, scenario, options, status
     assert answer["retry_after_seconds"] == retry_after, answer
     assert answer["warnings"] == [], answer  # every answer carries the list, empty with nothing to say
     if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE", "DENIED_BLOCKED_BY_META",
-                    "DENIED_TEMPLATE_PAUSED", "DENIED_TEMPLATE_DISABLED", "DENIED_TEMPLATE_NOT_APPROVED", "DENIED_PAIR_RATE",
+                    "DENIED_TEMPLATE_PAUSED", "DENIED_TEMPLATE_DISABLED", "DENIED_TEMPLATE_NOT_APPROVED",
+                    "DENIED_PAIR_RATE",
                     "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE"):
         assert answer["error"], answer
 

@@ -6,7 +6,7 @@ Items (keys in store/keys.py):
   `retired_at` (set when a `system` change took
   the id away; no `person` then), `rev` (a revision: every write is conditional on the one read, so two
   intakes linking the same user at once never leave the person's items disagreeing).
-- counted records and service windows: as in store/limits.py; a fold moves a person's live counted
+- counted records and service windows: as in store/counted.py; a fold moves a person's live counted
   stints onto its key and gives the other slots back, counter and records in one transaction.
 """
 
