@@ -25,11 +25,11 @@ def guarded(stack, on: bool = True):
     return stack.with_env(PAIR_RATE_GUARD="on" if on else "off")
 
 
-def pair_item(stack, person: str = PERSON) -> dict | None:
+def pair_item(stack, person: str = PERSON, pnid: str = PHONE_NUMBER_ID) -> dict | None:
     from numberguard.store import keys
 
     return stack.client.get_item(TableName=stack.settings.recipients_table, ConsistentRead=True,
-                                 Key=keys.pair_key(PHONE_NUMBER_ID, person)).get("Item")
+                                 Key=keys.pair_key(pnid, person)).get("Item")
 
 
 @pytest.mark.parametrize("guard", ["on", "off"])
@@ -131,3 +131,64 @@ def test_refusals_delivered_newest_first_end_where_in_order_delivery_ends(ddb_st
 
     strikes = {k: int(v["N"]) for k, v in reversed_item["strikes"]["M"].items()}
     assert backoff(strikes).exponent == 3 and int(reversed_item["backoff_until"]["N"]) == SAMPLE_AT + 6 + 64
+
+
+# ---- faults at the pair's writes (PairRateGuard on) ---------------------------------------------------
+
+OTHER = "16505550000"
+TOKENS_LEFT = 3
+
+
+def pair_workload(stack, pnid: str, checker) -> list[dict]:
+    """The person's bucket with 3 tokens left, the clock still: 5 checks to it, then a batch of it and
+    another person, then a dry run."""
+    from numberguard.domain.pairrate import CAPACITY, INTERVAL
+    from numberguard.store import keys
+
+    now = int(stack.clock())
+    stack.client.put_item(TableName=stack.settings.recipients_table, Item={
+        **keys.pair_key(pnid, PERSON), "tat": {"N": str(now + (CAPACITY - TOKENS_LEFT) * INTERVAL)}})
+    answers = [checker.handle({**template(PERSON), "phone_number_id": pnid}) for _ in range(5)]
+    batch = checker.handle({"phone_number_id": pnid, "recipients": [PERSON, OTHER], "message": "template"})
+    answers += batch.get("results", [])
+    answers.append(checker.handle({**template(OTHER), "phone_number_id": pnid, "dry_run": True}))
+    return answers
+
+
+@pytest.mark.parametrize("kind", ["refused", "reply_lost", "retried"])
+def test_a_fault_at_any_call_of_the_guarded_check_never_admits_past_the_bucket(ddb_stack, kind):
+    from tests.conftest import FakeClock
+    from tests.dynamodb.conftest import DynamoStack, counting
+    from tests.dynamodb.test_faults import READS, Fault
+
+    stack = guarded(ddb_stack)
+    stack.register(phone_number_id="300000000000901")
+    checker = stack.own_checker()
+    with counting(checker.store) as calls:
+        clean = pair_workload(stack, "300000000000901", checker)
+    assert [a["decision"] for a in clean[:5]] == ["ALLOWED_NEW_RECIPIENT"] + ["ALLOWED_ALREADY_COUNTED"] * 2 + [
+        "DENIED_PAIR_RATE"] * 2
+    assert [a["decision"] for a in clean[5:]] == ["DENIED_PAIR_RATE", "ALLOWED_NEW_RECIPIENT", "ALLOWED_ALREADY_COUNTED"]
+    assert calls.calls.count("UpdateItem") >= TOKENS_LEFT + 1, calls.calls
+    targets = [op for op in calls.calls if not (kind == "retried" and op in READS)]
+    problems = []
+    for n, operation in enumerate(targets, start=1):
+        own = DynamoStack(stack.client, FakeClock(), stack.env, stack.endpoint)
+        pnid = str(300_000_000_001_000 + n)
+        own.register(phone_number_id=pnid)
+        checker = own.own_checker()
+        with Fault(checker.store, n, kind, writes_only=kind == "retried") as fault:
+            answers = pair_workload(own, pnid, checker)
+        admitted = sum(1 for a in answers[:6] if a["allowed"])  # the five checks and the batch's first
+        if admitted > TOKENS_LEFT:
+            problems.append(f"{kind} #{n} ({operation}): {admitted} admitted to the person, {TOKENS_LEFT} tokens")
+        # the checks that failed (a batch's results all carry its answer: one check)
+        other = [a["decision"] for a in answers[:5] + answers[6:] if "STORE_UNAVAILABLE" in a["decision"]]
+        if kind == "retried" and other:
+            problems.append(f"{kind} #{n} ({operation}): a retried write failed a check: {other}")
+        if kind != "retried" and len(other) > 1:
+            problems.append(f"{kind} #{n} ({operation}): more than the faulted check failed: {other}")
+        tat = pair_item(own, PERSON, pnid)
+        if tat is None or "tat" not in tat:
+            problems.append(f"{kind} #{n} ({operation}): the pair item lost its bucket")
+    assert not problems, "\n".join(problems)
