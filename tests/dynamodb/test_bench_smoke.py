@@ -42,7 +42,7 @@ def test_every_section_runs_and_the_results_are_written(bench_run):
     sections, out = bench_run
     # Then every section reported (measured, or not available with its reason)
     assert list(sections) == ["scaling", "throughput", "batch", "webhook", "coldstart", "evaluator", "templates",
-                              "meta_sync", "people"]
+                              "meta_sync", "people", "pair_rate"]
     for s in sections.values():
         assert s.rows or (not s.available and s.reason), s.key
     # and latest.json / latest.md hold the machine facts and every section
@@ -89,3 +89,12 @@ def test_people_are_counted_once_through_either_id(bench_run):
     people = bench_run[0]["people"]
     assert people.data["race"]["over_admitted"] == 0
     assert all(goal.met for goal in people.goals), people.goals
+
+
+def test_the_pair_rate_guard_costs_one_call_per_allowed_check_and_never_admits_past_the_burst(bench_run):
+    sections, _ = bench_run
+    pair = sections["pair_rate"]
+    off, on = pair.data["guard"]["off"], pair.data["guard"]["on"]
+    assert (off["new recipient"]["calls_max"], off["repeat, same bucket"]["calls_max"]) == (3, 1)
+    assert on["new recipient"]["calls_per_check"] == off["new recipient"]["calls_per_check"] + 1
+    assert pair.data["race"]["allowed"] == 45
