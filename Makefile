@@ -100,7 +100,7 @@ checkov: $(CHECKOV_OK)
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation \
 		--skip-download --compact --quiet
 
-# store/schema_names.py (the attribute names the raw stores use) from the pynamodb models of store/models.py.
+# store/schema_names.py (the attribute names the raw stores use) from the pynamodb models of store/models/.
 schema: setup
 	$(BIN)/python -m numberguard_ops.schema
 

@@ -227,7 +227,7 @@ class World:
         from numberguard.usecases.numbers import NumberRegistration
         from numberguard.wiring import build
 
-        # The registry's models are bound once per Settings (store/models.py), not once per call.
+        # The registry's models are bound once per Settings (store/models/), not once per call.
         return build(self.settings).numbers.register(
             NumberRegistration(phone_number_id, waba_id, display, tier, None, "CONNECTED", quality), now)
 

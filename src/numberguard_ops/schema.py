@@ -1,4 +1,4 @@
-"""Generates store/schema_names.py from the pynamodb models of store/models.py.
+"""Generates store/schema_names.py from the pynamodb models of store/models/.
 
 The functions' stores must not import pynamodb (cold start), yet the models are the one definition of
 every item's attributes; so the names the raw stores use are generated from the models.
@@ -23,7 +23,7 @@ COMMAND = "make schema"
 HEADER = f'''"""Every item kind's attribute names, key attributes, DynamoDB types, TTL and index names, for the
 stores that call DynamoDB directly (they must not import pynamodb: cold start).
 
-Generated from store/models.py by `{COMMAND}` (python -m numberguard_ops.schema); do not edit.
+Generated from store/models/ by `{COMMAND}` (python -m numberguard_ops.schema); do not edit.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     current = TARGET.read_text() if TARGET.exists() else ""
     if args.check:
         if current != text:
-            print(f"{TARGET.name} is out of date with store/models.py: run `{COMMAND}`", file=sys.stderr)
+            print(f"{TARGET.name} is out of date with store/models/: run `{COMMAND}`", file=sys.stderr)
             return 1
         return 0
     if current != text:

@@ -1,7 +1,7 @@
-"""The limit check's cold start: its handler and checker never import pynamodb (store/models.py).
+"""The limit check's cold start: its handler and checker never import pynamodb (store/models/).
 
 pynamodb was most of the handler's import time and only the registry uses it; wiring builds the
-registry lazily, and store/models.py binds a subclass of each model per Settings.
+registry lazily, and store/models/ binds a subclass of each model per Settings.
 """
 
 from tests.fresh import run_fresh

@@ -4,9 +4,11 @@ pynamodb models and must equal what they generate now; the template's tables agr
 from __future__ import annotations
 
 import pytest
+from numberguard.domain.templates import Naming, TemplateRef
 from numberguard.store.guarded import guarded_set
 from numberguard.store.models import ITEM_KINDS
-from numberguard.store.schema_names import NumberItem, WabaItem
+from numberguard.store.schema_names import CounterItem, NumberItem, WabaItem
+from numberguard.store.templates import TemplateStore
 
 from numberguard_ops import schema, template
 
@@ -62,3 +64,17 @@ def test_a_facet_write_naming_an_attribute_the_model_lacks_is_refused_before_any
     with pytest.raises(ValueError, match="WabaItem has no attribute flagged_at"):
         guarded_set(None, "numbers", WabaItem, {"pk": {"S": "WABA#1"}}, "ban", {"banned": True}, ("flagged_at",), 1,
                     must_exist=False)
+
+
+def test_a_template_write_naming_an_attribute_the_model_lacks_is_refused_before_any_call():
+    store = TemplateStore(None, "numbers")  # no client: a call would fail otherwise
+    naming = Naming("1", TemplateRef("order_update", "en_US"))
+    with pytest.raises(ValueError, match="TemplateItem has no attribute qualty"):
+        store._write("7", naming, {"qualty": "GREEN"}, "quality_version", 1)
+    with pytest.raises(ValueError, match="TemplateItem has no attribute quality_ver"):
+        store._write("7", naming, {"quality": "GREEN"}, "quality_ver", 1)
+
+
+def test_the_people_and_template_items_have_their_models():
+    assert {"LinkItem", "TemplateItem", "WabaTemplatesItem"} <= ITEM_KINDS.keys()
+    assert "pending_people" in CounterItem.TYPES

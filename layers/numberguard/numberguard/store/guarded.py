@@ -29,10 +29,10 @@ class Applied:
 def guarded_set(client: Any, table: str, kind: type[ItemKind], key: dict, facet: str, sets: dict,
                 removes: tuple[str, ...], at: int, *, must_exist: bool) -> Applied:
     """SET `sets` (and REMOVE `removes`) if no event newer than `at` set this facet (watermark `<facet>_at`).
-    Every name must be an attribute of `kind` (store/models.py): a use case cannot invent one."""
+    Every name must be an attribute of `kind` (store/models/): a use case cannot invent one."""
     unknown = sorted({*sets, *removes, f"{facet}_at"} - kind.TYPES.keys())
     if unknown:
-        raise ValueError(f"{kind.__name__} has no attribute {', '.join(unknown)} (add it to store/models.py)")
+        raise ValueError(f"{kind.__name__} has no attribute {', '.join(unknown)} (add it to store/models/)")
     names = {f"#{i}": name for i, name in enumerate(sets)}
     values = {f":{i}": codec.av(value) for i, value in enumerate(sets.values())}
     names["#w"] = f"{facet}_at"

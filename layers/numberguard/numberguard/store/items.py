@@ -1,6 +1,6 @@
 """Items of the tables → domain objects (the one decoding of each item kind the use cases see).
 
-Attribute names come from store/schema_names.py, generated from the pynamodb models (store/models.py).
+Attribute names come from store/schema_names.py, generated from the pynamodb models (store/models/).
 """
 
 from __future__ import annotations
@@ -14,7 +14,16 @@ from numberguard.domain.status import Connection, Quality
 from numberguard.domain.templates import Category, StatusFold, TemplateState, TemplateStatus
 from numberguard.domain.window import ScopeUsage
 from numberguard.store import codec
-from numberguard.store.schema_names import CountedItem, CounterItem, HistoryItem, NumberItem, WabaItem, WindowItem
+from numberguard.store.schema_names import (
+    CountedItem,
+    CounterItem,
+    HistoryItem,
+    LinkItem,
+    NumberItem,
+    TemplateItem,
+    WabaItem,
+    WindowItem,
+)
 
 # Records outlive any window they describe (24 h + W counted, 72 h service window); TTL deletion
 # lags by days anyway, so every read compares times itself.
@@ -50,7 +59,7 @@ def scope_from_item(item: dict) -> ScopeCounter:
         limit_at=codec.n(item, c.limit_at, 0) or 0, upgrade_announced=codec.s(item, c.upgrade_announced),
         filled_bucket=codec.n(item, c.filled_bucket), attention_at=codec.n(item, c.attention_at),
         numbers=frozenset(numbers["SS"]) if numbers and "SS" in numbers else frozenset(),
-        pending_people=frozenset((item.get("pending_people") or {}).get("SS") or ()),
+        pending_people=frozenset((item.get(c.pending_people) or {}).get("SS") or ()),
     )
 
 
@@ -88,30 +97,32 @@ def recipient_view(counted: dict, window: dict) -> RecipientView:
 
 
 def template_from_item(item: dict) -> TemplateState:
+    t = TemplateItem
     status = StatusFold(
-        status=TemplateStatus(codec.s(item, "status") or TemplateStatus.UNKNOWN.value),
-        at=codec.n(item, "status_at"),
-        paused_until=codec.n(item, "paused_until"),
-        pacing=codec.b(item, "pacing"),
-        pause_count=codec.n(item, "pause_count", 0) or 0,
-        reason=codec.s(item, "status_reason"),
-        in_appeal=codec.b(item, "in_appeal"),
+        status=TemplateStatus(codec.s(item, t.status) or TemplateStatus.UNKNOWN.value),
+        at=codec.n(item, t.status_at),
+        paused_until=codec.n(item, t.paused_until),
+        pacing=codec.b(item, t.pacing),
+        pause_count=codec.n(item, t.pause_count, 0) or 0,
+        reason=codec.s(item, t.status_reason),
+        in_appeal=codec.b(item, t.in_appeal),
     )
     return TemplateState(
-        waba_id=codec.s(item, "waba_id", "") or "",
-        name=codec.s(item, "name", "") or "",
-        language=codec.s(item, "language", "") or "",
-        template_id=codec.s(item, "template_id"),
+        waba_id=codec.s(item, t.waba_id, "") or "",
+        name=codec.s(item, t.name, "") or "",
+        language=codec.s(item, t.language, "") or "",
+        template_id=codec.s(item, t.template_id),
         status=status,
-        quality=Quality(codec.s(item, "quality") or Quality.UNKNOWN.value),
-        category=Category.read(codec.s(item, "category")),
-        quality_at=codec.n(item, "quality_at"),
-        category_at=codec.n(item, "category_at"),
+        quality=Quality(codec.s(item, t.quality) or Quality.UNKNOWN.value),
+        category=Category.read(codec.s(item, t.category)),
+        quality_at=codec.n(item, t.quality_at),
+        category_at=codec.n(item, t.category_at),
     )
 
 
 def link_from_item(item: dict) -> IdLink:
     """A link item (store/people.py writes them) → the domain's view of the id."""
-    key, members = codec.s(item, "person"), item.get("ids", {}).get("SS") or []
-    person = Person(key, frozenset(members), codec.n(item, "at", 0) or 0) if key and members else None
-    return IdLink(person, codec.n(item, "retired_at"))
+    k = LinkItem
+    key, members = codec.s(item, k.person), item.get(k.ids, {}).get("SS") or []
+    person = Person(key, frozenset(members), codec.n(item, k.at, 0) or 0) if key and members else None
+    return IdLink(person, codec.n(item, k.retired_at))

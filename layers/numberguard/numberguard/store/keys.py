@@ -4,8 +4,8 @@ Numbers table: a number `<phone_number_id>`, its WABA `WABA#<waba_id>`, updates 
 nobody registered yet `PENDING#<waba_id>#<display>`, facet logs `LOG#<subject>#<facet>`, a WABA's
 template `TPL#<waba_id>#<name>#<language key>` and the list of its templates `TPLS#<waba_id>`.
 Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`,
-first arrivals of updates Meta sent without a time `a#<dedup_key>`, a (number, person) pair's send rate
-`p#<phone_number_id>#<person key>`.
+first arrivals of updates Meta sent without a time `a#<dedup_key>`, links `l#<space>#<id>`, a (number, person)
+pair's send rate `p#<phone_number_id>#<person key>`.
 Limits table: one counter per scope. History table: (phone_number_id, sort key).
 """
 
@@ -17,10 +17,13 @@ from numberguard.store.schema_names import (
     CounterItem,
     FacetLogItem,
     HistoryItem,
+    LinkItem,
     NumberItem,
     PairItem,
     PendingItem,
+    TemplateItem,
     WabaItem,
+    WabaTemplatesItem,
     WindowItem,
 )
 
@@ -70,11 +73,11 @@ def template_subject(waba_id: str, template_key: tuple[str, str]) -> str:
 
 
 def template_key(waba_id: str, template_key: tuple[str, str]) -> dict:
-    return {"pk": {"S": template_subject(waba_id, template_key)}}
+    return {TemplateItem.HASH_KEY: {"S": template_subject(waba_id, template_key)}}
 
 
 def templates_of_waba_key(waba_id: str) -> dict:
-    return {"pk": {"S": f"TPLS#{waba_id}"}}
+    return {WabaTemplatesItem.HASH_KEY: {"S": f"TPLS#{waba_id}"}}
 
 
 def template_id_attribute(template_id: str) -> str:
@@ -98,9 +101,13 @@ def marker_sort_key(change_id: str) -> str:
     return f"{MARKER_PREFIX}{change_id}"
 
 
+def link_pk(space: str, person_id: str) -> str:
+    return f"l#{space}#{person_id}"
+
+
 def link_key(space: str, person_id: str) -> dict:
     # One item per (link space, id): a portfolio's (or WABA's) people, read with the check's records.
-    return {"pk": {"S": f"l#{space}#{person_id}"}}
+    return {LinkItem.HASH_KEY: {"S": link_pk(space, person_id)}}
 
 
 def arrival_key(dedup_key: str) -> dict:

@@ -5,7 +5,7 @@ inherits them, so the check keeps one store.
 
 Items: the scope's counter (LimitModel: `used` always equals the sum of `buckets`, every write changes
 both in one UpdateItem), counted records (CountedModel) and service windows (WindowModel, written by the
-intake), defined in store/models.py; their keys in store/keys.py.
+intake), defined in store/models/; their keys in store/keys.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from numberguard.store.items import (
     usage_from_item,
 )
 from numberguard.store.pairs import pair_from_item
-from numberguard.store.schema_names import CounterItem, WindowItem
+from numberguard.store.schema_names import CounterItem, NumberItem, TemplateItem, WindowItem
 
 C = CounterItem  # short: the expressions below read almost as DynamoDB sees them
 
@@ -50,8 +50,7 @@ def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str]) ->
 def _links(by_pk: dict, space: str | None, ids: Sequence[str]) -> dict[str, IdLink]:
     if space is None:
         return {}
-    pk = WindowItem.HASH_KEY  # the recipients table's key, shared by every item kind there
-    return {r: link_from_item(item) for r in ids if (item := by_pk.get(keys.link_key(space, r)[pk]["S"]))}
+    return {r: link_from_item(item) for r in ids if (item := by_pk.get(keys.link_pk(space, r)))}
 
 
 class LimitStore(CountedRecords):
@@ -86,10 +85,10 @@ class LimitStore(CountedRecords):
         template_pk = None
         if template is not None:
             key = keys.template_key(template[0], template[1].key)
-            template_pk = key["pk"]["S"]
+            template_pk = key[TemplateItem.HASH_KEY]["S"]
             wanted.append((self.numbers_table, key))
         found = dynamo.batch_get(self.client, wanted + self._record_keys(phone_number_id, scope, recipients, space))
-        by_number_pk = {codec.s(i, "pk"): i for i in found.get(self.numbers_table, [])}
+        by_number_pk = {codec.s(i, NumberItem.HASH_KEY): i for i in found.get(self.numbers_table, [])}
         number_item = by_number_pk.get(phone_number_id)
         template_item = by_number_pk.get(template_pk) if template_pk else None
         limit_item = next(iter(found.get(self.limits_table, [])), None)

@@ -1,13 +1,14 @@
 """People and their linked ids (recipients table), and the folds that leave a person counted once.
 
-Items (keys in store/keys.py):
-- link item per (link space, id): `person` (the key the person's count lives under), `ids` (every id
-  of the person: each of them holds the same item, so one read of any id tells where the count is),
-  `retired_at` (set when a `system` change took
-  the id away; no `person` then), `rev` (a revision: every write is conditional on the one read, so two
-  intakes linking the same user at once never leave the person's items disagreeing).
+Items (defined in store/models/, keys in store/keys.py):
+- link item per (link space, id), LinkModel: `person` (the key the person's count lives under), `ids`
+  (every id of the person: each of them holds the same item, so one read of any id tells where the
+  count is), `retired_at` (set when a `system` change took the id away; no `person` then), `rev` (a
+  revision: every write is conditional on the one read, so two intakes linking the same user at once
+  never leave the person's items disagreeing).
 - counted records and service windows: as in store/counted.py; a fold moves a person's live counted
   stints onto its key and gives the other slots back, counter and records in one transaction.
+- the scope counter's `pending_people` (people the evaluator must fold) and a history line per merge.
 """
 
 from __future__ import annotations
@@ -22,15 +23,13 @@ from botocore.exceptions import ClientError
 from numberguard.domain.people import IdChange, IdLink, Person, Stint, change_ids, link, plan_fold
 from numberguard.store import codec, dynamo, keys
 from numberguard.store.dynamo import Budget, backoff
+from numberguard.store.history import HISTORY_TTL_SECONDS
 from numberguard.store.items import ATTENTION, RECORD_TTL_SECONDS, link_from_item
+from numberguard.store.schema_names import CountedItem, CounterItem, HistoryItem, LinkItem, WindowItem
 
 MAX_CONTENTION_RETRIES = int(Budget.TRANSACTION)
-
-HISTORY_TTL_SECONDS = 400 * 24 * 3600  # history is kept at least 90 days (as store/state.py keeps it)
-
-
-def _code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
+C, R, W, K, H = CounterItem, CountedItem, WindowItem, LinkItem, HistoryItem
+_CONTENDED = (dynamo.TRANSACTION_CANCELED, dynamo.TRANSACTION_CONFLICT)
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,8 @@ class PeopleStore:
             todo = sorted(wanted - set(found))
             items = self._get(todo, lambda i: keys.link_key(space, i))
             for i in todo:
-                item = items.get(keys.link_key(space, i)["pk"]["S"])
-                found[i] = _Stored(link_from_item(item), codec.n(item, "rev", 0)) if item else _Stored(IdLink(), None)
+                item = items.get(keys.link_pk(space, i))
+                found[i] = _Stored(link_from_item(item), codec.n(item, K.rev, 0)) if item else _Stored(IdLink(), None)
             for stored in list(found.values()):
                 if stored.link.person is not None:
                     wanted |= stored.link.person.ids
@@ -100,19 +99,19 @@ class PeopleStore:
         items = []
         for i in sorted(set(people) | set(retired)):
             before = stored.get(i, _Stored(IdLink(), None))
-            item = {**keys.link_key(space, i), "rev": {"N": str((before.rev or 0) + 1)},
-                    "updated_at": {"N": str(now)}}
+            item = {**keys.link_key(space, i), K.rev: {"N": str((before.rev or 0) + 1)},
+                    K.updated_at: {"N": str(now)}}
             person = people.get(i)
             if i in retired:
-                item["retired_at"] = {"N": str(retired[i])}
+                item[K.retired_at] = {"N": str(retired[i])}
             elif person is not None:
                 # No event time is kept on a person: which delivery wrote it last depends on their order.
-                item.update({"person": {"S": person.key}, "ids": {"SS": sorted(person.ids)}})
+                item.update({K.person: {"S": person.key}, K.ids: {"SS": sorted(person.ids)}})
             put: dict = {"TableName": self.recipients_table, "Item": item}
             if before.rev is None:
-                put["ConditionExpression"] = "attribute_not_exists(pk)"
+                put["ConditionExpression"] = f"attribute_not_exists({K.HASH_KEY})"
             else:
-                put["ConditionExpression"] = "rev = :rev"
+                put["ConditionExpression"] = f"{K.rev} = :rev"
                 put["ExpressionAttributeValues"] = {":rev": {"N": str(before.rev)}}
             items.append({"Put": put})
         if not items:
@@ -120,7 +119,7 @@ class PeopleStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as err:
-            if _code(err) in ("TransactionCanceledException", "TransactionConflictException"):
+            if dynamo.code(err) in _CONTENDED:
                 return False  # another intake wrote meanwhile: read again
             raise
         return True
@@ -141,9 +140,9 @@ class PeopleStore:
             stints = {}
             for i in ids:
                 item = items.get(keys.counted_pk(scope, i)) or {}
-                bucket = codec.n(item, "counted_bucket")
+                bucket = codec.n(item, R.counted_bucket)
                 if bucket is not None:
-                    stints[i] = Stint(bucket, codec.n(item, "counted_until", 0) or 0, codec.s(item, "slot_reference"))
+                    stints[i] = Stint(bucket, codec.n(item, R.counted_until, 0) or 0, codec.s(item, R.slot_reference))
             plan = plan_fold(key, stints, now)
             if plan is None:
                 return 0, False
@@ -151,7 +150,7 @@ class PeopleStore:
                 self.client.transact_write_items(TransactItems=self._fold_items(scope, plan, now))
                 return plan.slots, True
             except ClientError as err:
-                if _code(err) not in ("TransactionCanceledException", "TransactionConflictException"):
+                if dynamo.code(err) not in _CONTENDED:
                     raise
                 backoff(attempt)
         return None  # still contended: the person stays counted twice (too many, never too few) for now
@@ -162,13 +161,13 @@ class PeopleStore:
         try:
             self.client.update_item(
                 TableName=self.limits_table, Key=keys.scope_key(scope),
-                UpdateExpression="SET attention = :due, attention_at = :now ADD pending_people :p",
+                UpdateExpression=f"SET {C.attention} = :due, {C.attention_at} = :now ADD {C.pending_people} :p",
                 ConditionExpression="attribute_exists(#s)",
-                ExpressionAttributeNames={"#s": "scope"},
+                ExpressionAttributeNames={"#s": C.HASH_KEY},
                 ExpressionAttributeValues={":p": {"SS": [f"{space}|{key}"]}, ":due": {"S": ATTENTION},
                                            ":now": {"N": str(now)}})
         except ClientError as err:
-            if _code(err) != "ConditionalCheckFailedException":
+            if not dynamo.condition_failed(err):
                 raise
 
     def folded(self, scope: str, entries: Iterable[str]) -> None:
@@ -176,7 +175,7 @@ class PeopleStore:
         entries = sorted(set(entries))
         if entries:
             self.client.update_item(TableName=self.limits_table, Key=keys.scope_key(scope),
-                                    UpdateExpression="DELETE pending_people :p",
+                                    UpdateExpression=f"DELETE {C.pending_people} :p",
                                     ExpressionAttributeValues={":p": {"SS": entries}})
 
     def _fold_items(self, scope: str, plan, now: int) -> list[dict]:
@@ -186,11 +185,11 @@ class PeopleStore:
             for j, (bucket, count) in enumerate(sorted(plan.given_back.items())):
                 names[f"#b{j}"] = str(bucket)
                 values[f":b{j}"] = {"N": str(count)}
-                sets.append(f"buckets.#b{j} = buckets.#b{j} - :b{j}")
-                conditions.append(f"buckets.#b{j} >= :b{j}")
+                sets.append(f"{C.buckets}.#b{j} = {C.buckets}.#b{j} - :b{j}")
+                conditions.append(f"{C.buckets}.#b{j} >= :b{j}")
             items.append({"Update": {
                 "TableName": self.limits_table, "Key": keys.scope_key(scope),
-                "UpdateExpression": "SET used = used - :n, updated_at = :now, " + ", ".join(sets),
+                "UpdateExpression": f"SET {C.used} = {C.used} - :n, {C.updated_at} = :now, " + ", ".join(sets),
                 "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
             }})
@@ -198,8 +197,8 @@ class PeopleStore:
         if plan.key_stint is not None:
             items.append({"Update": {
                 "TableName": self.recipients_table, "Key": keys.counted_key(scope, plan.key),
-                "UpdateExpression": "SET counted_bucket = :nb, counted_until = :nu, expires_at = :exp "
-                                    "REMOVE slot_reference, claim",
+                "UpdateExpression": (f"SET {R.counted_bucket} = :nb, {R.counted_until} = :nu, {R.expires_at} = :exp "
+                                     f"REMOVE {R.slot_reference}, {R.claim}"),
                 "ConditionExpression": key_guard,
                 "ExpressionAttributeValues": {**guard_values, ":nb": {"N": str(plan.key_stint.bucket)},
                                               ":nu": {"N": str(plan.key_stint.until)},
@@ -210,14 +209,14 @@ class PeopleStore:
             # roles need no ConditionCheckItem of their own).
             items.append({"Update": {
                 "TableName": self.recipients_table, "Key": keys.counted_key(scope, plan.key),
-                "UpdateExpression": "SET counted_bucket = :kb", "ConditionExpression": key_guard,
+                "UpdateExpression": f"SET {R.counted_bucket} = :kb", "ConditionExpression": key_guard,
                 "ExpressionAttributeValues": guard_values,
             }})
         for other, bucket in plan.cleared:
             items.append({"Update": {
                 "TableName": self.recipients_table, "Key": keys.counted_key(scope, other),
-                "UpdateExpression": "REMOVE counted_bucket, counted_until, slot_reference, claim",
-                "ConditionExpression": "counted_bucket = :b",
+                "UpdateExpression": f"REMOVE {R.counted_bucket}, {R.counted_until}, {R.slot_reference}, {R.claim}",
+                "ConditionExpression": f"{R.counted_bucket} = :b",
                 "ExpressionAttributeValues": {":b": {"N": str(bucket)}},
             }})
         return items
@@ -228,21 +227,22 @@ class PeopleStore:
         """The retired ids' service windows (with this number) move to the current ids; returns the until."""
         retired, current = sorted(set(retired)), sorted(set(current))
         items = self._get(retired, lambda i: keys.window_key(phone_number_id, i))
-        until = max((codec.n(item, "service_window_until", 0) or 0 for item in items.values()), default=0)
+        until = max((codec.n(item, W.service_window_until, 0) or 0 for item in items.values()), default=0)
         if until > now:
             for i in current:
                 try:
                     self.client.update_item(
                         TableName=self.recipients_table, Key=keys.window_key(phone_number_id, i),
-                        UpdateExpression="SET service_window_until = :u, expires_at = :exp",
-                        ConditionExpression="attribute_not_exists(service_window_until) OR service_window_until < :u",
+                        UpdateExpression=f"SET {W.service_window_until} = :u, {W.expires_at} = :exp",
+                        ConditionExpression=(f"attribute_not_exists({W.service_window_until}) OR "
+                                             f"{W.service_window_until} < :u"),
                         ExpressionAttributeValues={":u": {"N": str(until)},
                                                    ":exp": {"N": str(until + RECORD_TTL_SECONDS)}})
                 except ClientError as err:
-                    if _code(err) != "ConditionalCheckFailedException":
+                    if not dynamo.condition_failed(err):
                         raise
         for i in retired:
-            if keys.window_key(phone_number_id, i)["pk"]["S"] in items:
+            if keys.window_pk(phone_number_id, i) in items:
                 self.client.delete_item(TableName=self.recipients_table, Key=keys.window_key(phone_number_id, i))
         return until
 
@@ -261,18 +261,17 @@ class PeopleStore:
                     "reason": f"{why}; {slots} slot{'s' if slots != 1 else ''} given back"}
         ident = hashlib.sha256(json.dumps([scope, kind, document["ids"], at]).encode()).hexdigest()[:32]
         item = {
-            "phone_number_id": {"S": phone_number_id},
-            "sk": {"S": f"{at:011d}#PERSON_MERGED#{ident[:12]}"},
-            "id": {"S": ident}, "type": {"S": "PERSON_MERGED"}, "at": {"N": str(at)},
-            "recorded_at": {"N": str(now)}, "document": {"S": json.dumps(document, sort_keys=True)},
-            "published": {"BOOL": True},  # a line of history only: never in the outbox
-            "expires_at": {"N": str(at + HISTORY_TTL_SECONDS)},
+            **keys.history_key(phone_number_id, f"{at:011d}#PERSON_MERGED#{ident[:12]}"),
+            H.id: {"S": ident}, H.type: {"S": "PERSON_MERGED"}, H.at: {"N": str(at)},
+            H.recorded_at: {"N": str(now)}, H.document: {"S": json.dumps(document, sort_keys=True)},
+            H.published: {"BOOL": True},  # a line of history only: never in the outbox
+            H.expires_at: {"N": str(at + HISTORY_TTL_SECONDS)},
         }
         try:
             self.client.put_item(TableName=self.history_table, Item=item,
-                                 ConditionExpression="attribute_not_exists(sk)")
+                                 ConditionExpression=f"attribute_not_exists({H.sk})")
         except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
+            if dynamo.condition_failed(err):
                 return False
             raise
         return True
@@ -282,12 +281,12 @@ class PeopleStore:
     def _get(self, ids: list[str], key_of: Callable[[str], dict]) -> dict[str, dict]:
         """Items of the recipients table by pk (consistent reads)."""
         found = dynamo.batch_get(self.client, [(self.recipients_table, key_of(i)) for i in ids])
-        return {codec.s(item, "pk") or "": item for item in found.get(self.recipients_table, [])}
+        return {codec.s(item, W.HASH_KEY) or "": item for item in found.get(self.recipients_table, [])}
 
 
 def _stint_condition(stint: Stint | None, now: int) -> tuple[str, dict]:
     """The key's record still as read: holding `stint`, or holding no live stint."""
     if stint is None:
-        return "attribute_not_exists(counted_until) OR counted_until <= :now", {":now": {"N": str(now)}}
-    return "counted_bucket = :kb AND counted_until = :ku", {":kb": {"N": str(stint.bucket)},
-                                                            ":ku": {"N": str(stint.until)}}
+        return f"attribute_not_exists({R.counted_until}) OR {R.counted_until} <= :now", {":now": {"N": str(now)}}
+    return f"{R.counted_bucket} = :kb AND {R.counted_until} = :ku", {":kb": {"N": str(stint.bucket)},
+                                                                    ":ku": {"N": str(stint.until)}}

@@ -1,7 +1,7 @@
 """Every item kind's attribute names, key attributes, DynamoDB types, TTL and index names, for the
 stores that call DynamoDB directly (they must not import pynamodb: cold start).
 
-Generated from store/models.py by `make schema` (python -m numberguard_ops.schema); do not edit.
+Generated from store/models/ by `make schema` (python -m numberguard_ops.schema); do not edit.
 """
 
 from __future__ import annotations
@@ -105,6 +105,48 @@ class FacetLogItem(ItemKind):
     version: Final = "version"
 
 
+class TemplateItem(ItemKind):
+    """TemplateModel (table numberguard-numbers)."""
+
+    HASH_KEY = "pk"
+    TYPES = {
+        "category": "S", "category_at": "N", "in_appeal": "BOOL", "language": "S", "name": "S", "pacing": "BOOL",
+        "pause_count": "N", "paused_until": "N", "pk": "S", "quality": "S", "quality_at": "N",
+        "quality_version": "N", "status": "S", "status_at": "N", "status_reason": "S", "status_version": "N",
+        "template_id": "S", "waba_id": "S",
+    }
+    category: Final = "category"
+    category_at: Final = "category_at"
+    in_appeal: Final = "in_appeal"
+    language: Final = "language"
+    name: Final = "name"
+    pacing: Final = "pacing"
+    pause_count: Final = "pause_count"
+    paused_until: Final = "paused_until"
+    pk: Final = "pk"
+    quality: Final = "quality"
+    quality_at: Final = "quality_at"
+    quality_version: Final = "quality_version"
+    status: Final = "status"
+    status_at: Final = "status_at"
+    status_reason: Final = "status_reason"
+    status_version: Final = "status_version"
+    template_id: Final = "template_id"
+    waba_id: Final = "waba_id"
+
+
+class WabaTemplatesItem(ItemKind):
+    """WabaTemplatesModel (table numberguard-numbers)."""
+
+    HASH_KEY = "pk"
+    TYPES = {
+        "pk": "S", "templates": "SS", "updated_at": "N",
+    }
+    pk: Final = "pk"
+    templates: Final = "templates"
+    updated_at: Final = "updated_at"
+
+
 class SyncStatusItem(ItemKind):
     """SyncModel (table numberguard-numbers)."""
 
@@ -125,7 +167,8 @@ class CounterItem(ItemKind):
     BY_ATTENTION: Final = "ByAttention"
     TYPES = {
         "attention": "S", "attention_at": "N", "buckets": "M", "filled_bucket": "N", "limit": "N", "limit_at": "N",
-        "numbers": "SS", "scope": "S", "tier": "S", "updated_at": "N", "upgrade_announced": "S", "used": "N",
+        "numbers": "SS", "pending_people": "SS", "scope": "S", "tier": "S", "updated_at": "N",
+        "upgrade_announced": "S", "used": "N",
     }
     attention: Final = "attention"
     attention_at: Final = "attention_at"
@@ -134,6 +177,7 @@ class CounterItem(ItemKind):
     limit: Final = "limit"
     limit_at: Final = "limit_at"
     numbers: Final = "numbers"
+    pending_people: Final = "pending_people"
     scope: Final = "scope"
     tier: Final = "tier"
     updated_at: Final = "updated_at"
@@ -171,6 +215,22 @@ class WindowItem(ItemKind):
     expires_at: Final = "expires_at"
     pk: Final = "pk"
     service_window_until: Final = "service_window_until"
+
+
+class LinkItem(ItemKind):
+    """LinkModel (table numberguard-recipients)."""
+
+    HASH_KEY = "pk"
+    TYPES = {
+        "at": "N", "ids": "SS", "person": "S", "pk": "S", "retired_at": "N", "rev": "N", "updated_at": "N",
+    }
+    at: Final = "at"
+    ids: Final = "ids"
+    person: Final = "person"
+    pk: Final = "pk"
+    retired_at: Final = "retired_at"
+    rev: Final = "rev"
+    updated_at: Final = "updated_at"
 
 
 class ArrivalItem(ItemKind):

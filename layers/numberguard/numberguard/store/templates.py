@@ -1,15 +1,16 @@
 """A WABA's message templates: Meta's status, quality and category of each (DESIGN §2).
 
 Items, in the numbers table beside the WABA items and facet logs (no display number: never listed as
-a number):
-- one per template, `TPL#<waba>#<name>#<language key>` (languages in one spelling, domain/templates.py):
-  the state the check reads (`status`, `paused_until`, `pacing`, `pause_count`, `status_reason`,
-  `quality`, `category`), Meta's id and spelling of the language, and each facet's watermark:
-  `status_version` / `quality_version` (the version of the facet log the value was folded from: a
-  slower writer with fewer entries never overwrites a fuller fold) and `category_at` (event time).
-- one per WABA, `TPLS#<waba>`: `templates`, the set of its templates' `<name>#<language key>`, and
-  `id#<Meta's template id>` → `<name>#<language key>` (an update may name a template by id only).
-The facet logs (store/facetlogs.py) use the subject `TPL#<waba>#<name>#<language key>`.
+a number), defined in store/models/numbers.py, keys in store/keys.py:
+- one per template, TemplateModel `TPL#<waba>#<name>#<language key>` (languages in one spelling,
+  domain/templates.py): the state the check reads, Meta's id and spelling of the language, and each
+  facet's watermark: `status_version` / `quality_version` (the version of the facet log the value was
+  folded from: a slower writer with fewer entries never overwrites a fuller fold) and `category_at`
+  (event time).
+- one per WABA, WabaTemplatesModel `TPLS#<waba>`: `templates`, the set of its templates'
+  `<name>#<language key>`, and `id#<Meta's template id>` → `<name>#<language key>` (an update may name a
+  template by id only).
+The facet logs (store/facetlogs.py, FacetLogModel) use the subject `TPL#<waba>#<name>#<language key>`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from botocore.exceptions import ClientError
 from numberguard.domain.templates import Category, Naming, StatusFold, TemplateRef, TemplateState
 from numberguard.store import codec, dynamo, keys
 from numberguard.store.items import template_from_item
+from numberguard.store.schema_names import TemplateItem, WabaTemplatesItem
+
+T, TS = TemplateItem, WabaTemplatesItem
 
 
 def subject(waba_id: str, ref: TemplateRef) -> str:
@@ -61,7 +65,7 @@ class TemplateStore:
         """Every template of a WABA that numberguard has heard of, by name and language."""
         reply = self.client.get_item(TableName=self.table, Key=keys.templates_of_waba_key(waba_id),
                                      ConsistentRead=True)
-        names = sorted(reply.get("Item", {}).get("templates", {}).get("SS", []))
+        names = sorted(reply.get("Item", {}).get(TS.templates, {}).get("SS", []))
         wanted = [(self.table, keys.template_key(waba_id, (n.rpartition("#")[0], n.rpartition("#")[2])))
                   for n in names]
         found = dynamo.batch_get(self.client, wanted).get(self.table, []) if wanted else []
@@ -72,7 +76,7 @@ class TemplateStore:
     def remember(self, waba_id: str, naming: Naming, now: int) -> None:
         """The WABA knows this template (and Meta's id for it): one write, idempotent."""
         name, language = naming.ref.key
-        names = {"#k": "templates", "#u": "updated_at"}
+        names = {"#k": TS.templates, "#u": TS.updated_at}
         values = {":k": {"SS": [f"{name}#{language}"]}, ":now": {"N": str(now)}}
         update = "ADD #k :k SET #u = :now"
         if naming.template_id:
@@ -83,10 +87,14 @@ class TemplateStore:
                                 ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
     def _write(self, waba_id: str, naming: Naming, sets: dict, guard: str, guard_value: int, op: str = "<") -> bool:
-        """SET the attributes unless a fuller fold (or a newer event) already wrote this facet."""
-        sets = {**sets, "waba_id": waba_id, "name": naming.ref.name, "language": naming.ref.language}
+        """SET the attributes unless a fuller fold (or a newer event) already wrote this facet. Every name
+        must be an attribute of TemplateModel (store/models/numbers.py)."""
+        sets = {**sets, T.waba_id: waba_id, T.name: naming.ref.name, T.language: naming.ref.language}
         if naming.template_id:
-            sets["template_id"] = naming.template_id
+            sets[T.template_id] = naming.template_id
+        unknown = sorted({*sets, guard} - T.TYPES.keys())
+        if unknown:
+            raise ValueError(f"TemplateItem has no attribute {', '.join(unknown)} (add it to store/models/)")
         names, values, assigns, removes = {"#g": guard}, {":g": {"N": str(guard_value)}}, ["#g = :g"], []
         for i, (name, value) in enumerate(sets.items()):
             names[f"#a{i}"] = name
@@ -110,13 +118,13 @@ class TemplateStore:
 
     def write_status(self, waba_id: str, naming: Naming, status: StatusFold, log_version: int) -> bool:
         return self._write(waba_id, naming, {
-            "status": status.status.value, "status_at": status.at, "paused_until": status.paused_until,
-            "pacing": status.pacing, "pause_count": status.pause_count, "status_reason": status.reason,
-            "in_appeal": status.in_appeal,
-        }, "status_version", log_version)
+            T.status: status.status.value, T.status_at: status.at, T.paused_until: status.paused_until,
+            T.pacing: status.pacing, T.pause_count: status.pause_count, T.status_reason: status.reason,
+            T.in_appeal: status.in_appeal,
+        }, T.status_version, log_version)
 
     def write_quality(self, waba_id: str, naming: Naming, quality: str, at: int | None, log_version: int) -> bool:
-        return self._write(waba_id, naming, {"quality": quality, "quality_at": at}, "quality_version", log_version)
+        return self._write(waba_id, naming, {T.quality: quality, T.quality_at: at}, T.quality_version, log_version)
 
     def write_category(self, waba_id: str, naming: Naming, category: Category, at: int) -> bool:
-        return self._write(waba_id, naming, {"category": category.value}, "category_at", at, op="<=")
+        return self._write(waba_id, naming, {T.category: category.value}, T.category_at, at, op="<=")
