@@ -114,6 +114,7 @@ class Take:
     now: int
     fresh: bool = False
     denied_until: int | None = None
+    claim: str = ""  # this take's id, written with it: the SDK's retry of a write that landed finds its own
 
     @property
     def ceiling(self) -> int:
@@ -125,12 +126,12 @@ class Take:
         return self.now + INTERVAL
 
 
-def plan_take(seen: int | None, now: int) -> Take:
-    """The write that takes one token at `now` from a bucket whose tat was `seen`."""
+def plan_take(seen: int | None, now: int, claim: str = "") -> Take:
+    """The write that takes one token at `now` from a bucket whose tat was `seen` (`claim`: the take's id)."""
     retry = next_token_at(seen, now)
     if retry is not None:
         return Take(now, denied_until=retry)
-    return Take(now, fresh=seen is None or seen < now)
+    return Take(now, fresh=seen is None or seen < now, claim=claim)
 
 
 def after_strike(state: PairState, wamid: str, at: int) -> PairState | None:

@@ -60,6 +60,10 @@ class PairStore:
             update = f"SET {P.tat} = {P.tat} + :step, {P.expires_at} = :exp"
             condition = f"{P.tat} BETWEEN :now AND :ceiling"
             values.update({":step": _n(INTERVAL), ":ceiling": _n(plan.ceiling)})
+        if plan.claim:  # never twice: the SDK's retry of a take that landed fails here and finds its claim below
+            update += f", {P.claim} = :claim"
+            condition = f"({condition}) AND (attribute_not_exists({P.claim}) OR {P.claim} <> :claim)"
+            values[":claim"] = {"S": plan.claim}
         try:
             reply = dynamo.retry_conflicts(lambda: self.client.update_item(
                 TableName=self.table, Key=keys.pair_key(phone_number_id, person_key), UpdateExpression=update,
@@ -68,7 +72,9 @@ class PairStore:
             ), "a pair item stayed locked by other writes")
         except ClientError as err:
             if dynamo.condition_failed(err):
-                return False, codec.n(err.response.get("Item") or {}, P.tat)
+                item = err.response.get("Item") or {}
+                # The SDK retried a take whose reply was lost: the item holds our own write (the token is ours).
+                return bool(plan.claim) and codec.s(item, P.claim) == plan.claim, codec.n(item, P.tat)
             raise
         return True, codec.n(reply.get("Attributes") or {}, P.tat)
 

@@ -252,9 +252,11 @@ class PairItem(ItemKind):
     HASH_KEY = "pk"
     TTL: Final = "expires_at"
     TYPES = {
-        "backoff_until": "N", "expires_at": "N", "pk": "S", "strikes": "M", "strikes_version": "N", "tat": "N",
+        "backoff_until": "N", "claim": "S", "expires_at": "N", "pk": "S", "strikes": "M", "strikes_version": "N",
+        "tat": "N",
     }
     backoff_until: Final = "backoff_until"
+    claim: Final = "claim"
     expires_at: Final = "expires_at"
     pk: Final = "pk"
     strikes: Final = "strikes"

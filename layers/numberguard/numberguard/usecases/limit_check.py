@@ -328,7 +328,7 @@ class LimitChecker:
         assert self.pairs is not None  # the guard is on only with a pair store
         seen = pair.tat
         for _ in range(MAX_ATTEMPTS):
-            plan = plan_take(seen, now)
+            plan = plan_take(seen, now, uuid.uuid4().hex)
             if plan.denied_until is not None:
                 return plan.denied_until
             ok, seen = self.pairs.take(phone_number_id, key, plan)

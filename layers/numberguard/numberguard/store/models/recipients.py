@@ -76,6 +76,7 @@ class PairModel(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     tat = NumberAttribute(null=True)  # the PairRateGuard bucket (GCRA): one conditional UpdateItem per token
+    claim = UnicodeAttribute(null=True)  # the latest take's id (tells the SDK's retry of it apart)
     strikes: MapAttribute = MapAttribute(null=True)  # Meta's 131056 refusals: message id -> event time
     strikes_version = NumberAttribute(null=True)  # the intake's optimistic lock on the strikes
     backoff_until = NumberAttribute(null=True)  # derived from the strikes: for the operator's view
