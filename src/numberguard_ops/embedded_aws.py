@@ -22,13 +22,11 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from numberguard_ops import template
+from numberguard_ops.serving import ServedThread
 from numberguard_ops.template import REGION, Resolver
-
-if TYPE_CHECKING:
-    from werkzeug.serving import BaseWSGIServer
 
 # What local mode stores in the SSM parameters a function reads, by the variable that names them.
 APP_SECRET_VARIABLE = "APP_SECRET_PARAMETER"  # noqa: S105 - a variable name, not a secret
@@ -57,8 +55,7 @@ class MotoServer:
     def __init__(self, port: int, host: str = "127.0.0.1"):
         self.host = host
         self.port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._served = ServedThread("moto-server")
 
     @property
     def endpoint(self) -> str:
@@ -72,25 +69,14 @@ class MotoServer:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass  # one line per AWS call would drown the notifications
 
-        # Bound here (not in the thread) so a taken port is an error now, not a hang.
-        server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
-                             threaded=True, request_handler=Quiet)
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
-        self._thread.start()
+        app = DomainDispatcherApplication(create_backend_app)
+        self.port = self._served.start(make_server(self.host, self.port, app, threaded=True, request_handler=Quiet))
 
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._served.alive()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._served.stop()
 
 
 @dataclass

@@ -39,6 +39,7 @@ from numberguard_ops.ddb_local import DynamoDBLocal, DynamoDBLocalError, find_ja
 from numberguard_ops.lambda_api import InvokeServer
 from numberguard_ops.meta_double import MetaDouble
 from numberguard_ops.runtime import REGION, FunctionRuntime, FunctionSpec, specs_from_template
+from numberguard_ops.serving import ServedThread
 
 HOST = "127.0.0.1"
 # DynamoDB Local and the local Lambda API accept any credentials; these never leave the machine.
@@ -360,12 +361,15 @@ class _HttpService:
     def __init__(self, port: int, host: str):
         self.host = host
         self.port = port
-        self.server: socketserver.TCPServer | None = None
-        self.thread: threading.Thread | None = None
+        self.served: ServedThread | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def serving(self) -> bool:
+        return self.served is not None and self.served.server is not None
 
     def _serve(self, make_server: Callable[[], socketserver.TCPServer], thread_name: str) -> None:
         try:
@@ -373,23 +377,15 @@ class _HttpService:
         except OSError as err:
             raise LocalModeError(f"cannot listen on {self.host}:{self.port} ({err.strerror}): "
                                  f"choose another port with {self.port_flag}") from None
-        self.server = server
-        self.port = server.server_address[1]
-        self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                       name=thread_name, daemon=True)
-        self.thread.start()
+        self.served = ServedThread(thread_name)
+        self.port = self.served.start(server)
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-            self.thread = None
+        if self.served is not None:
+            self.served.stop()
 
     def problem(self) -> str | None:
-        if self.thread is not None and not self.thread.is_alive():
+        if self.served is not None and self.served.thread is not None and not self.served.alive():
             return f"the {self.name} stopped serving"
         return None
 
@@ -841,7 +837,7 @@ def build(options: LocalOptions) -> LocalMode:
     # java boots while moto and its resources start; the tables are made once it listens
     services: list[Service] = [dynamodb, moto, resources, DynamoDBTablesService(dynamodb), meta, functions,
                                lambda_api, api, schedules]
-    return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources))
+    return LocalMode(services, next_step=lambda: next_step(dynamodb, lambda_api, api, resources, meta))
 
 
 def cli_command() -> str:
@@ -862,8 +858,11 @@ SAMPLE_WEBHOOK = "events/webhooks/quality-flagged.json"
 
 
 def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiService | None = None,
-              resources: AwsResourcesService | None = None) -> str:
-    """The one line telling the user what to do now (depends on what is registered and served)."""
+              resources: AwsResourcesService | None = None, meta: MetaDoubleService | None = None) -> str:
+    """The one line telling the user what to do now (depends on what is registered and served).
+
+    With no number yet: import the Meta double's WABA, as the README's quick start does (`numbers add`
+    when the functions read another Graph server, whose WABAs local mode does not know)."""
     cli = cli_command()
     ddb_flag = "" if dynamodb.db.port == DEFAULT_DYNAMODB_PORT else f" --dynamodb-endpoint {dynamodb.endpoint}"
     api_flag = "" if lambda_api.port == DEFAULT_LAMBDA_PORT else f" --endpoint {lambda_api.endpoint}"
@@ -878,13 +877,17 @@ def next_step(dynamodb: DynamoDBService, lambda_api: LambdaApiService, api: ApiS
     check = (f"`{cli} check{api_flag} --phone-number-id {pnid} --recipient {EXAMPLE_RECIPIENT}` "
              f"(or boto3's lambda client invoke LimitCheckFunction at {lambda_api.endpoint})")
     webhook = ""
-    if api is not None and api.server is not None and any(r.path == "/webhook" for r in api.routes):
+    if api is not None and api.serving and any(r.path == "/webhook" for r in api.routes):
         url_flag = "" if api.port == DEFAULT_API_PORT else f" --url {api.endpoint}/webhook"
         webhook = f", post a signed sample webhook with `{cli} send-webhook --now{url_flag} {SAMPLE_WEBHOOK}`"
     if numbers:
         return (f"{len(numbers)} number(s) registered already ({cli} numbers list{ddb_flag}); check a send with "
                 f"{check}{webhook}")
     ex = EXAMPLE_NUMBER
+    wabas = list(meta.double.state.wabas) if meta is not None and meta.used else []
+    if wabas:
+        return (f"in another terminal, register the Meta double's numbers with `{cli} numbers import{api_flag} "
+                f"--waba-id {wabas[0]}`, then check a send with {check}{webhook}")
     return (f"in another terminal, register a number with `{cli} numbers add{ddb_flag} --phone-number-id "
             f"{ex['phone_number_id']} --waba-id {ex['waba_id']} --display-phone-number {ex['display_phone_number']} "
             f"--tier {ex['tier']}`, then check a send with {check}{webhook}")

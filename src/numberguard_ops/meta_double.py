@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from numberguard_ops.serving import ServedThread
+
 DEFAULT_PORT = 3002
 DEFAULT_TOKEN = "local-access-token"  # noqa: S105 - local mode's documented default, never used on AWS
 NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating", "status", "name_status",
@@ -440,31 +442,22 @@ class MetaDouble:
     def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1", state: MetaState | None = None):
         self.host, self.port = host, port
         self.state = state or MetaState()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._served = ServedThread("meta-double")
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler(self))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="meta-double", daemon=True)
-        self._thread.start()
+        server = ThreadingHTTPServer((self.host, self.port), _handler(self))
+        server.daemon_threads = True
+        self.port = self._served.start(server)
 
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._served.alive()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._served.stop()
 
 
 def _handler(double: MetaDouble) -> type[BaseHTTPRequestHandler]:

@@ -117,18 +117,21 @@ def table_definitions(template: dict | None = None) -> list[dict]:
 
 
 def create_tables(client, template: dict | None = None) -> list[str]:
-    """Create the template's tables that do not exist yet; returns their names."""
+    """Create the template's tables that do not exist yet (returns their names); give the TTL the template
+    names to a table of an earlier data folder that lacks it."""
     existing = set(client.list_tables().get("TableNames", []))
     created = []
     for table in table_definitions(template):
-        name = table["create"]["TableName"]
+        name, ttl = table["create"]["TableName"], table["ttl_attribute"]
         if name in existing:
+            if ttl and client.describe_time_to_live(TableName=name)["TimeToLiveDescription"].get(
+                    "TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+                client.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl,
+                                                                                    "Enabled": True})
             continue
         client.create_table(**table["create"])
-        if table["ttl_attribute"]:
-            client.update_time_to_live(
-                TableName=name, TimeToLiveSpecification={"AttributeName": table["ttl_attribute"], "Enabled": True}
-            )
+        if ttl:
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl, "Enabled": True})
         created.append(name)
     return created
 

@@ -44,7 +44,7 @@ def people_of(stack):
     from numberguard.usecases.people import People
 
     parts = parts_of(stack)
-    return People(parts.people_store, parts.stores.numbers, stack.clock)
+    return People(parts.people_store, parts.stores.numbers, parts.stores.windows, stack.clock)
 
 
 def linked(stack, i: int, at: int, counts: Counter | None = None) -> Counter:

@@ -25,7 +25,7 @@ def stored(stack, windows) -> list[int | None]:
     from numberguard.store import keys
 
     out = []
-    for pnid, recipient, _ in windows:
+    for pnid, recipient, *_ in windows:
         item = stack.client.get_item(TableName=stack.settings.recipients_table,
                                      Key=keys.window_key(pnid, recipient), ConsistentRead=True).get("Item")
         out.append(int(item["service_window_until"]["N"]) if item else None)
@@ -47,7 +47,7 @@ def counted(store) -> CallCounter:
 
 def test_a_batch_grows_each_window_to_its_latest_and_never_shortens_one(ddb_stack, store):
     # 100 users without a window, 100 with a shorter one, 50 with a longer one.
-    windows = [(PNID, user(i), NOW + DAY) for i in range(250)]
+    windows = [(PNID, user(i), NOW + DAY, NOW) for i in range(250)]
     for i in range(100, 250):
         ddb_stack.open_window(PNID, user(i), NOW + (DAY - 60 if i < 200 else DAY + 60))
     counter = counted(store)
@@ -62,7 +62,7 @@ def test_a_batch_grows_each_window_to_its_latest_and_never_shortens_one(ddb_stac
 
 
 def test_windows_grown_after_a_stale_read_are_not_shortened(ddb_stack, store, monkeypatch):
-    windows = [(PNID, user(i), NOW + DAY) for i in range(120)]
+    windows = [(PNID, user(i), NOW + DAY, NOW) for i in range(120)]
     longer = set(range(0, 120, 7))
     for i in longer:
         ddb_stack.open_window(PNID, user(i), NOW + DAY + 60)
@@ -75,7 +75,7 @@ def test_windows_grown_after_a_stale_read_are_not_shortened(ddb_stack, store, mo
 def test_concurrent_batches_leave_each_window_at_the_latest_of_them(ddb_stack, store):
     rng = random.Random(11)
     users = [user(i) for i in range(150)]
-    batches = [[(PNID, u, NOW + rng.randrange(DAY)) for u in users] for _ in range(6)]
+    batches = [[(PNID, u, NOW + rng.randrange(DAY), NOW) for u in users] for _ in range(6)]
     errors: list[BaseException] = []
 
     def run(batch):
@@ -96,5 +96,5 @@ def test_concurrent_batches_leave_each_window_at_the_latest_of_them(ddb_stack, s
 
 def test_two_windows_or_fewer_are_plain_conditional_updates(ddb_stack, store):
     counter = counted(store)
-    assert store.open_windows([(PNID, user(1), NOW + DAY), (PNID, user(2), NOW + DAY)], NOW) == [True, True]
+    assert store.open_windows([(PNID, user(1), NOW + DAY, NOW), (PNID, user(2), NOW + DAY, NOW)], NOW) == [True, True]
     assert counter.calls == ["UpdateItem", "UpdateItem"]

@@ -71,7 +71,8 @@ def test_1_banner_says_where_everything_is_and_what_to_do_next(walkthrough):
     assert "/numberguard/webhook-verify-token = 'local-verify-token'" in out
     assert "POST /webhook → WebhookFunction" in out and "EvaluatorFunction every 1 s" in out
     [next_line] = [line for line in out.splitlines() if line.startswith("Next:")]
-    assert "numbers add" in next_line and "send-webhook" in next_line and "boto3" in next_line
+    assert "numbers import --endpoint " in next_line and "--waba-id 102290129340398" in next_line
+    assert "send-webhook" in next_line and "boto3" in next_line
 
 
 def test_2_register_then_meta_verifies_and_posts_signed_webhooks(walkthrough):

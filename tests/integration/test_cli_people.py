@@ -27,7 +27,7 @@ def world(moto_stack, monkeypatch):
     monkeypatch.setattr(wiring, "clock", moto_stack.clock)
     moto_stack.register(tier="TIER_1K")
     parts = build(moto_stack.settings, clock=moto_stack.clock)
-    People(parts.people_store, parts.stores.numbers, moto_stack.clock).link(
+    People(parts.people_store, parts.stores.numbers, parts.stores.windows, moto_stack.clock).link(
         [Shown(PNID, WABA, (PHONE, BSUID), int(moto_stack.clock()))], Counter())
     monkeypatch.setattr(cli_check, "invoke", lambda client, name, payload, where, hint: lambda_handler(
         payload, LambdaContext()))

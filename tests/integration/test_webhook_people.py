@@ -15,6 +15,7 @@ PNID = "106540352242922"
 PHONE, NEW_PHONE = "16505551234", "16505554321"
 BSUID, PARENT = "US.13491208655302741918", "US.ENT.11815799212886844830"
 NEW_BSUID_OF_NUMBER, NEW_BSUID = "US.15098342271160483952", "US.17720436158839205567"
+NEXT_USER = "US.19931002475566210384"  # whoever has the old phone number after the change
 
 
 def redated(name: str, now: int) -> bytes:
@@ -37,8 +38,12 @@ def world(webhook_world, monkeypatch):
     return webhook_world
 
 
-def post(world, name: str) -> dict:
-    answer = world.invoke(signed_post(redated(name, int(world.stack.clock()))))
+def post(world, name: str, at: int | None = None) -> dict:
+    return post_body(world, redated(name, int(world.stack.clock()) if at is None else at))
+
+
+def post_body(world, body: bytes) -> dict:
+    answer = world.invoke(signed_post(body))
     assert answer["statusCode"] == 200, answer
     return json.loads(answer["body"])["counts"]
 
@@ -135,3 +140,28 @@ def test_after_a_bsuid_change_the_new_bsuid_finds_the_persons_slot(world):
     assert check(PHONE, "template")["decision"] == "ALLOWED_ALREADY_COUNTED"
     answer = check(BSUID, "template")
     assert (answer["decision"], answer["used"]) == ("ALLOWED_NEW_RECIPIENT", 2)
+
+
+def test_a_late_message_from_before_a_number_change_opens_nothing_a_recycled_number_inherits(world):
+    now = int(world.stack.clock())
+    counts = post(world, "messages.system-user-changed-number.json", at=now - 300)
+    assert counts["ids_retired"] == 2
+    counts = post(world, "messages.inbound-with-bsuid.json", at=now - 600)  # sent before the change, late
+    assert "window_opened" not in counts and "people_linked" not in counts
+    for old in (PHONE, BSUID):
+        assert decision(old) == "DENIED_WINDOW_CLOSED"  # no window for whoever has that number next
+    assert check(NEW_PHONE, "template")["decision"] == "ALLOWED_NEW_RECIPIENT"
+    answer = check(PHONE, "template")  # not the changed user's id again: counted apart
+    assert (answer["decision"], answer["used"]) == ("ALLOWED_NEW_RECIPIENT", 2)
+
+
+def test_a_message_after_a_number_change_under_the_old_phone_is_its_next_user(world):
+    now = int(world.stack.clock())
+    post(world, "messages.system-user-changed-number.json", at=now - 300)
+    envelope = json.loads(redated("messages.inbound-with-bsuid.json", now))
+    value = envelope["entry"][0]["changes"][0]["value"]
+    value["messages"][0]["from_user_id"] = value["contacts"][0]["user_id"] = NEXT_USER
+    counts = post_body(world, json.dumps(envelope).encode())
+    assert counts["window_opened"] == 2 and counts["people_linked"] == 1
+    assert decision(PHONE) == decision(NEXT_USER) == "ALLOWED_SERVICE_WINDOW"
+    assert decision(NEW_PHONE) == "DENIED_WINDOW_CLOSED"  # the changed user is someone else

@@ -25,6 +25,23 @@ def test_an_oversized_value_is_named_by_its_length_not_echoed() -> None:
     assert "not a Meta id (digits only)" in ids.META_ID.problem("12a", "entry.id")
 
 
+@pytest.mark.parametrize(("value", "said"), [
+    (None, "null"), (True, "a boolean"), (106540352242922, "the number 106540352242922"),
+    ("x" * 100, "the string '" + "x" * 39 + "..."), (["1"], "a list"), ({"id": "1"}, "an object"),
+])
+def test_a_value_of_the_wrong_type_is_named_with_its_field_and_what_it_is(value: object, said: str) -> None:
+    from numberguard.webhooks.envelope import EnvelopeError, check_entry
+
+    assert ids.kind_of(value) == said
+    if not isinstance(value, str):  # an id form, in the check and the intake alike
+        assert ids.META_ID.problem(value, "metadata.phone_number_id") == (
+            f"metadata.phone_number_id must be a Meta id (a string), got {said}")
+    if not isinstance(value, dict):  # the webhook envelope, in the same words
+        with pytest.raises(EnvelopeError, match=r"^entry\[0\] must be an object, got ") as refused:
+            check_entry(value, "entry[0]")
+        assert str(refused.value).endswith(f"got {said}")
+
+
 @pytest.mark.parametrize("value", ["16505551234", "+16505551234", "4915112345678"])
 def test_phone_numbers(value: str) -> None:
     assert ids.is_phone_number(value)

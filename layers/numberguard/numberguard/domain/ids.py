@@ -49,7 +49,7 @@ class IdForm:
         if self.matches(value):
             return None
         if not isinstance(value, str):
-            return f"{where} must be {self.name} (a string), got {_kind(value)}"
+            return f"{where} must be {self.name} (a string), got {kind_of(value)}"
         if not value:
             return f"{where} is empty; expected {self.name}"
         if len(value) > self.max_len:
@@ -157,7 +157,7 @@ def recipient_problem(value: object, where: str = "recipient") -> str | None:
         return (f"{where} is {len(value):,} characters long; a recipient is a phone number, a BSUID "
                 f"(at most {MAX_BSUID}) or a parent BSUID (at most {MAX_PARENT_BSUID})")
     if not isinstance(value, str):
-        return f"{where} must be a phone number, a BSUID or a parent BSUID (a string), got {_kind(value)}"
+        return f"{where} must be a phone number, a BSUID or a parent BSUID (a string), got {kind_of(value)}"
     return (f"{where} {shown(value)} is not a phone number (country code and number, digits only, "
             "e.g. '16505551234'), a BSUID (e.g. 'US.13491208655302741918') or a parent BSUID "
             "(e.g. 'US.ENT.11815799212886844830')")
@@ -169,13 +169,17 @@ def shown(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _kind(value: object) -> str:
+def kind_of(value: object) -> str:
+    """What a JSON value is, said after "got" in an error that names its field: "null", "a boolean",
+    "the number 5", "the string 'abc'", "a list", "an object" (values cut short, as `shown` does)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
         return f"the number {shown(value)}"
+    if isinstance(value, str):
+        return f"the string {shown(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -149,15 +149,18 @@ def person_of(person_ids: Iterable[str], at: int) -> Person:
     return Person(key_of(chosen), chosen, at)
 
 
+def predates_retirement(retired_at: int | None, at: int) -> bool:
+    """Whether an event at `at` names a retired id's previous user: it is not later than the retirement.
+
+    Such an event neither links the id nor opens a window under it (store/windows.py applies the same
+    rule in its condition); an event after the retirement is the id's next user, who starts fresh.
+    """
+    return retired_at is not None and retired_at >= at
+
+
 def _live(found: Mapping[str, IdLink], candidates: Iterable[str], at: int) -> set[str]:
     """The ids an event at `at` may still speak for: not retired at or after its time."""
-    out = set()
-    for i in candidates:
-        link = found.get(i)
-        if link is not None and link.retired_at is not None and link.retired_at >= at:
-            continue  # the event predates the id's retirement: it no longer names this person
-        out.add(i)
-    return out
+    return {i for i in candidates if not predates_retirement(found.get(i, IdLink()).retired_at, at)}
 
 
 def link(found: Mapping[str, IdLink], shown: Iterable[str], at: int) -> Person | None:

@@ -6,8 +6,9 @@ Items (defined in store/models/, keys in store/keys.py):
   count is), `retired_at` (set when a `system` change took the id away; no `person` then), `rev` (a
   revision: every write is conditional on the one read, so two intakes linking the same user at once
   never leave the person's items disagreeing).
-- counted records and service windows: as in store/counted.py; a fold moves a person's live counted
-  stints onto its key and gives the other slots back, counter and records in one transaction.
+- counted records: as in store/counted.py; a fold moves a person's live counted stints onto its key
+  and gives the other slots back, counter and records in one transaction (a changed person's service
+  windows move in store/windows.py).
 - the scope counter's `pending_people` (people the evaluator must fold) and a history line per merge.
 """
 
@@ -220,31 +221,6 @@ class PeopleStore:
                 "ExpressionAttributeValues": {":b": {"N": str(bucket)}},
             }})
         return items
-
-    # ---- service windows of a changed person -----------------------------------------------------
-
-    def move_windows(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], now: int) -> int:
-        """The retired ids' service windows (with this number) move to the current ids; returns the until."""
-        retired, current = sorted(set(retired)), sorted(set(current))
-        items = self._get(retired, lambda i: keys.window_key(phone_number_id, i))
-        until = max((codec.n(item, W.service_window_until, 0) or 0 for item in items.values()), default=0)
-        if until > now:
-            for i in current:
-                try:
-                    self.client.update_item(
-                        TableName=self.recipients_table, Key=keys.window_key(phone_number_id, i),
-                        UpdateExpression=f"SET {W.service_window_until} = :u, {W.expires_at} = :exp",
-                        ConditionExpression=(f"attribute_not_exists({W.service_window_until}) OR "
-                                             f"{W.service_window_until} < :u"),
-                        ExpressionAttributeValues={":u": {"N": str(until)},
-                                                   ":exp": {"N": str(until + RECORD_TTL_SECONDS)}})
-                except ClientError as err:
-                    if not dynamo.condition_failed(err):
-                        raise
-        for i in retired:
-            if keys.window_pk(phone_number_id, i) in items:
-                self.client.delete_item(TableName=self.recipients_table, Key=keys.window_key(phone_number_id, i))
-        return until
 
     # ---- history: a line per merge (not a notification) -------------------------------------------
 

@@ -83,6 +83,7 @@ class PendingItem(ItemKind):
     """PendingUpdatesModel (table numberguard-numbers)."""
 
     HASH_KEY = "pk"
+    TTL: Final = "expires_at"
     TYPES = {
         "events": "M", "expires_at": "N", "pk": "S",
     }
@@ -210,10 +211,11 @@ class WindowItem(ItemKind):
     HASH_KEY = "pk"
     TTL: Final = "expires_at"
     TYPES = {
-        "expires_at": "N", "pk": "S", "service_window_until": "N",
+        "expires_at": "N", "pk": "S", "retired_at": "N", "service_window_until": "N",
     }
     expires_at: Final = "expires_at"
     pk: Final = "pk"
+    retired_at: Final = "retired_at"
     service_window_until: Final = "service_window_until"
 
 

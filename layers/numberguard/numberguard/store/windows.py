@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,7 +19,7 @@ W = WindowItem
 BATCH_WINDOWS_FROM = 3
 WINDOWS_PER_TRANSACTION = 100
 
-WindowWish = tuple[str, str, int]  # (phone_number_id, recipient, open until)
+WindowWish = tuple[str, str, int, int]  # (phone_number_id, recipient, open until, the message's time)
 
 
 class WindowStore:
@@ -26,11 +27,15 @@ class WindowStore:
         self.client = client
         self.table = recipients_table
 
-    def open_window(self, phone_number_id: str, recipient: str, until: int, now: int) -> bool:
-        """Extend the (number, user) service window to `until`; never shortens it."""
+    def open_window(self, phone_number_id: str, recipient: str, until: int, at: int, now: int) -> bool:
+        """Extend the (number, user) service window to `until` for a message at `at`; never shortens it.
+
+        Nor opens it when the user id was retired at or after `at` (a `system` change left a tombstone):
+        that message was the id's previous user's, whose window moved to the new ids.
+        """
         for attempt in range(1, dynamo.Budget.CONTENDED_WRITE + 1):
             try:
-                self.client.update_item(**self._window_update(phone_number_id, recipient, until, now))
+                self.client.update_item(**self._window_update(phone_number_id, recipient, until, at, now))
                 return True
             except ClientError as err:
                 if dynamo.condition_failed(err):
@@ -42,7 +47,7 @@ class WindowStore:
         raise StoreUnavailable("a service window stayed locked by other deliveries' transactions")
 
     def open_windows(self, windows: list[WindowWish], now: int) -> list[bool]:
-        """open_window for many (number, user, until), distinct pairs; True where the window grew.
+        """open_window for many (number, user, until, at), distinct pairs; True where the window grew.
 
         One eventually consistent BatchGetItem per 100 windows drops those already open as far (a
         retried POST writes nothing); the rest are written with the same conditional update,
@@ -51,10 +56,11 @@ class WindowStore:
         still decides each write, so a window is never shortened whatever runs meanwhile.
         """
         if len(windows) < BATCH_WINDOWS_FROM:
-            return [self.open_window(pnid, recipient, until, now) for pnid, recipient, until in windows]
+            return [self.open_window(*wish, now) for wish in windows]
         stored = self._windows_stored(windows)
         opened = [False] * len(windows)
-        todo = [i for i, (pnid, recipient, until) in enumerate(windows) if stored.get((pnid, recipient), 0) < until]
+        todo = [i for i, (pnid, recipient, until, _at) in enumerate(windows)
+                if stored.get((pnid, recipient), 0) < until]
         for start in range(0, len(todo), WINDOWS_PER_TRANSACTION):
             chunk = todo[start:start + WINDOWS_PER_TRANSACTION]
             for i, grew in zip(chunk, self._open_window_chunk([windows[i] for i in chunk], now), strict=True):
@@ -63,7 +69,7 @@ class WindowStore:
 
     def _windows_stored(self, windows: list[WindowWish]) -> dict[tuple[str, str], int]:
         """service_window_until of each (number, user) that has one (eventually consistent)."""
-        found = dynamo.batch_get(self.client, [(self.table, keys.window_key(pnid, r)) for pnid, r, _ in windows],
+        found = dynamo.batch_get(self.client, [(self.table, keys.window_key(pnid, r)) for pnid, r, *_ in windows],
                                  consistent=False, projection=f"{W.pk}, {W.service_window_until}")
         return {keys.parse_window_pk(codec.s(item, W.pk) or ""): codec.n(item, W.service_window_until, 0) or 0
                 for item in found.get(self.table, [])}
@@ -97,13 +103,31 @@ class WindowStore:
             result[i] = self.open_window(*windows[i], now)
         return [result[i] for i in range(len(windows))]
 
-    def _window_update(self, phone_number_id: str, recipient: str, until: int, now: int) -> dict:
+    def _window_update(self, phone_number_id: str, recipient: str, until: int, at: int, now: int) -> dict:
         return {
             "TableName": self.table,
             "Key": keys.window_key(phone_number_id, recipient),
             "UpdateExpression": f"SET {W.service_window_until} = :u, {W.expires_at} = :exp",
-            "ConditionExpression": (f"attribute_not_exists({W.service_window_until}) "
-                                    f"OR {W.service_window_until} < :u"),
-            "ExpressionAttributeValues": {":u": {"N": str(until)},
+            "ConditionExpression": (f"(attribute_not_exists({W.service_window_until}) "
+                                    f"OR {W.service_window_until} < :u) "
+                                    f"AND (attribute_not_exists({W.retired_at}) OR {W.retired_at} < :at)"),
+            "ExpressionAttributeValues": {":u": {"N": str(until)}, ":at": {"N": str(at)},
                                           ":exp": {"N": str(max(until, now) + RECORD_TTL_SECONDS)}},
         }
+
+    def move(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], at: int, now: int) -> int:
+        """A `system` change at `at`: the retired ids' windows with this number move to the current ids
+        (returns their until), and each retired id keeps a tombstone instead: no window, `retired_at`,
+        kept until no message from before `at` could open one (open_window's condition)."""
+        retired, current = sorted(set(retired)), sorted(set(current))
+        found = dynamo.batch_get(self.client, [(self.table, keys.window_key(phone_number_id, i)) for i in retired])
+        until = max((codec.n(item, W.service_window_until, 0) or 0 for item in found.get(self.table, [])), default=0)
+        if until > now:
+            for i in current:
+                self.open_window(phone_number_id, i, until, at, now)
+        for i in retired:
+            self.client.update_item(
+                TableName=self.table, Key=keys.window_key(phone_number_id, i),
+                UpdateExpression=f"SET {W.retired_at} = :at, {W.expires_at} = :exp REMOVE {W.service_window_until}",
+                ExpressionAttributeValues={":at": {"N": str(at)}, ":exp": {"N": str(at + RECORD_TTL_SECONDS)}})
+        return until

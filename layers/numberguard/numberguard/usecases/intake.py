@@ -357,15 +357,16 @@ class Intake:
     # ---- messages ---------------------------------------------------------------------------
 
     def _inbound(self, events: list[ev.InboundMessage], summary: IntakeSummary) -> None:
-        # One write per (number, user): the latest message of the batch sets the window.
-        until: dict[tuple[str, str], int] = {}
+        # One write per (number, user): the message of the batch that opens it furthest sets the window,
+        # under its time (a message from before a `system` change opens none under the ids it retired).
+        until: dict[tuple[str, str], tuple[int, int]] = {}
         for event in events:
             span = FREE_ENTRY_WINDOW if event.free_entry_point else DAY_SECONDS
             for user in event.ids:  # the window opens under every id the message carries
                 pair = (event.phone_number_id, user)
-                until[pair] = max(until.get(pair, 0), event.at + span)
+                until[pair] = max(until.get(pair, (0, 0)), (event.at + span, event.at))
         now = int(self.clock())
-        windows = [(pnid, sender, at) for (pnid, sender), at in until.items()]
+        windows = [(pnid, sender, end, at) for (pnid, sender), (end, at) in until.items()]
         # One read per 100 windows, then one transaction per 100 that grow; chunks side by side.
         chunks = [windows[i:i + WINDOWS_PER_CALL] for i in range(0, len(windows), WINDOWS_PER_CALL)]
         opened = [grew for part in self._parallel(lambda chunk: self.stores.windows.open_windows(chunk, now), chunks)

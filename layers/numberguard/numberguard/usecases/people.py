@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from numberguard.domain import events as ev
 from numberguard.domain.people import Person, key_of, link, link_space
 from numberguard.observability import logger
-from numberguard.usecases.ports import NumberPort, PeopleFolds
+from numberguard.usecases.ports import NumberPort, PeopleFolds, WindowPort
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,10 @@ class Shown:
 
 
 class People:
-    def __init__(self, store: PeopleFolds, numbers: NumberPort, clock: Callable[[], float]):
+    def __init__(self, store: PeopleFolds, numbers: NumberPort, windows: WindowPort, clock: Callable[[], float]):
         self.store = store
         self.numbers = numbers  # a number's WABA, portfolio and scope, and its WABA's numbers
+        self.windows = windows
         self.clock = clock
 
     # ---- links ------------------------------------------------------------------------------
@@ -77,8 +78,9 @@ class People:
             moved = set(change.current) | set(change.retired)
             self._fold(event.phone_number_id, space, scopes, change.person or Person(key, frozenset(change.current)),
                        moved, event.kind, event.at, now, counts)
-            # The old ids' window (with this number) moves to the new ids; the old ones keep none.
-            self.store.move_windows(event.phone_number_id, change.retired, change.current, now)
+            # The old ids' window (with this number) moves to the new ids; the old ones keep none, and a
+            # message from before the change, delivered late, opens none under them.
+            self.windows.move(event.phone_number_id, change.retired, change.current, event.at, now)
             counts["ids_retired"] += len(change.retired)
 
     # ---- helpers -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from numberguard.domain.events import usable_time
+from numberguard.domain.ids import kind_of
 
 WABA_OBJECT = "whatsapp_business_account"
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta sends bodies up to 3 MB
@@ -51,16 +52,16 @@ def parse_envelope(raw_body: bytes) -> list[dict]:
         raise BodyTooLarge(f"the body has {len(raw_body):,} bytes; Meta sends at most {MAX_BODY_BYTES:,}")
     body = _loads(raw_body, "the body")
     if not isinstance(body, dict):
-        raise EnvelopeError(f"the body must be a JSON object (a Meta webhook envelope), got {_kind(body)}")
+        raise EnvelopeError(f"the body must be a JSON object (a Meta webhook envelope), got {kind_of(body)}")
     if "object" not in body:
         raise EnvelopeError("'object' is missing: expected \"whatsapp_business_account\"")
     if not isinstance(body["object"], str):
-        raise EnvelopeError(f"'object' must be a string, got {_kind(body['object'])}")
+        raise EnvelopeError(f"'object' must be a string, got {kind_of(body['object'])}")
     if "entry" not in body:
         raise EnvelopeError("'entry' is missing: a Meta webhook envelope carries a list of entries")
     entries = body["entry"]
     if not isinstance(entries, list):
-        raise EnvelopeError(f"'entry' must be a list, got {_kind(entries)}")
+        raise EnvelopeError(f"'entry' must be a list, got {kind_of(entries)}")
     if len(entries) > MAX_ENTRIES:
         raise BodyTooLarge(f"'entry' has {len(entries):,} items; at most {MAX_ENTRIES:,} are accepted in one POST")
     checked = [check_entry(entry, f"entry[{i}]") for i, entry in enumerate(entries)]
@@ -75,15 +76,15 @@ def parse_envelope(raw_body: bytes) -> list[dict]:
 
 def check_entry(entry: object, where: str) -> dict:
     if not isinstance(entry, dict):
-        raise EnvelopeError(f"{where} must be an object, got {_kind(entry)}")
+        raise EnvelopeError(f"{where} must be an object, got {kind_of(entry)}")
     waba = entry.get("id")
     if isinstance(waba, bool) or not isinstance(waba, str | int) or not str(waba).strip():
-        raise EnvelopeError(f"{where}.id must be the WhatsApp Business Account id (a string), got {_kind(waba)}")
+        raise EnvelopeError(f"{where}.id must be the WhatsApp Business Account id (a string), got {kind_of(waba)}")
     if "changes" not in entry:
         raise EnvelopeError(f"{where}.changes is missing")
     changes = entry["changes"]
     if not isinstance(changes, list):
-        raise EnvelopeError(f"{where}.changes must be a list, got {_kind(changes)}")
+        raise EnvelopeError(f"{where}.changes must be a list, got {kind_of(changes)}")
     if len(changes) > MAX_CHANGES:
         raise BodyTooLarge(f"{where}.changes has {len(changes):,} items; at most {MAX_CHANGES:,} are accepted")
     for j, change in enumerate(changes):
@@ -98,11 +99,11 @@ def check_entry(entry: object, where: str) -> dict:
 
 def _check_change(change: object, at: str) -> None:
     if not isinstance(change, dict):
-        raise EnvelopeError(f"{at} must be an object, got {_kind(change)}")
+        raise EnvelopeError(f"{at} must be an object, got {kind_of(change)}")
     if not isinstance(change.get("field"), str) or not change["field"]:
-        raise EnvelopeError(f"{at}.field must be a field name (a string), got {_kind(change.get('field'))}")
+        raise EnvelopeError(f"{at}.field must be a field name (a string), got {kind_of(change.get('field'))}")
     if not isinstance(change.get("value"), dict):
-        raise EnvelopeError(f"{at}.value must be an object, got {_kind(change.get('value'))}")
+        raise EnvelopeError(f"{at}.value must be an object, got {kind_of(change.get('value'))}")
     for name in ("messages", "statuses", "errors"):
         items = change["value"].get(name)
         if isinstance(items, list) and len(items) > MAX_ITEMS_PER_VALUE:
@@ -115,7 +116,7 @@ def parse_eum_social(sns_message: str | bytes) -> list[dict]:
         raise BodyTooLarge(f"the SNS message has {len(sns_message):,} characters; at most {MAX_BODY_BYTES:,}")
     message = _loads(sns_message, "the SNS message")
     if not isinstance(message, dict):
-        raise EnvelopeError(f"the SNS message must be a JSON object, got {_kind(message)}")
+        raise EnvelopeError(f"the SNS message must be a JSON object, got {kind_of(message)}")
     if "whatsAppWebhookEntry" not in message:
         raise EnvelopeError("'whatsAppWebhookEntry' is missing: not an End User Messaging Social message")
     entry = message["whatsAppWebhookEntry"]
@@ -124,17 +125,3 @@ def parse_eum_social(sns_message: str | bytes) -> list[dict]:
     return [check_entry(entry, "whatsAppWebhookEntry")]
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

@@ -7,6 +7,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
@@ -103,7 +104,7 @@ class PendingUpdatesModel(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     events: MapAttribute = MapAttribute(default=dict)  # dedup key -> the event as JSON
-    expires_at = NumberAttribute(null=True)  # the numbers table has no TTL: registration takes them
+    expires_at = TTLAttribute(null=True)  # 30 days after the last update kept, unless registration takes them
 
 
 class FacetLogModel(Model):

@@ -35,7 +35,10 @@ class WindowModel(Model):
         table_name = "numberguard-recipients"
 
     pk = UnicodeAttribute(hash_key=True)
-    service_window_until = NumberAttribute()
+    service_window_until = NumberAttribute(null=True)  # none on a tombstone
+    # Set when a `system` change retired the user id (its window moved to the new ids): a message from
+    # before that time opens no window here again (domain/people.predates_retirement).
+    retired_at = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
 
