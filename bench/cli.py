@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--numbers", type=int, help="evaluator: numbers stored")
     p.add_argument("--sync-wabas", type=int, help="meta_sync: WABAs the Meta double serves (default 10)")
     p.add_argument("--sync-numbers", type=int, help="meta_sync: numbers per WABA (default 100)")
+    p.add_argument("--sync-templates", type=int, help="meta_sync: templates per WABA (default 20)")
     p.add_argument("--import-runs", type=int, help="cold start: fresh interpreters per module")
     p.add_argument("--layer-size", choices=("pip", "venv"), default="pip",
                    help="cold start: measure the layer with pip install --target (default) or from the venv")
@@ -87,6 +88,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         sizes.sync_wabas = args.sync_wabas
     if args.sync_numbers:
         sizes.sync_numbers = args.sync_numbers
+    if args.sync_templates is not None:
+        sizes.sync_templates = args.sync_templates
     if args.import_runs:
         sizes.import_runs = args.import_runs
     return sizes

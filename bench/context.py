@@ -27,6 +27,7 @@ class Sizes:
     due: int = 100
     sync_wabas: int = 10  # meta_sync: WABAs the Meta double serves
     sync_numbers: int = 100  # meta_sync: numbers per WABA
+    sync_templates: int = 20  # meta_sync: templates per WABA
 
     @classmethod
     def quick(cls) -> Sizes:

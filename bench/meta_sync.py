@@ -1,9 +1,11 @@
 """Section 8: the Meta sync over WABAs x numbers against local mode's Meta double (over HTTP).
 
-Set-up: the double serves `wabas` WABAs of `numbers` numbers each (one business portfolio per WABA,
-TIER_1K), every number listed with every field of DESIGN §5b (no per-number reads). Then, counted:
-1. the imports (`{"waba_id": ...}` once per WABA): every number registered;
-2. one scheduled run after Meta changed 5 % of the numbers' quality: the changes applied and announced;
+Set-up: the double serves `wabas` WABAs of `numbers` numbers and `templates` approved templates each
+(one business portfolio per WABA, TIER_1K), every number listed with every field of DESIGN §5b (no
+per-number reads). Then, counted:
+1. the imports (`{"waba_id": ...}` once per WABA): every number registered, every template recorded;
+2. one scheduled run after Meta changed 5 % of the numbers' quality and paused 5 % of the templates:
+   the changes applied and announced;
 3. a second scheduled run with nothing changed: reads only, no DynamoDB write.
 Graph calls are the double's own count; DynamoDB calls are metered on the layer's client and
 pynamodb's (registration); notifications go to the in-memory FakePublisher.
@@ -47,14 +49,15 @@ def run(ctx: Context) -> Section:
     from numberguard_ops.fakes import FakePublisher
     from numberguard_ops.meta_double import DEFAULT_TOKEN, MetaDouble
 
-    wabas, per_waba = ctx.sizes.sync_wabas, ctx.sizes.sync_numbers
-    section = Section("meta_sync", f"8. Meta sync: {wabas} WABAs x {per_waba} numbers against the Meta double",
+    wabas, per_waba, templates = ctx.sizes.sync_wabas, ctx.sizes.sync_numbers, ctx.sizes.sync_templates
+    section = Section("meta_sync", f"8. Meta sync: {wabas} WABAs x {per_waba} numbers and {templates} templates "
+                                   "against the Meta double",
                       ["run", "numbers", "Graph calls", "DynamoDB calls", "writes", "ops", "changes", "seconds"])
     double, clock, meter = MetaDouble(port=0), FixedClock(int(time.time())), Meter()
     double.start()
     try:
         double.state.wabas.clear()
-        ids = double.state.seed(wabas, per_waba)
+        ids = double.state.seed(wabas, per_waba, templates=templates)
         with World(ctx.endpoint) as world:
             publisher = FakePublisher()
             graph = GraphClient(double.endpoint, "v24.0", lambda: DEFAULT_TOKEN)
@@ -80,8 +83,10 @@ def run(ctx: Context) -> Section:
             for waba in double.state.wabas.values():
                 for number in waba.numbers[: max(1, per_waba // 20)]:
                     number.quality = "YELLOW"
+                for template in waba.templates[: max(1, templates // 20) if templates else 0]:
+                    template.status = "PAUSED"
 
-            counted("scheduled run, 5 % of the numbers changed",
+            counted("scheduled run, 5 % of the numbers and templates changed",
                     lambda: {"changes": len(sync.run().changes)})
             clock.advance(900)
             counted("scheduled run, nothing changed", lambda: {"changes": len(sync.run().changes)})
@@ -89,14 +94,16 @@ def run(ctx: Context) -> Section:
     finally:
         double.stop()
     section.rows = rows
-    section.data = {"registered": imported["registered"], "notifications": len(publisher.sent)}
-    section.headline = _headline(wabas, per_waba, rows)
+    section.data = {"registered": imported["registered"], "notifications": len(publisher.sent),
+                    "wabas": wabas, "numbers": per_waba, "templates": templates}
+    section.headline = _headline(wabas, per_waba, templates, rows)
     return section
 
 
-def _headline(wabas: int, per_waba: int, rows: list[dict]) -> str:
+def _headline(wabas: int, per_waba: int, templates: int, rows: list[dict]) -> str:
     changed, last = rows[1], rows[-1]
-    return (f"{wabas} WABAs x {per_waba} numbers: a scheduled run reads them in {changed['Graph calls']} Graph calls "
-            f"(a page of up to 100 numbers per call, no per-number read) and {changed['DynamoDB calls']} DynamoDB "
-            f"calls in {changed['seconds']} s; with nothing changed {last['Graph calls']} Graph calls, "
+    return (f"{wabas} WABAs x {per_waba} numbers and {templates} templates: a scheduled run with 5 % changed reads "
+            f"them in {changed['Graph calls']} Graph calls (a page of up to 100 numbers or templates per call, no "
+            f"per-number read), {changed['DynamoDB calls']} DynamoDB calls ({changed['writes']} writes) in "
+            f"{changed['seconds']} s; with nothing changed {last['Graph calls']} Graph calls, "
             f"{last['DynamoDB calls']} DynamoDB calls and {last['writes']} writes in {last['seconds']} s.")

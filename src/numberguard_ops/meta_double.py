@@ -28,6 +28,10 @@ NUMBER_FIELDS = ("id", "display_phone_number", "verified_name", "quality_rating"
 WABA_FIELDS = ("id", "name", "health_status", "owner_business_info")
 TEMPLATE_FIELDS = ("id", "name", "language", "status", "category", "quality_score")
 BUSINESS_FIELDS = ("id", "name", "whatsapp_business_manager_messaging_limit")
+# A template's statuses as Meta's template list shows them; quality scores as `quality_score.score`
+TEMPLATE_STATUSES = ("APPROVED", "PAUSED", "DISABLED", "REJECTED", "PENDING", "PENDING_DELETION", "DELETED",
+                     "ARCHIVED", "IN_APPEAL", "FLAGGED", "LOCKED", "LIMIT_EXCEEDED")
+TEMPLATE_QUALITIES = ("GREEN", "YELLOW", "RED", "UNKNOWN")
 APP_ID = "634974688087057"
 MAX_PAGE = 100
 THROTTLING_MESSAGES = {
@@ -144,10 +148,11 @@ class MetaState:
             ]
             self.wabas[waba.id] = waba
 
-    def seed(self, wabas: int, numbers: int, limit: str = "TIER_1K") -> list[str]:
-        """`wabas` WABAs of `numbers` numbers each, one business per WABA (the bench's world)."""
-        if not (1 <= wabas <= 1000 and 1 <= numbers <= 10_000):
-            raise DoubleError("seed: wabas must be 1..1000 and numbers 1..10000")
+    def seed(self, wabas: int, numbers: int, limit: str = "TIER_1K", templates: int = 0) -> list[str]:
+        """`wabas` WABAs of `numbers` numbers and `templates` approved templates each, one business per WABA
+        (the bench's world)."""
+        if not (1 <= wabas <= 1000 and 1 <= numbers <= 10_000 and 0 <= templates <= 1000):
+            raise DoubleError("seed: wabas must be 1..1000, numbers 1..10000 and templates 0..1000")
         with self.lock:
             made = []
             for w in range(wabas):
@@ -156,6 +161,8 @@ class MetaState:
                 waba = Waba(waba_id, business_id, f"WABA {w}")
                 waba.numbers = [Number(f"7{w:05d}{n:06d}", f"1555{w:03d}{n:04d}", f"Sender {w}-{n}")
                                 for n in range(numbers)]
+                waba.templates = [Template(f"6{w:05d}{t:06d}", f"template_{t}", "en_US",
+                                           category=("UTILITY", "MARKETING")[t % 2]) for t in range(templates)]
                 self.wabas[waba_id] = waba
                 made.append(waba_id)
             return made
@@ -237,11 +244,16 @@ class MetaState:
         waba = self.wabas.get(str(body.get("waba_id", "")))
         if waba is None:
             raise DoubleError(f"no WABA {body.get('waba_id')!r} in the double")
+        status, quality = str(body.get("status") or "").upper(), str(body.get("quality") or "").upper()
+        if status and status not in TEMPLATE_STATUSES:
+            raise DoubleError(f"template status must be one of {', '.join(TEMPLATE_STATUSES)}")
+        if quality and quality not in TEMPLATE_QUALITIES:
+            raise DoubleError(f"template quality must be one of {', '.join(TEMPLATE_QUALITIES)}")
         for template in waba.templates:
             if template.name == body.get("name") and template.language.lower() == str(body.get("language", "")).lower():
-                template.status = str(body.get("status") or template.status).upper()
-                template.quality = str(body.get("quality") or template.quality).upper()
-                return {"template": template.name}
+                template.status = status or template.status
+                template.quality = quality or template.quality
+                return {"template": template.name, "status": template.status, "quality": template.quality}
         raise DoubleError(f"no template {body.get('name')!r} ({body.get('language')}) in WABA {waba.id}")
 
     def _set_token(self, body: dict) -> dict:
@@ -272,7 +284,7 @@ class MetaState:
             self.wabas.clear()
             self.businesses.clear()
         return {"wabas": self.seed(int(body.get("wabas", 1)), int(body.get("numbers", 1)),
-                                   str(body.get("limit", "TIER_1K")).upper())}
+                                   str(body.get("limit", "TIER_1K")).upper(), int(body.get("templates") or 0))}
 
     def _set_calls(self, body: dict) -> dict:
         calls, self.calls = self.calls, int(body.get("reset_to", 0))
@@ -287,7 +299,7 @@ class MetaState:
                 "wabas": {w.id: {"business_id": w.business_id, "health": w.health.can_send, "numbers": {
                     n.id: {"display": n.display, "status": n.status, "quality": n.quality,
                            "health": n.health.can_send} for n in w.numbers},
-                    "templates": [f"{t.name}/{t.language}: {t.status}" for t in w.templates]}
+                    "templates": [f"{t.name}/{t.language}: {t.status}, quality {t.quality}" for t in w.templates]}
                     for w in self.wabas.values()},
             }
 

@@ -65,6 +65,44 @@ def create_prefixed_tables(client, prefix: str) -> dict[str, str]:
     return env
 
 
+class SyncWorld:
+    """The Meta sync and the webhook intake over fresh tables of DynamoDB Local, the Graph the local Meta
+    double answered in-process, a fake clock and publisher (tests of Graph reads beside webhooks)."""
+
+    def __init__(self, endpoint: str, now: int):
+        from numberguard.config import Settings
+        from numberguard.graph.client import GraphClient
+        from numberguard.wiring import build
+
+        from numberguard_ops.fakes import FakePublisher
+        from numberguard_ops.meta_double import DEFAULT_TOKEN, InProcessTransport, MetaState
+
+        self.clock = FakeClock(now)
+        self.client = raw_client(endpoint)
+        self.tables = create_prefixed_tables(self.client, f"s{next(_prefixes)}")
+        self.settings = Settings.from_env(stack_env(DYNAMODB_ENDPOINT=endpoint, **self.tables))
+        self.publisher = FakePublisher()
+        self.meta = MetaState()
+        graph = GraphClient("http://meta-double", "v24.0", lambda: DEFAULT_TOKEN,
+                            transport=InProcessTransport(self.meta))
+        self.parts = build(self.settings, clock=self.clock, publisher=self.publisher, graph=graph)
+        self.sync, self.intake = self.parts.meta_sync, self.parts.intake
+
+    def drop(self) -> None:
+        for table in self.tables.values():
+            self.client.delete_table(TableName=table)
+
+    def apply_webhook(self, waba_id: str, at: int, field: str, value: dict) -> None:
+        """One management webhook (`field`, `value`) of the WABA at `at`, through the intake."""
+        import json
+
+        from numberguard.webhooks import events_of, parse_envelope
+
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [
+            {"id": waba_id, "time": at, "changes": [{"field": field, "value": value}]}]})
+        self.intake.apply([e for entry in parse_envelope(body.encode()) for e in events_of(entry, at)])
+
+
 class DynamoStack(Stack):
     """A Stack on DynamoDB Local, plus the helpers the tests here share."""
 

@@ -15,7 +15,7 @@ def toy_sizes():
 
     return Sizes(warmup=1, records=[40, 80], scaling_checks=2, naive_checks=1, kind_checks=1, threads=[3],
                  throughput_checks=24, raw_updates=12, batch=20, webhook_updates=12, webhook_posts=6,
-                 import_runs=1, numbers=60, due=4)
+                 import_runs=1, numbers=60, due=4, sync_wabas=2, sync_numbers=20, sync_templates=20)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,17 @@ def test_people_are_counted_once_through_either_id(bench_run):
     people = bench_run[0]["people"]
     assert people.data["race"]["over_admitted"] == 0
     assert all(goal.met for goal in people.goals), people.goals
+
+
+def test_the_meta_sync_reads_numbers_and_templates_and_writes_nothing_when_nothing_changed(bench_run):
+    sync = bench_run[0]["meta_sync"]
+    changed, unchanged = sync.rows[1], sync.rows[-1]
+    wabas = sync.data["wabas"]
+    # a page of numbers and one of templates per WABA, and its node: no per-number read
+    assert changed["Graph calls"] == unchanged["Graph calls"] == 3 * wabas
+    # 5 %: one number's quality and one template's pause per WABA
+    assert changed["changes"] == 2 * wabas and changed["writes"] > 0
+    assert unchanged["changes"] == 0 and unchanged["writes"] == 0
 
 
 def test_the_pair_rate_guard_costs_one_call_per_allowed_check_and_never_admits_past_the_burst(bench_run):

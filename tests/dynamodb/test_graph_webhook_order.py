@@ -14,49 +14,25 @@ On DynamoDB Local, through the real intake and the real Meta sync (its Graph is 
 
 from __future__ import annotations
 
-import itertools
-import json
 import random
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FakeClock, stack_env
-from tests.dynamodb.conftest import create_prefixed_tables, raw_client
+from tests.dynamodb.conftest import SyncWorld
 
 pytestmark = pytest.mark.dynamodb
 
 WABA, NUMBER, DISPLAY, BUSINESS = "102290129340398", "106540352242922", "15550783881", "506914307656634"
 T0 = 1_800_000_000
 QUALITY_OF_EVENT = {"FLAGGED": "RED", "UNFLAGGED": "YELLOW"}
-_prefixes = itertools.count(1)
 
 
-class World:
+class World(SyncWorld):
     def __init__(self, endpoint: str):
-        from numberguard.config import Settings
-        from numberguard.graph.client import GraphClient
-        from numberguard.wiring import build
-
-        from numberguard_ops.fakes import FakePublisher
-        from numberguard_ops.meta_double import DEFAULT_TOKEN, InProcessTransport, MetaState
-
-        self.clock = FakeClock(T0)
-        self.client = raw_client(endpoint)
-        self.tables = create_prefixed_tables(self.client, f"g{next(_prefixes)}")
-        self.settings = Settings.from_env(stack_env(DYNAMODB_ENDPOINT=endpoint, **self.tables))
-        self.publisher = FakePublisher()
-        self.meta = MetaState()
+        super().__init__(endpoint, T0)
         self.meta.wabas[WABA].numbers = self.meta.wabas[WABA].numbers[:1]
-        graph = GraphClient("http://meta-double", "v24.0", lambda: DEFAULT_TOKEN,
-                            transport=InProcessTransport(self.meta))
-        parts = build(self.settings, clock=self.clock, publisher=self.publisher, graph=graph)
-        self.sync, self.intake = parts.meta_sync, parts.intake
-
-    def drop(self) -> None:
-        for table in self.tables.values():
-            self.client.delete_table(TableName=table)
 
     def read(self, quality: str, tier: str) -> None:
         self.meta.wabas[WABA].numbers[0].quality = quality
@@ -65,12 +41,8 @@ class World:
         assert not summary.failed, summary.failed
 
     def webhook(self, at: int, event: str, limit: str) -> None:
-        from numberguard.webhooks import events_of, parse_envelope
-
-        value = {"display_phone_number": DISPLAY, "event": event, "current_limit": limit}
-        body = json.dumps({"object": "whatsapp_business_account", "entry": [
-            {"id": WABA, "time": at, "changes": [{"field": "phone_number_quality_update", "value": value}]}]})
-        self.intake.apply([e for entry in parse_envelope(body.encode()) for e in events_of(entry, at)])
+        self.apply_webhook(WABA, at, "phone_number_quality_update",
+                           {"display_phone_number": DISPLAY, "event": event, "current_limit": limit})
 
     def stored(self) -> tuple[str, str]:
         number = self.client.get_item(TableName=self.settings.numbers_table, Key={"pk": {"S": NUMBER}},

@@ -4,7 +4,8 @@ the scheduled Meta sync, the history and the limit check (DESIGN §5b, §6).
 Given local mode on free ports (its Meta double serving the reference WABA of events/graph/), when a
 user imports the WABA and changes the double, then the numbers are registered with Meta's limit
 (every page read), a quality change reaches the history from the source `graph` after one scheduled
-run, a BLOCKED WABA denies checks naming 141006, and a refused token changes no stored item and is
+run, a template paused in the double denies checks naming it after one scheduled run, a BLOCKED WABA
+denies checks naming 141006, and a refused token changes no stored item and is
 announced once.
 """
 
@@ -118,6 +119,38 @@ def test_a_quality_change_in_the_double_reaches_the_history_after_one_scheduled_
     assert (entry["from"], entry["to"]) == ("GREEN", "RED") and "graph" in entry["reason"]
     time.sleep(3 * SCHEDULE_SECONDS)
     assert len(changed()) == 1  # later runs read the same RED: no second entry
+
+
+def check_template(local: Local, name: str, recipient: str) -> dict:
+    return local.invoke({"phone_number_id": NUMBER, "recipient": recipient, "message": "template",
+                         "template": {"name": name, "language": "en_US"}})
+
+
+def test_a_template_paused_in_the_double_denies_checks_naming_it_after_one_scheduled_run(local):
+    # Given the imported template order_confirmation, approved at Meta: a check naming it is allowed
+    assert check_template(local, "order_confirmation", "16505550010")["allowed"] is True
+    # When Meta pauses it (nobody sends a webhook)
+    meta(local, "template", WABA, "order_confirmation", "en_US", "PAUSED")
+
+    def denied():
+        answer = check_template(local, "order_confirmation", "16505550011")
+        return answer if answer["decision"] == "DENIED_TEMPLATE_PAUSED" else None
+
+    # Then after the next scheduled Meta sync run a check naming it is denied, naming the template
+    answer = wait_for(denied)
+    assert answer, check_template(local, "order_confirmation", "16505550011")
+    assert "order_confirmation" in answer["error"] and answer["retry_after_seconds"] is None
+    # And the pause is in the template's history once, from the source graph, and in the mailbox
+    key = f"TPL#{WABA}#order_confirmation#en_us"
+    paused = [e for e in history(local, key) if (e.get("to") or "").startswith("PAUSED")]
+    assert len(paused) == 1 and "graph" in paused[0]["reason"]
+    assert any("order_confirmation" in m.read_text()
+               for m in (local.data_dir / "mailbox").glob("*TEMPLATE_STATUS_CHANGED*.json"))
+    # When Meta un-pauses it, the next run lets checks naming it through again
+    meta(local, "template", WABA, "order_confirmation", "en_US", "APPROVED")
+    assert wait_for(lambda: check_template(local, "order_confirmation", "16505550012")["allowed"])
+    time.sleep(3 * SCHEDULE_SECONDS)
+    assert len([e for e in history(local, key) if (e.get("to") or "").startswith("PAUSED")]) == 1
 
 
 def test_a_blocked_waba_denies_checks_naming_metas_code(local):

@@ -2,7 +2,8 @@
 Graph call of a run, one at a time, and the role checked against the calls a run really makes.
 
 The run: a known WABA where Meta now shows a second number (registered), the first number's quality
-down to RED and the WABA BLOCKED with 141006 (health changes on both numbers). Faults at AWS calls
+down to RED, the WABA BLOCKED with 141006 (health changes on both numbers: the new one's first read is
+BLOCKED) and the template order_confirmation PAUSED (its status log, state, history and notice). Faults at AWS calls
 (tests/aws_calls.py: throttling, a 500, a timeout before or after the call, a conditional write meeting
 its own retry) and at Graph calls (a timeout, a 5xx, Meta's throttling 80008, a malformed page). After
 the faulty run, the next scheduled sync run (at the same read time) and the evaluator's runs, the
@@ -93,6 +94,8 @@ def world(monkeypatch, stack) -> tuple[MetaState, FaultyGraph]:
     state.change("waba", {"id": WABA, "health": "BLOCKED", "error_code": 141006,
                           "error_description": "There is an error with the payment method.",
                           "possible_solution": "Please add a new payment method to the account."})
+    state.change("template", {"waba_id": WABA, "name": "order_confirmation", "language": "en_US",
+                              "status": "PAUSED"})
     graph.seen, graph.urls = 0, []
     from aws_lambda_powertools.utilities import parameters
 
@@ -132,11 +135,13 @@ def test_the_baseline_registers_and_changes_and_announces(baseline):
     answer = baseline["answer"]
     assert answer["registered"] == [SECOND] and not answer["failed"]
     kinds = Counter(c["type"] for c in answer["changes"])
-    # The second number is registered as Meta shows it (BLOCKED already): only the first one's changes
-    assert kinds == Counter({"HEALTH_CHANGED": 1, "QUALITY_CHANGED": 1}), answer["changes"]
+    # The second number is registered as Meta shows it, its first read BLOCKED announced; the template paused
+    assert kinds == Counter({"HEALTH_CHANGED": 2, "QUALITY_CHANGED": 1, "TEMPLATE_STATUS_CHANGED": 1}), \
+        answer["changes"]
     assert {c.service for c in baseline["calls"]} >= {"dynamodb", "sns", "ssm"}
-    sent = Counter(t for _, t in baseline["sent"].elements())  # the import's LIMIT_CHANGED (TIER_10K → 250) too
-    assert sent == kinds + Counter({"LIMIT_CHANGED": 1})
+    sent = Counter(t for _, t in baseline["sent"].elements())
+    # and the import's: LIMIT_CHANGED (TIER_10K → 250), autumn_sale paused and back_in_stock disabled, both RED
+    assert sent == kinds + Counter({"LIMIT_CHANGED": 1, "TEMPLATE_STATUS_CHANGED": 4})
 
 
 def _aws_cases(calls) -> list[tuple[int, str, str]]:

@@ -53,6 +53,22 @@ def test_meta_commands_change_the_double_and_name_bad_input(capsys):
         assert "no number '999'" in capsys.readouterr().err
         assert main([*url, "throttle", "12345"]) == 1
         assert "throttle code must be one of" in capsys.readouterr().err
+        # A template paused, un-paused, its quality changed
+        waba_id = "102290129340398"
+        assert main([*url, "template", waba_id, "order_confirmation", "en_US", "paused"]) == 0
+        assert json.loads(capsys.readouterr().out)["status"] == "PAUSED"
+        assert main([*url, "template", waba_id, "order_confirmation", "en_US", "APPROVED", "--quality", "red"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"template": "order_confirmation", "status": "APPROVED",
+                                                       "quality": "RED"}
+        assert main([*url, "template", waba_id, "no_such", "en_US", "PAUSED"]) == 1
+        assert "no template 'no_such'" in capsys.readouterr().err
+        assert main([*url, "template", waba_id, "order_confirmation", "en_US"]) == 2
+        assert "give a status" in capsys.readouterr().err
+        assert main([*url, "seed", "--wabas", "1", "--numbers", "2", "--templates", "3"]) == 0
+        capsys.readouterr()
+        assert main([*url, "show"]) == 0
+        seeded = json.loads(capsys.readouterr().out)["wabas"]["90000000000001"]
+        assert seeded["templates"] == [f"template_{t}/en_US: APPROVED, quality GREEN" for t in range(3)]
     finally:
         double.stop()
     assert main([*url, "show"]) == 1

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 from numberguard.domain.changes import Change
 from numberguard.domain.health import decode
-from numberguard.domain.meta_state import NumberReading
+from numberguard.domain.meta_state import NumberReading, TemplateReading
+from numberguard.domain.status import Quality
+from numberguard.domain.templates import READ_PAUSE_LABEL, Block, TemplateState, step
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.graph.client import GraphClient, RawResponse
 from numberguard.usecases.meta_sync import KnownNumber, MetaSync, SyncStatus
@@ -34,6 +37,7 @@ class MemoryStore:
         self.changes: list[Change] = []
         self.notices: list[tuple[str, str]] = []
         self.wabas: set[str] = set()
+        self.templates: dict[tuple[str, tuple[str, str]], TemplateState] = {}
         self.writes = 0
 
     def known_wabas(self):
@@ -76,6 +80,28 @@ class MemoryStore:
         self.changes += out
         return out
 
+    def templates_of(self, waba_id):
+        return {key: t for (waba, key), t in self.templates.items() if waba == waba_id}
+
+    def apply_templates(self, waba_id, readings: list[TemplateReading]):
+        out = []
+        for read in readings:
+            self.writes += 1
+            ref = read.naming.ref
+            held = self.templates.get((waba_id, ref.key)) or TemplateState(waba_id, ref.name, ref.language)
+            new = replace(held, status=step(held.status, read.status, read.at) if read.status else held.status,
+                          quality=Quality(read.quality) if read.quality else held.quality,
+                          category=read.category or held.category)
+            self.templates[(waba_id, ref.key)] = new
+            if new.status.label() != held.status.label():
+                out.append(Change(f"TPL#{waba_id}#{ref.name}", "TEMPLATE_STATUS_CHANGED", read.at,
+                                  held.status.label(), new.status.label(), "graph"))
+            if new.quality != held.quality:
+                out.append(Change(f"TPL#{waba_id}#{ref.name}", "TEMPLATE_STATUS_CHANGED", read.at,
+                                  f"quality {held.quality}", f"quality {new.quality}", "graph"))
+        self.changes += out
+        return out
+
     def status(self):
         return self.sync
 
@@ -109,8 +135,9 @@ def test_import_registers_every_number_of_the_waba_across_pages():
     assert store.tiers == {f"number#{p}": "TIER_250" for p in summary.registered}
     assert store.numbers["110200345501442"]["facets"]["connection"] == "OFFLINE"
     assert store.numbers["117835072280431"]["facets"]["connection"] == "PENDING"
-    # WABA node + two pages (page size 2): the list carries every field, no per-number read
-    assert transport.calls == 3 and summary.counts["node_reads"] == 0
+    # WABA node + two pages of numbers + two of templates (page size 2): the list carries every field,
+    # no per-number read
+    assert transport.calls == 5 and summary.counts["node_reads"] == 0
 
 
 def test_a_second_run_with_nothing_changed_writes_nothing():
@@ -231,3 +258,93 @@ def test_a_number_without_a_readable_limit_is_not_registered():
     state.businesses["506914307656634"].limit = "TIER_NOT_SET"
     summary = sync.run(WABA)
     assert summary.registered == [] and summary.counts["not_registered"] == 3
+
+
+# ---- templates: Meta's status and quality of each, read with the WABA ------------------------------------
+
+AUTUMN, ORDER = ("autumn_sale", "en_us"), ("order_confirmation", "en_us")
+
+
+def held(store: MemoryStore, key=AUTUMN) -> TemplateState:
+    return store.templates[(WABA, key)]
+
+
+def meta_changes_template(state: MetaState, clock: FakeClock, **change: str) -> None:
+    """Meta changes order_confirmation (no webhook arrives); the next run reads a quarter of an hour later."""
+    state.change("template", {"waba_id": WABA, "name": "order_confirmation", "language": "en_US", **change})
+    clock.advance(900)
+
+
+def test_the_import_reads_every_template_with_its_status_quality_and_category():
+    _, store, sync, _, _ = make()
+    summary = sync.run(WABA)
+    states = {key: (t.status.status.value, t.quality.value, t.category and t.category.value)
+              for (_, key), t in store.templates.items()}
+    assert states == {("order_confirmation", "en_us"): ("APPROVED", "GREEN", "utility"),
+                      AUTUMN: ("PAUSED", "RED", "marketing"),
+                      ("back_in_stock", "en_us"): ("DISABLED", "RED", "marketing")}
+    assert {c.after for c in summary.changes if c.type == "TEMPLATE_STATUS_CHANGED"} >= {
+        "APPROVED", "DISABLED", "quality RED"}
+
+
+def test_a_template_paused_and_unpaused_in_meta_is_one_change_each_and_a_repeat_writes_nothing():
+    state, store, sync, _, clock = make()
+    sync.run(WABA)
+    # When Meta pauses order_confirmation (no webhook arrives)
+    meta_changes_template(state, clock, status="PAUSED")
+    paused = [c for c in sync.run().changes if c.type == "TEMPLATE_STATUS_CHANGED"]
+    # Then one change, to a pause held until Meta's word (a read names neither the pause's kind nor its end)
+    assert [(c.before, c.after) for c in paused] == [("APPROVED", READ_PAUSE_LABEL)]
+    clock.advance(86400)
+    assert held(store, ORDER).block(int(clock())) == (Block.PAUSED, None)
+    # And the same read again changes and writes nothing: a read during a pause is that pause
+    writes = store.writes
+    clock.advance(900)
+    again = sync.run()
+    assert again.changes == [] and store.writes == writes and again.counts["template_unchanged"] == 3
+    # When Meta approves it again, one change back to APPROVED
+    meta_changes_template(state, clock, status="APPROVED")
+    back = [(c.before, c.after) for c in sync.run().changes]
+    assert back == [(READ_PAUSE_LABEL, "APPROVED")]
+
+
+def test_a_graph_read_saying_approved_ends_a_pacing_pause():
+    from numberguard.domain.templates import StatusReading
+
+    _, store, sync, _, clock = make()
+    sync.run(WABA)
+    # Given a pacing pause known from Meta's webhook (it has no end: it lasts until Meta's word)
+    pacing = step(held(store, ORDER).status,
+                  StatusReading("PAUSED", "RATE_LIMITING_PAUSE"), int(clock()))
+    store.templates[(WABA, ORDER)] = replace(
+        held(store, ORDER), status=pacing)
+    clock.advance(86400)
+    assert held(store, ORDER).block(int(clock())) == (Block.PAUSED, None)
+    # When the next read lists it APPROVED, the pause ends
+    summary = sync.run()
+    assert [(c.before, c.after) for c in summary.changes] == [("PAUSED (pacing, until Meta unpauses it)", "APPROVED")]
+    assert held(store, ORDER).block(int(clock())) == (None, None)
+
+
+def test_a_template_quality_change_alone_is_one_change():
+    state, store, sync, _, clock = make()
+    sync.run(WABA)
+    meta_changes_template(state, clock, quality="YELLOW")
+    assert [(c.before, c.after) for c in sync.run().changes] == [("quality GREEN", "quality YELLOW")]
+    assert held(store, ORDER).quality is Quality.YELLOW
+
+
+def test_a_throttled_templates_list_applies_the_numbers_and_resumes_the_waba():
+    state, _, sync, _, _ = make()
+
+    class ThrottledTemplates(DoubleTransport):
+        def get(self, url, headers, connect_timeout, read_timeout):
+            if "/message_templates" in url:
+                body = {"error": {"message": "(#80008) too many calls", "type": "OAuthException", "code": 80008}}
+                return RawResponse(400, {}, json.dumps(body).encode())
+            return super().get(url, headers, connect_timeout, read_timeout)
+
+    sync.graph.transport = ThrottledTemplates(state)
+    summary = sync.run(WABA)
+    assert summary.throttled and len(summary.registered) == 3
+    assert [c for c in summary.changes if c.type == "TEMPLATE_STATUS_CHANGED"] == []

@@ -6,11 +6,11 @@
     numberguard meta status PHONE_NUMBER_ID OFFLINE
     numberguard meta health (--number ID | --waba ID | --business ID) BLOCKED [--error-code 141006 ...]
     numberguard meta limit BUSINESS_ID TIER_2K
-    numberguard meta template WABA_ID NAME LANGUAGE PAUSED
+    numberguard meta template WABA_ID NAME LANGUAGE PAUSED      (APPROVED un-pauses it) [--quality RED]
     numberguard meta token refuse|accept
     numberguard meta throttle 80008|off [--usage 95]
     numberguard meta paging 2
-    numberguard meta seed --wabas 10 --numbers 100
+    numberguard meta seed --wabas 10 --numbers 100 --templates 10
 """
 
 from __future__ import annotations
@@ -132,11 +132,15 @@ def add_meta(commands: Commands) -> None:
 
 
 def _add_more(actions: Any) -> None:
-    template = actions.add_parser("template", help="set a template's status (e.g. PAUSED)")
+    template = actions.add_parser("template", help="set a template's status (PAUSED pauses it, APPROVED un-pauses "
+                                                   "it) or its quality",
+                                  description="Change a template as Meta's template list shows it; the next Meta "
+                                              "sync run applies it (a check naming a PAUSED template is denied).")
     template.add_argument("waba_id")
     template.add_argument("name")
     template.add_argument("language")
-    template.add_argument("status", type=str.upper)
+    template.add_argument("status", type=str.upper, nargs="?", default=None, choices=meta_double.TEMPLATE_STATUSES)
+    template.add_argument("--quality", type=str.upper, default=None, choices=meta_double.TEMPLATE_QUALITIES)
     template.set_defaults(handler=cmd_meta, what="template")
     token = actions.add_parser("token", help="refuse the access token (Graph code 190) or accept it again")
     token.add_argument("value", choices=("refuse", "accept"))
@@ -151,6 +155,7 @@ def _add_more(actions: Any) -> None:
     seed = actions.add_parser("seed", help="add WABAs of generated numbers (or --reference: the sample WABA)")
     seed.add_argument("--wabas", type=int, default=1)
     seed.add_argument("--numbers", type=int, default=10)
+    seed.add_argument("--templates", type=int, default=0, help="approved templates per WABA")
     seed.add_argument("--limit", default="TIER_1K")
     seed.add_argument("--replace", action="store_true", help="drop the double's WABAs first")
     seed.add_argument("--reference", action="store_true", help="back to the sample WABA only")
@@ -173,8 +178,10 @@ def _control(args: argparse.Namespace) -> tuple[str, dict | None]:
     if what == "limit":
         return "business", {"id": args.business_id, "limit": args.tier}
     if what == "template":
+        if args.status is None and args.quality is None:
+            raise CliError("meta template: give a status (e.g. PAUSED, APPROVED) or --quality", EXIT_USAGE)
         return "template", {"waba_id": args.waba_id, "name": args.name, "language": args.language,
-                            "status": args.status}
+                            "status": args.status, "quality": args.quality}
     if what == "paging":
         return "paging", {"max": args.max}
     if what == "token":
@@ -183,7 +190,7 @@ def _control(args: argparse.Namespace) -> tuple[str, dict | None]:
         code = None if args.value.lower() == "off" else int(args.value) if args.value.isdigit() else -1
         return "throttle", {"code": code, "usage": args.usage}
     return "seed", {"wabas": args.wabas, "numbers": args.numbers, "limit": args.limit, "replace": args.replace,
-                    "reference": args.reference}
+                    "reference": args.reference, "templates": args.templates}
 
 
 def cmd_meta(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Meta's `health_status`: whether a number, its WABA and its business may send, in Meta's words.
+"""Meta's `health_status`: whether a number, its WABA and its business may send, in Meta's words
+(read from the Graph's bodies by graph/nodes.py).
 
 A node's overall `can_send_message` decides (any BLOCKED entity makes the whole BLOCKED); its
 `entities` say which part and carry Meta's codes (BLOCKED) or advice (LIMITED). The facet is kept
@@ -9,12 +10,9 @@ change.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-
-MAX_TEXT = 500  # Meta's descriptions are a sentence or two; anything longer is cut, never stored whole
-MAX_ITEMS = 10  # entities, errors and advice kept per node
 
 
 class CanSend(StrEnum):
@@ -24,6 +22,11 @@ class CanSend(StrEnum):
 
 
 _RANK = {CanSend.AVAILABLE: 0, CanSend.LIMITED: 1, CanSend.BLOCKED: 2}
+
+
+def worst(values: Iterable[CanSend]) -> CanSend:
+    """The worst of several parts' `can_send_message` (any BLOCKED part makes the whole BLOCKED)."""
+    return max(values, key=_RANK.__getitem__)
 
 
 @dataclass(frozen=True)
@@ -103,81 +106,6 @@ class Health:
         entity, error = found
         code = f" {error.error_code}" if error and error.error_code is not None else ""
         return f"BLOCKED ({entity.entity_type}{code})"
-
-
-def _text(raw: object) -> str | None:
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    return raw.strip()[:MAX_TEXT]
-
-
-def _can_send(raw: object) -> CanSend | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        return CanSend(raw.strip().upper())
-    except ValueError:
-        return None
-
-
-def _code(raw: object) -> int | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
-    return None
-
-
-def _errors(raw: object) -> tuple[HealthError, ...]:
-    if not isinstance(raw, list):
-        return ()
-    out = [HealthError(_code(e.get("error_code")), _text(e.get("error_description")), _text(e.get("possible_solution")))
-           for e in raw[:MAX_ITEMS] if isinstance(e, Mapping)]
-    return tuple(e for e in out if e.error_code is not None or e.error_description)
-
-
-def _infos(raw: object) -> tuple[str, ...]:
-    if not isinstance(raw, list):
-        return ()
-    return tuple(t for t in (_text(i) for i in raw[:MAX_ITEMS]) if t)
-
-
-def _entity(raw: object) -> HealthEntity | None:
-    if not isinstance(raw, Mapping):
-        return None
-    can_send = _can_send(raw.get("can_send_message"))
-    kind = _text(raw.get("entity_type"))
-    if can_send is None or kind is None:
-        return None
-    raw_id = raw.get("id")
-    entity_id = str(raw_id)[:64] if isinstance(raw_id, (str, int)) and raw_id else None
-    return HealthEntity(kind.upper()[:40], entity_id, can_send, _errors(raw.get("errors")),
-                        _infos(raw.get("additional_info")))
-
-
-def parse_health(raw: object) -> Health | None:
-    """Meta's `health_status` object → Health; None when it cannot be read (then nothing changes).
-
-    The overall `can_send_message` decides; when it is missing or unknown, the worst entity decides;
-    with neither, the node's health is unreadable. An unknown value is never read as AVAILABLE.
-    """
-    if not isinstance(raw, Mapping):
-        return None
-    listed = raw.get("entities")
-    listed = listed[:MAX_ITEMS] if isinstance(listed, list) else []
-    entities = tuple(e for e in (_entity(x) for x in listed) if e is not None)
-    overall = _can_send(raw.get("can_send_message"))
-    if overall is None:
-        if not entities:
-            return None
-        overall = max((e.can_send for e in entities), key=_RANK.__getitem__)
-    elif entities:
-        # "any BLOCKED entity makes the whole BLOCKED": never read less than the worst part says
-        worst = max((e.can_send for e in entities), key=_RANK.__getitem__)
-        overall = max(overall, worst, key=_RANK.__getitem__)
-    return Health(overall, entities)
 
 
 def encode(health: Health) -> str:

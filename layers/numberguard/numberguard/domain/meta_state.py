@@ -10,15 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from numberguard.domain.health import Health, HealthEntity, encode
-from numberguard.domain.status import parse_connection, parse_quality
+from numberguard.domain.health import CanSend, Health, HealthEntity, decode, encode, worst
+from numberguard.domain.status import Quality, parse_connection, parse_quality
+from numberguard.domain.templates import (
+    Category,
+    Naming,
+    StatusReading,
+    TemplateState,
+    TemplateStatus,
+    read_quality,
+    read_status,
+)
 from numberguard.domain.tiers import LimitSpellingError, MessagingLimit, parse_limit
 
 SOURCE = "graph"
+REASON = "graph (Meta's Graph API read)"  # the reason history and notices give for a read's change
 
 # The number facets a read sets (the scope's limit is set through the limit log, per policy).
 QUALITY, CONNECTION, HEALTH = "quality", "connection", "health"
 CHANGE_TYPE = {QUALITY: "QUALITY_CHANGED", CONNECTION: "STATUS_CHANGED", HEALTH: "HEALTH_CHANGED"}
+# A template's facets a read sets (its logs' facet names)
+TEMPLATE_STATUS, TEMPLATE_QUALITY = "status", "quality"
 
 
 @dataclass(frozen=True)
@@ -64,9 +76,6 @@ def graph_limit(raw: str | None) -> MessagingLimit | None:
         return None
 
 
-_RANK = {"AVAILABLE": 0, "LIMITED": 1, "BLOCKED": 2}
-
-
 def combine(number: Health | None, waba: Health | None) -> Health | None:
     """A number's health with its WABA node's: the parts either names, the worst overall value.
 
@@ -77,8 +86,22 @@ def combine(number: Health | None, waba: Health | None) -> Health | None:
         return number or waba
     seen = {(e.entity_type, e.entity_id) for e in number.entities}
     extra: Sequence[HealthEntity] = [e for e in waba.entities if (e.entity_type, e.entity_id) not in seen]
-    overall = max(number.can_send, waba.can_send, key=lambda c: _RANK[c.value])
-    return Health(overall, number.entities + tuple(extra))
+    return Health(worst((number.can_send, waba.can_send)), number.entities + tuple(extra))
+
+
+def announce_first(facet: str, value: str) -> bool:
+    """Whether a facet's first read value (nothing held before) is announced: one rule for numbers and
+    templates. A first value saying all is well is set silently, as registration sets a number's quality
+    (health AVAILABLE, a template APPROVED, a template's quality GREEN or not yet rated); any other (a
+    number, WABA or business Meta blocks or limits, a template paused, disabled or RED) is announced once."""
+    if facet == HEALTH:
+        health = decode(value)
+        return health is not None and health.can_send is not CanSend.AVAILABLE
+    if facet == TEMPLATE_STATUS:
+        return value != TemplateStatus.APPROVED.value
+    if facet == TEMPLATE_QUALITY:
+        return value not in (Quality.GREEN.value, Quality.UNKNOWN.value)
+    return True
 
 
 def differences(current: Mapping[str, str | None], read: Mapping[str, str]) -> dict[str, str]:
@@ -102,3 +125,32 @@ def run_order(known: Sequence[str], resume_from: str | None) -> list[str]:
         i = ordered.index(resume_from)
         return ordered[i:] + ordered[:i]
     return ordered
+
+
+@dataclass(frozen=True)
+class TemplateReading:
+    """What a read of one template says that the held state does not (None: nothing new of that facet)."""
+
+    naming: Naming
+    at: int
+    status: StatusReading | None = None
+    quality: str | None = None
+    category: Category | None = None
+    held: TemplateState | None = None  # the state the read was compared with (None: a template not known)
+
+    def held_at(self, facet: str) -> int | None:
+        """When the held value of `facet` ("status" or "quality") was made (its latest entry's time)."""
+        if self.held is None:
+            return None
+        return self.held.status.at if facet == TEMPLATE_STATUS else self.held.quality_at
+
+
+def template_reading(held: TemplateState | None, naming: Naming, at: int, status: str | None,
+                     quality: str | None, category: str | None) -> TemplateReading | None:
+    """A template as the Graph lists it against the template as held: None when nothing differs."""
+    known = held or TemplateState("", naming.ref.name, naming.ref.language)
+    new_category = Category.read(category)
+    read = TemplateReading(naming, at, read_status(known.status, status, at, SOURCE),
+                           read_quality(known.quality, quality),
+                           new_category if new_category != known.category else None, held)
+    return read if (read.status, read.quality, read.category) != (None, None, None) else None

@@ -78,6 +78,7 @@ MAX_READ_PAUSE_SECONDS = 2 * 24 * HOUR_SECONDS
 MAX_REASON = 300
 
 FIRST_PAUSE, SECOND_PAUSE, PACING_PAUSE = "FIRST_PAUSE", "SECOND_PAUSE", "RATE_LIMITING_PAUSE"
+READ_PAUSE_LABEL = "PAUSED (as Meta's template list shows, until Meta unpauses it)"
 # Meta refused a send naming the template (a failed status of a check that named it, DESIGN §4):
 # 132015 says it is paused, 132016 disabled, at the status's time. Never Meta's webhook events.
 SEND_FAILED_PAUSED, SEND_FAILED_DISABLED = "SEND_FAILED_132015", "SEND_FAILED_132016"
@@ -117,14 +118,17 @@ class StatusReading:
     title: str | None = None  # other_info.title: FIRST_PAUSE, SECOND_PAUSE, RATE_LIMITING_PAUSE, UNPAUSE…
     until: int | None = None  # a pause's end as Meta's description states it
     reason: str | None = None
+    # None: an event Meta sent (a webhook, a refused send); "graph": Meta's current status as a read saw it
+    source: str | None = None
 
     def encode(self) -> str:
-        return json.dumps([self.event, self.title, self.until, self.reason], separators=(",", ":"))
+        fields = [self.event, self.title, self.until, self.reason] + ([self.source] if self.source else [])
+        return json.dumps(fields, separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str) -> StatusReading:
-        event, title, until, reason = json.loads(text)
-        return cls(event, title, until, reason)
+        event, title, until, reason, *source = json.loads(text)
+        return cls(event, title, until, reason, source[0] if source else None)
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class StatusFold:
 
     status: TemplateStatus = TemplateStatus.UNKNOWN
     at: int | None = None  # time of the event that made this status
-    paused_until: int | None = None  # None while paused: a pacing pause, waiting for Meta's word
+    paused_until: int | None = None  # None while paused: a pacing pause or a read one, waiting for Meta's word
     pacing: bool = False
     pause_count: int = 0  # quality pauses Meta has told of (FIRST_PAUSE = 1, SECOND_PAUSE = 2)
     reason: str | None = None
@@ -152,6 +156,8 @@ class StatusFold:
             return self.status.value
         if self.pacing:
             return "PAUSED (pacing, until Meta unpauses it)"
+        if self.paused_until is None:
+            return READ_PAUSE_LABEL
         return f"PAUSED ({_ordinal(self.pause_count)} pause) until {_iso(self.paused_until or 0)}"
 
 
@@ -165,6 +171,11 @@ def _iso(epoch: int) -> str:
 
 def _pause(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
     title = (reading.title or "").upper()
+    if reading.source is not None:
+        # Meta's template list says PAUSED and not which pause: held until Meta's word (the next read that
+        # lists it APPROVED, or a webhook), never ended by a guessed duration nor counted as one more pause.
+        return replace(state, status=TemplateStatus.PAUSED, at=at, paused_until=None, pacing=False,
+                       reason=reading.reason, in_appeal=False)
     if title == PACING_PAUSE:
         # Pacing holds a template until Meta (or its owner) unpauses it: no end to wait for.
         return replace(state, status=TemplateStatus.PAUSED, at=at, paused_until=None, pacing=True,
@@ -176,7 +187,7 @@ def _pause(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
                    pause_count=count, reason=reading.reason, in_appeal=False)
 
 
-def _kept(state: StatusFold, event: str, at: int) -> StatusFold | None:
+def _kept(state: StatusFold, reading: StatusReading, event: str, at: int) -> StatusFold | None:
     """The state unchanged when the event says nothing new about it, else None."""
     status = state.at_time(at)
     if event == "IN_APPEAL":
@@ -185,6 +196,8 @@ def _kept(state: StatusFold, event: str, at: int) -> StatusFold | None:
         return state  # Meta's refusal fell inside a pause already known
     if event == SEND_FAILED_DISABLED and status is TemplateStatus.DISABLED:
         return state
+    if event == "PAUSED" and reading.source is not None and status is TemplateStatus.PAUSED:
+        return state  # a read of Meta's current status during a pause: that same pause, not the next one
     if event in AT_RISK_EVENTS and status not in SENDABLE:
         return state  # at risk never lifts a pause, a disable or a refusal: only Meta's approval does
     if event not in KNOWN_EVENTS and event not in (SEND_FAILED_PAUSED, SEND_FAILED_DISABLED):
@@ -197,7 +210,7 @@ def step(state: StatusFold, reading: StatusReading, at: int) -> StatusFold:
     if state.at_time(at) is not state.status:  # the pause ended by itself before this event
         state = replace(state, status=TemplateStatus.APPROVED, paused_until=None, at=state.paused_until)
     event, title = reading.event.upper(), (reading.title or "").upper()
-    kept = _kept(state, event, at)
+    kept = _kept(state, reading, event, at)
     if kept is not None:
         return kept
     if event in ("PAUSED", SEND_FAILED_PAUSED):  # a refusal with no pause known: the next one begins
@@ -241,6 +254,27 @@ def fold(entries: Mapping[str, str]) -> tuple[StatusFold, list[StatusMove]]:
             moves.append(StatusMove(key, at, before, after))
         state = after
     return state, moves
+
+
+def read_status(held: StatusFold, status: str | None, at: int, source: str) -> StatusReading | None:
+    """What a read of Meta's current status (the Graph's template list) adds to the log at `at`, or None
+    when it says nothing the held state does not (a run over unchanged templates writes nothing).
+
+    The read is one more entry in event-time order (a newer webhook still wins): APPROVED ends any pause,
+    a pacing pause included (DESIGN §3); PAUSED during a pause already known is that pause.
+    """
+    if not isinstance(status, str) or not status.strip():
+        return None
+    reading = StatusReading(status.strip().upper(), source=source)
+    after = step(held, reading, at)
+    same = (after.at_time(at), after.in_appeal) == (held.at_time(at), held.in_appeal)
+    return None if same else reading
+
+
+def read_quality(held: Quality, score: str | None) -> str | None:
+    """Meta's current quality score of a template when it differs from the held one, else None."""
+    value = score.strip().upper() if isinstance(score, str) else ""
+    return value if value in Quality.__members__ and value != held.value else None
 
 
 # ---- the pause's end as Meta words it: "paused for 6 hours until Aug 31 at 12:47 AM UTC" ----------
@@ -329,6 +363,8 @@ class TemplateState:
         name = f"template {self.name!r} ({self.language})"
         if status is TemplateStatus.PAUSED and self.status.pacing:
             return f"{name} is paused by Meta for pacing (RATE_LIMITING_PAUSE) until it is unpaused; error 132015"
+        if status is TemplateStatus.PAUSED and self.status.paused_until is None:
+            return f"{name} is paused by Meta (its template list says PAUSED) until it is unpaused; error 132015"
         if status is TemplateStatus.PAUSED:
             return (f"{name} is paused by Meta ({_ordinal(self.status.pause_count)} pause) until "
                     f"{_iso(self.status.paused_until or 0)}; error 132015")

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from numberguard.domain.health import Health, parse_health
+from numberguard.domain.health import CanSend, Health, HealthEntity, HealthError, worst
 
 T = TypeVar("T")
 
 MAX_TEXT = 200
+MAX_HEALTH_TEXT = 500  # Meta's health descriptions are a sentence or two; anything longer is cut, never kept whole
+MAX_HEALTH_ITEMS = 10  # entities, errors and advice kept per node
 MAX_ITEMS_PER_PAGE = 1000  # Meta pages hold at most a few hundred; more is not a page of Meta's
 _ID = re.compile(r"^[0-9]{1,32}$")
 
@@ -55,6 +57,70 @@ def digits(raw: object) -> str | None:
         return None
     only = re.sub(r"[^0-9]", "", value)
     return only if 5 <= len(only) <= 20 else None
+
+
+# ---- health_status: whether the node may send, in Meta's words (domain/health.py) ------------------
+
+
+def _can_send(raw: object) -> CanSend | None:
+    value = upper(raw)
+    return CanSend(value) if value is not None and value in CanSend.__members__ else None
+
+
+def _code(raw: object) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip())
+    return None
+
+
+def _errors(raw: object) -> tuple[HealthError, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = [HealthError(_code(e.get("error_code")), text(e.get("error_description"), MAX_HEALTH_TEXT),
+                       text(e.get("possible_solution"), MAX_HEALTH_TEXT))
+           for e in raw[:MAX_HEALTH_ITEMS] if isinstance(e, Mapping)]
+    return tuple(e for e in out if e.error_code is not None or e.error_description)
+
+
+def _infos(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(t for t in (text(i, MAX_HEALTH_TEXT) for i in raw[:MAX_HEALTH_ITEMS]) if t)
+
+
+def _entity(raw: object) -> HealthEntity | None:
+    if not isinstance(raw, Mapping):
+        return None
+    can_send = _can_send(raw.get("can_send_message"))
+    kind = text(raw.get("entity_type"), 40)
+    if can_send is None or kind is None:
+        return None
+    raw_id = raw.get("id")
+    entity_id = str(raw_id)[:64] if isinstance(raw_id, (str, int)) and raw_id else None
+    return HealthEntity(kind.upper(), entity_id, can_send, _errors(raw.get("errors")),
+                        _infos(raw.get("additional_info")))
+
+
+def parse_health(raw: object) -> Health | None:
+    """Meta's `health_status` object → Health; None when it cannot be read (then nothing changes).
+
+    The overall `can_send_message` decides; when it is missing or unknown, the worst entity decides;
+    with neither, the node's health is unreadable. An unknown value is never read as AVAILABLE.
+    """
+    if not isinstance(raw, Mapping):
+        return None
+    listed = raw.get("entities")
+    listed = listed[:MAX_HEALTH_ITEMS] if isinstance(listed, list) else []
+    entities = tuple(e for e in (_entity(x) for x in listed) if e is not None)
+    overall = _can_send(raw.get("can_send_message"))
+    if overall is None and not entities:
+        return None
+    # "any BLOCKED entity makes the whole BLOCKED": never read less than the worst part says
+    return Health(worst([e.can_send for e in entities] + ([overall] if overall else [])), entities)
 
 
 @dataclass(frozen=True)

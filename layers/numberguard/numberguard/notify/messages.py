@@ -174,6 +174,9 @@ def _template_next(to: str) -> tuple[str, str]:
         return ("Meta holds it until it is unpaused (in WhatsApp Manager or by Meta); it does not end by itself.",
                 "Unpause it in WhatsApp Manager when ready, or use another template; numberguard allows it again "
                 "when Meta reports it approved.")
+    if to.startswith("PAUSED (as Meta's template list"):
+        return ("Meta's template list shows it paused (a read does not say which pause, nor its end); numberguard "
+                "holds it until a read or a webhook says it is approved again.", edit)
     if to.startswith("PAUSED (first"):
         return ("If its quality stays low after the pause, Meta pauses it again for 6 hours; a third time it is "
                 "disabled for good (error 132016).", edit)

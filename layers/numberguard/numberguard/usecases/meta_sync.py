@@ -1,10 +1,13 @@
-"""The Meta sync (DESIGN §5b): Meta's current word on each WABA's numbers, applied as facet changes.
+"""The Meta sync (DESIGN §5b): Meta's current word on each WABA's numbers and templates, applied as
+facet changes.
 
 Per WABA: the WABA node (its health, its business portfolio), then the numbers list page by page
-(every field asked for; a number's own node only for a field its entry lacks). Nothing of a WABA is
-applied before all of its reads are in, so a refused token or a malformed page changes nothing.
-Numbers not seen before are registered; every difference is a facet entry from the source `graph`
-at the read time (the facet log lets a newer webhook win), announced once like a webhook's.
+(every field asked for; a number's own node only for a field its entry lacks), then the templates
+list page by page. Nothing of a WABA is applied before all of its reads are in, so a refused token or
+a malformed page changes nothing. Numbers not seen before are registered; every difference (a
+number's quality, connection, health and limit, a template's status, quality and category) is a facet
+entry from the source `graph` at the read time (the facet log lets a newer webhook win), announced
+once like a webhook's; what a read repeats is not written at all.
 
 Budget: a page per call; the run stops when Meta throttles (codes 4, 17, 613, 80007, 80008) or the
 usage header reaches 90 %, and the WABA it could not finish is the next run's first. Token refused
@@ -23,6 +26,7 @@ from typing import Protocol, TypeVar
 from numberguard.domain.changes import Change
 from numberguard.domain.meta_state import (
     NumberReading,
+    TemplateReading,
     access_notice,
     combine,
     differences,
@@ -30,8 +34,10 @@ from numberguard.domain.meta_state import (
     graph_limit,
     graph_quality,
     run_order,
+    template_reading,
 )
 from numberguard.domain.number import scope_key
+from numberguard.domain.templates import Naming, TemplateRef, TemplateState
 from numberguard.domain.tiers import MessagingLimit, Policy
 from numberguard.graph.client import (
     GraphAccessRefused,
@@ -40,7 +46,7 @@ from numberguard.graph.client import (
     Read,
     Usage,
 )
-from numberguard.graph.nodes import Page, PhoneNumberNode, WabaNode
+from numberguard.graph.nodes import Page, PhoneNumberNode, TemplateNode, WabaNode
 
 MAX_PAGES = 200  # per WABA and run: far more than any WABA's numbers (Meta caps numbers per WABA)
 MIN_SECONDS_LEFT = 10.0  # stop before the function's timeout; the next run resumes
@@ -53,6 +59,7 @@ class Graph(Protocol):
     def phone_numbers(self, waba_id: str, after: Page | None = None) -> Read[Page[PhoneNumberNode]]: ...
     def phone_number(self, phone_number_id: str, fields: tuple[str, ...] = ...) -> Read[PhoneNumberNode]: ...
     def waba(self, waba_id: str) -> Read[WabaNode]: ...
+    def templates(self, waba_id: str, after: Page | None = None) -> Read[Page[TemplateNode]]: ...
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ class SyncStore(Protocol):
     def register(self, reading: NumberReading, scope: str) -> bool: ...
     def apply_facets(self, number: KnownNumber, values: Mapping[str, str], at: int) -> list[Change]: ...
     def apply_limit(self, members: list[KnownNumber], limit: MessagingLimit, at: int) -> list[Change]: ...
+    def templates_of(self, waba_id: str) -> dict[tuple[str, str], TemplateState]: ...
+    def apply_templates(self, waba_id: str, readings: list[TemplateReading]) -> list[Change]: ...
     def status(self) -> SyncStatus: ...
     def set_resume(self, waba_id: str | None) -> None: ...
     def set_access_failing(self, failing: bool) -> bool: ...
@@ -112,6 +121,7 @@ class WabaRead:
     numbers: list[PhoneNumberNode]
     complete: bool  # every page read (a throttled run applies what it read and resumes here)
     usage: Usage | None = None
+    templates: list[TemplateNode] = field(default_factory=list)
 
 
 class Stop(Exception):
@@ -190,26 +200,35 @@ class MetaSync:
         return True
 
     def _read(self, waba_id: str, summary: SyncSummary) -> WabaRead:
-        """Every read of one WABA before anything is applied (a 190 anywhere changes nothing)."""
+        """Every read of one WABA before anything is applied (a 190 anywhere changes nothing): its node,
+        its numbers, its templates, each list page by page."""
         first = self.graph.waba(waba_id)
         summary.counts["graph_calls"] += 1
-        numbers: list[PhoneNumberNode] = []
-        usage, page, complete = first.usage, None, True
+        read = WabaRead(first.value, [], True, first.usage)
         try:
-            for _ in range(MAX_PAGES):
-                got = self.graph.phone_numbers(waba_id, after=page)
-                summary.counts["graph_calls"] += 1
-                page, usage = got.value, got.usage or usage
-                summary.counts["entries_unreadable"] += page.skipped
-                numbers.extend(self._completed(n, summary) for n in page.items)
-                if page.last:
-                    break
-                if usage is not None and usage.back_off:
-                    raise GraphThrottled("usage at or over 90 %")
+            self._pages(lambda page: self.graph.phone_numbers(waba_id, after=page), read, summary,
+                        lambda page: read.numbers.extend(self._completed(n, summary) for n in page.items))
+            self._pages(lambda page: self.graph.templates(waba_id, after=page), read, summary,
+                        lambda page: read.templates.extend(page.items))
         except GraphThrottled:
-            summary.throttled, complete = True, False
+            summary.throttled, read.complete = True, False
             summary.counts["throttled"] += 1
-        return WabaRead(first.value, numbers, complete, usage)
+        return read
+
+    def _pages(self, get: Callable[[Page | None], Read[Page[T]]], read: WabaRead, summary: SyncSummary,
+               keep: Callable[[Page[T]], None]) -> None:
+        """A list, a page per call: `keep` takes each page; stops at 90 % of Meta's usage budget."""
+        page: Page | None = None
+        for _ in range(MAX_PAGES):
+            got = get(page)
+            summary.counts["graph_calls"] += 1
+            page, read.usage = got.value, got.usage or read.usage
+            summary.counts["entries_unreadable"] += page.skipped
+            keep(page)
+            if page.last:
+                return
+            if read.usage is not None and read.usage.back_off:
+                raise GraphThrottled("usage at or over 90 %")
 
     def _completed(self, node: PhoneNumberNode, summary: SyncSummary) -> PhoneNumberNode:
         """A list entry lacking a field: the number's own node, for those fields only."""
@@ -261,6 +280,25 @@ class MetaSync:
             limit = limits.get(scope)
             if limit is not None and members[0].tier != limit.tier:
                 summary.changes += self.store.apply_limit(members, limit, at)
+        self._apply_templates(read, at, summary)
+
+    def _apply_templates(self, read: WabaRead, at: int, summary: SyncSummary) -> None:
+        """Each template's status, quality and category as Meta lists them, where they differ from what
+        is held (the template facets' logs order them among the webhooks' events)."""
+        if not read.templates:
+            return
+        held = self.store.templates_of(read.waba.id)
+        readings = []
+        for node in read.templates:
+            ref = TemplateRef(node.name, node.language)
+            found = template_reading(held.get(ref.key), Naming(node.id, ref), at, node.status, node.quality,
+                                     node.category)
+            if found is None:
+                summary.counts["template_unchanged"] += 1
+            else:
+                readings.append(found)
+        if readings:
+            summary.changes += self.store.apply_templates(read.waba.id, readings)
 
     def _register(self, reading: NumberReading, summary: SyncSummary, known: KnownNumber | None) -> str | None:
         """Registers a number not seen before (or completes it); its id when new, else None."""

@@ -15,8 +15,17 @@ from collections.abc import Callable, Mapping
 from numberguard.domain.changes import Change
 from numberguard.domain.facetlog import Transition, entry_key, touched
 from numberguard.domain.health import decode, encode, summary_of
-from numberguard.domain.meta_state import CHANGE_TYPE, HEALTH, SOURCE, NumberReading
+from numberguard.domain.meta_state import (
+    CHANGE_TYPE,
+    HEALTH,
+    REASON,
+    SOURCE,
+    NumberReading,
+    TemplateReading,
+    announce_first,
+)
 from numberguard.domain.number import NumberState
+from numberguard.domain.templates import TemplateState
 from numberguard.domain.tiers import MessagingLimit
 from numberguard.notify.messages import notice_document, notification_from_document
 from numberguard.observability import logger
@@ -26,8 +35,8 @@ from numberguard.usecases.facets import Facets, PublishDeferred, change_of
 from numberguard.usecases.intake import reason_of
 from numberguard.usecases.meta_sync import KnownNumber, SyncStatus
 from numberguard.usecases.numbers import NumberRegistration, Numbers, RegistrationError
+from numberguard.usecases.templates import TemplateIntake
 
-REASON = "graph (Meta's Graph API read)"
 REGISTERED_MARK = "graph_registered"  # on the number: the sync's registration (or adoption) is complete
 SEVERITY = {"BLOCKED": "CRITICAL", "LIMITED": "WARNING", "RED": "WARNING", "OFFLINE": "WARNING",
             "PENDING": "WARNING"}
@@ -47,6 +56,7 @@ class FacetSyncStore:
         self.numbers = numbers
         self.registry = registry
         self.clock = clock
+        self.templates = TemplateIntake(facets.stores, facets.publisher, clock)
         self.counts: Counter = Counter()
         self._wabas_known: set[str] = set()
         self._lock = threading.Lock()  # added to the sync's item by this process already
@@ -63,6 +73,9 @@ class FacetSyncStore:
         numbers = self.stores.numbers.of_waba(waba_id)
         tiers = self.status_store.tiers([n.scope for n in numbers]) if numbers else {}
         return {n.phone_number_id: _known(n, tiers.get(n.scope)) for n in numbers}
+
+    def templates_of(self, waba_id: str) -> dict[tuple[str, str], TemplateState]:
+        return {t.ref.key: t for t in self.stores.templates.of_waba(waba_id)}
 
     def status(self) -> SyncStatus:
         item = self.status_store.read()
@@ -93,7 +106,9 @@ class FacetSyncStore:
             self.registry.ensure_scope(scope, reading.limit, reading.phone_number_id, int(self.clock()))
             self.numbers.adopt_kept(reading.phone_number_id, reading.waba_id, reading.display_phone_number)
         mark: dict = {REGISTERED_MARK: True}
-        if reading.health is not None:
+        # An AVAILABLE first health is set silently with the registration; one Meta blocks or limits is left
+        # to the facet's log (the sync applies it next), so that it is announced once like any change.
+        if reading.health is not None and not announce_first(HEALTH, encode(reading.health)):
             mark[HEALTH] = encode(reading.health)
         self.stores.numbers.set_facet(reading.phone_number_id, "registration", mark, (), reading.at)
         return new
@@ -117,9 +132,9 @@ class FacetSyncStore:
             moves, latest, latest_at, entries = self.facets.log(pnid, facet, key, value,
                                                                 _held(number.facets.get(facet)))
             moves = touched(moves, entries, {key})
-            # A number's first health read sets it silently, as a registration does (a number registered by
-            # hand, or one whose registration a failure cut short); the check and the status show it anyway.
-            changes = [self._change(pnid, facet, t) for t in moves if not (facet == HEALTH and t.before is None)]
+            # A number's first health is announced unless AVAILABLE (domain/meta_state.py: announce_first)
+            changes = [self._change(pnid, facet, t) for t in moves if t.before is not None
+                       or announce_first(facet, t.after)]
             announced += self._announce(changes, pnid)
             self.stores.numbers.set_facet(pnid, facet, {facet: latest}, (), latest_at)
         return announced
@@ -140,6 +155,14 @@ class FacetSyncStore:
         self.facets.limits(first, [(key, limit)], lambda _k: REASON, self.counts, meta_reported=True,
                            only_touched=True, before_apply=record)
         return announced
+
+    def apply_templates(self, waba_id: str, readings: list[TemplateReading]) -> list[Change]:
+        """The templates' differences through the template intake (its logs, state, history and notices)."""
+        counts: Counter = Counter()
+        changes = self.templates.graph_reads(waba_id, readings, counts)
+        with self._lock:
+            self.counts.update(counts)
+        return changes
 
     def _pending_key(self, subject: str, facet: str, value: str) -> str | None:
         """The entry of an earlier read that did not finish (its value never reached the item), if any."""

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from numberguard.domain import events as ev
 from numberguard.domain.changes import Change
 from numberguard.domain.check import RecipientView
-from numberguard.domain.facetlog import entry_key, insert, latest, touched, transitions
+from numberguard.domain.facetlog import entry_key, entry_time, insert, latest, touched, transitions
+from numberguard.domain.meta_state import REASON as GRAPH_REASON
+from numberguard.domain.meta_state import SOURCE as GRAPH
+from numberguard.domain.meta_state import TEMPLATE_QUALITY, TEMPLATE_STATUS, TemplateReading, announce_first
 from numberguard.domain.templates import (
     SEND_FAILED_DISABLED,
     SEND_FAILED_PAUSED,
     Naming,
+    StatusFold,
     StatusMove,
     StatusReading,
     TemplateRef,
@@ -44,6 +48,8 @@ def _key(event: ev.Event, label: str) -> str:
 
 def _reason(key: str) -> str:
     parts = key.split("#", 2)
+    if len(parts) == 3 and parts[2].startswith(f"{GRAPH}#"):
+        return GRAPH_REASON
     return parts[2].replace("#", " ") if len(parts) == 3 else STATUS_FIELD
 
 
@@ -51,11 +57,14 @@ def notable(change: Change) -> bool:
     """What people are told of (DESIGN §5): a pause, a disable, a reinstatement or unpause, quality RED.
 
     Decided by the change's own event and state, never by the state before it: that depends on the
-    order Meta's deliveries arrive in, and the notices must not.
+    order Meta's deliveries arrive in, and the notices must not. A Graph read has no event word for
+    "unpaused": its APPROVED ending a pause or a disable is one (its entry is written only when the read
+    differs from the state held then, so it is announced once whatever arrives later).
     """
     event = set((change.key or "").split("#")[2:])  # the labelled key names the event and its title
+    ended = GRAPH in event and (change.before or "").startswith(("PAUSED", "DISABLED"))
     return (change.after or "").startswith(("PAUSED", "DISABLED")) or change.after == "quality RED" or (
-        change.after == TemplateStatus.APPROVED and bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED"}))
+        change.after == TemplateStatus.APPROVED and (ended or bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED"})))
 
 
 @dataclass
@@ -103,7 +112,12 @@ class TemplateIntake:
 
     # ---- message_template_status_update ---------------------------------------------------------
 
-    def status_updates(self, events: list[ev.TemplateStatusUpdate], counts: Counter) -> list[Change]:
+    def status_updates(self, events: list[ev.TemplateStatusUpdate], counts: Counter,
+                       read: bool = False) -> list[Change]:
+        """`read`: the events are the Meta sync's reads. Their state is written after the announcements (a run
+        cut short finds the difference again; a webhook's retry redoes its own entries whatever the state, so
+        the intake writes it first), and a template's first status is announced only when it is not APPROVED
+        (domain/meta_state.py: announce_first)."""
         for event in events:
             counts[f"template_{event.reading.event.lower()}"] += 1
         groups = self._groups(events, lambda e: (_key(e, _label(e)), e.reading.encode()), counts)
@@ -114,16 +128,24 @@ class TemplateIntake:
             entries, version = self._log(name, "status", group.pairs)
             status, moves = fold(entries)
             self.templates.remember(waba, group.naming, now)
-            if not self.templates.write_status(waba, group.naming, status, version):
-                counts["template_status_stale"] += 1
+            if not read:
+                self._write_status(waba, group.naming, status, version, counts)
             # Every change from the earliest new entry on: a template's state carries over (a pause's kind,
             # what came before archiving), and entries that change nothing (IN_APPEAL) may lie between.
             # Already recorded changes are skipped by their id; in time order this is the new entry's own.
             earliest = min(k for k, _ in group.pairs)
-            mine = [m for m in moves if m.key >= earliest]
+            mine = [m for m in moves if m.key >= earliest and not (
+                read and m.before == TemplateStatus.UNKNOWN.value and not announce_first(
+                    TEMPLATE_STATUS, m.after.status.value))]
             changes += self._announce(waba, group.naming, [_status_change(name, m) for m in mine], mine, counts)
+            if read:
+                self._write_status(waba, group.naming, status, version, counts)
             self._category(waba, group, counts)
         return changes
+
+    def _write_status(self, waba: str, naming: Naming, status: StatusFold, version: int, counts: Counter) -> None:
+        if not self.templates.write_status(waba, naming, status, version):
+            counts["template_status_stale"] += 1
 
     def _category(self, waba: str, group: _Group, counts: Counter) -> None:
         """Meta's category of the template: the latest event's that names one."""
@@ -154,9 +176,11 @@ class TemplateIntake:
 
     # ---- message_template_quality_update --------------------------------------------------------
 
-    def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter) -> list[Change]:
+    def quality_updates(self, events: list[ev.TemplateQuality], counts: Counter, label: str = QUALITY_FIELD,
+                        read: bool = False) -> list[Change]:
+        """`read`: as for status_updates (the state written last, a first GREEN set silently)."""
         counts["template_quality"] += len(events)
-        groups = self._groups(events, lambda e: (_key(e, QUALITY_FIELD), e.new), counts)
+        groups = self._groups(events, lambda e: (_key(e, label), e.new), counts)
         changes: list[Change] = []
         now = int(self.clock())
         for (waba, _), group in groups.items():
@@ -164,14 +188,60 @@ class TemplateIntake:
             entries, version = self._log(name, "quality", group.pairs)
             value, at = latest(entries, None)
             self.templates.remember(waba, group.naming, now)
-            if not self.templates.write_quality(waba, group.naming, value or "UNKNOWN", at, version):
-                counts["template_quality_stale"] += 1
-            moves = touched(transitions(entries, None), entries, {k for k, _ in group.pairs})
+            if not read:
+                self._write_quality(waba, group.naming, value, at, version, counts)
+            moves = [t for t in touched(transitions(entries, None), entries, {k for k, _ in group.pairs})
+                     if not (read and t.before is None and not announce_first(TEMPLATE_QUALITY, t.after))]
             made = [Change(name, TEMPLATE_STATUS_CHANGED, t.at, f"quality {t.before}" if t.before else None,
                            f"quality {t.after}", _reason(t.key), severity="WARNING" if t.after == "RED" else "INFO",
                            key=t.key) for t in moves]
             changes += self._announce(waba, group.naming, made, [None] * len(made), counts)
+            if read:
+                self._write_quality(waba, group.naming, value, at, version, counts)
         return changes
+
+    def _write_quality(self, waba: str, naming: Naming, value: str | None, at: int | None, version: int,
+                       counts: Counter) -> None:
+        if not self.templates.write_quality(waba, naming, value or "UNKNOWN", at, version):
+            counts["template_quality_stale"] += 1
+
+    # ---- Meta's current word: the Graph's template list, read by the Meta sync (DESIGN §5b) ---------
+
+    def graph_reads(self, waba_id: str, readings: Sequence[TemplateReading], counts: Counter) -> list[Change]:
+        """Each template's differences from the Graph as entries of its status and quality logs at the read
+        time (source `graph`), folded and announced as Meta's webhooks are; the state is written last.
+
+        A read whose entries were logged by a run that failed before writing the state reuses that entry's
+        time (its key), so the change it makes keeps its id and is announced once.
+        """
+        statuses, qualities = [], []
+        for read in readings:
+            name, ref = self.templates.subject(waba_id, read.naming.ref), read.naming.ref
+            if read.status is not None:
+                at = self._pending_at(name, TEMPLATE_STATUS, read.status.encode(), read)
+                statuses.append(ev.TemplateStatusUpdate(waba_id, at, f"{GRAPH}-status", read.naming.template_id,
+                                                        ref.name, ref.language, read.status, read.category))
+            elif read.category is not None and not self.templates.write_category(waba_id, read.naming,
+                                                                                  read.category, read.at):
+                counts["template_category_stale"] += 1
+            if read.quality is not None:
+                at = self._pending_at(name, TEMPLATE_QUALITY, read.quality, read)
+                qualities.append(ev.TemplateQuality(waba_id, at, f"{GRAPH}-quality", read.naming.template_id or "",
+                                                    ref.name, None, read.quality, ref.language))
+        changes = self.status_updates(statuses, counts, read=True) if statuses else []
+        if qualities:
+            changes += self.quality_updates(qualities, counts, f"{GRAPH}#quality", read=True)
+        return changes
+
+    def _pending_at(self, name: str, facet: str, value: str, read: TemplateReading) -> int:
+        """The time of the log's last entry when it is a Graph read of this same value that the held state
+        never took (a run cut short), else the read time."""
+        entries = self.logs.read(name, facet).entries
+        last = max(entries) if entries else None
+        if last is not None and entries[last] == value and last.split("#")[2:3] == [GRAPH] \
+                and entry_time(last) != read.held_at(facet):
+            return entry_time(last)
+        return read.at
 
     # ---- shared ---------------------------------------------------------------------------------------
 
@@ -226,6 +296,8 @@ def _label(event: ev.TemplateStatusUpdate) -> str:
     """What reported an entry: the field, Meta's event and its title (e.g. `...#APPROVED#UNPAUSE`)."""
     if event.reading.event in (SEND_FAILED_PAUSED, SEND_FAILED_DISABLED):
         return f"messages#failed#{event.reading.event.rsplit('_', 1)[1]}"
+    if event.reading.source:  # a read of Meta's current status (the Meta sync): `graph#PAUSED`
+        return f"{event.reading.source}#{event.reading.event}"
     title = f"#{event.reading.title}" if event.reading.title else ""
     return f"{STATUS_FIELD}#{event.reading.event}{title}"
 
