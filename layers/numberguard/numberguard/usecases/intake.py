@@ -33,6 +33,7 @@ from numberguard.observability import logger
 from numberguard.store.dynamo import refused_for_good
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
+from numberguard.usecases.pairrate import PairStrikes
 from numberguard.usecases.people import People, Shown
 from numberguard.usecases.templates import TemplateIntake
 
@@ -94,7 +95,7 @@ def reason_of(key: str, default: str) -> str:
 
 class Intake:
     def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings, people: People | None = None,
-                 templates: TemplateIntake | None = None):
+                 templates: TemplateIntake | None = None, pairs: PairStrikes | None = None):
         self.facets = facets
         self.stores = facets.stores
         self.checker = checker
@@ -102,6 +103,7 @@ class Intake:
         self.policy = settings.policy
         self.clock = facets.clock
         self.templates = templates or TemplateIntake(facets.stores, facets.publisher, facets.clock)
+        self.pairs = pairs  # Meta's 131056 refusals → the pair's backoff (None: not recorded)
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
         summary = IntakeSummary()
@@ -408,6 +410,8 @@ class Intake:
             for decision in decisions:
                 summary.counts["slot_released" if decision == "RELEASED" else "slot_not_released"] += 1
         self._link(events, summary)
+        if self.pairs is not None:  # after the links: the pair is the person's, under its key
+            self.pairs.apply(events, summary.counts)
 
     def _counted_record(self, phone_number_id: str, recipient: str) -> RecipientView | None:
         number = self.checker.store.get_number(phone_number_id)
