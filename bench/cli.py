@@ -24,8 +24,10 @@ SECTIONS = {  # name → module with run(ctx) -> Section
     "templates": "bench.templates",
     "meta_sync": "bench.meta_sync",
     "people": "bench.people",
+    "pair_rate": "bench.pair_rate",
 }
-NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "templates", "meta_sync", "people"}
+NEEDS_DYNAMODB = {"scaling", "throughput", "batch", "webhook", "evaluator", "templates", "meta_sync", "people",
+                  "pair_rate"}
 
 
 def _ints(text: str) -> list[int]:

@@ -238,9 +238,11 @@ class World:
                           recipients_table=self.settings.recipients_table, limits_table=self.settings.limits_table)
 
     def checker(self, client, clock: Callable[[], float]):
+        from numberguard.store.pairs import PairStore
         from numberguard.usecases.limit_check import LimitChecker
 
-        return LimitChecker(self.store(client), self.settings, clock=clock)
+        return LimitChecker(self.store(client), self.settings, clock=clock,
+                            pairs=PairStore(client, self.settings.recipients_table))
 
     def close(self) -> None:
         for name in self.tables:

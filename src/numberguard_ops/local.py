@@ -323,7 +323,8 @@ class FunctionsService:
         level = self.environment.get("POWERTOOLS_LOG_LEVEL")
         return [
             f"policy          {cfg.policy.value} (LimitPolicy), buckets of {cfg.bucket_minutes} min (BucketMinutes), "
-            f"fail {cfg.fail_mode.value} (FailMode)" + (f", function logs at {level} (--log-level)" if level else "")
+            f"fail {cfg.fail_mode.value} (FailMode), pair rate guard {'on' if cfg.pair_rate_guard else 'off'} "
+            "(PairRateGuard)" + (f", function logs at {level} (--log-level)" if level else "")
         ]
 
     def problem(self) -> str | None:

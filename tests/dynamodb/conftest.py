@@ -123,6 +123,7 @@ class DynamoStack(Stack):
         import botocore.session
         from numberguard.store.client import CLIENT_CONFIG
         from numberguard.store.limits import LimitStore
+        from numberguard.store.pairs import PairStore
         from numberguard.usecases.limit_check import LimitChecker
 
         cfg = self.settings
@@ -131,7 +132,8 @@ class DynamoStack(Stack):
         )
         store = LimitStore(client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
                            limits_table=cfg.limits_table)
-        return LimitChecker(store, cfg, clock=clock or self.clock)
+        pairs = PairStore(client, cfg.recipients_table)  # the same client: a fault hooked on it reaches both
+        return LimitChecker(store, cfg, clock=clock or self.clock, pairs=pairs)
 
     def counter(self, scope: str = f"number#{PHONE_NUMBER_ID}") -> dict:
         """The scope's counter item as stored: {'limit', 'used', 'buckets'}."""

@@ -42,7 +42,7 @@ def test_every_section_runs_and_the_results_are_written(bench_run):
     sections, out = bench_run
     # Then every section reported (measured, or not available with its reason)
     assert list(sections) == ["scaling", "throughput", "batch", "webhook", "coldstart", "evaluator", "templates",
-                              "meta_sync", "people"]
+                              "meta_sync", "people", "pair_rate"]
     for s in sections.values():
         assert s.rows or (not s.available and s.reason), s.key
     # and latest.json / latest.md hold the machine facts and every section
@@ -100,3 +100,12 @@ def test_the_meta_sync_reads_numbers_and_templates_and_writes_nothing_when_nothi
     # 5 %: one number's quality and one template's pause per WABA
     assert changed["changes"] == 2 * wabas and changed["writes"] > 0
     assert unchanged["changes"] == 0 and unchanged["writes"] == 0
+
+
+def test_the_pair_rate_guard_costs_one_call_per_allowed_check_and_never_admits_past_the_burst(bench_run):
+    sections, _ = bench_run
+    pair = sections["pair_rate"]
+    off, on = pair.data["guard"]["off"], pair.data["guard"]["on"]
+    assert (off["new recipient"]["calls_max"], off["repeat, same bucket"]["calls_max"]) == (3, 1)
+    assert on["new recipient"]["calls_per_check"] == off["new recipient"]["calls_per_check"] + 1
+    assert pair.data["race"]["allowed"] == 45

@@ -15,6 +15,7 @@ EXPECTED = {
     ("dynamodb:Query", "NumbersTable/index/ByWaba"),
     ("dynamodb:BatchGetItem", "RecipientsTable"), ("dynamodb:UpdateItem", "RecipientsTable"),
     ("dynamodb:PutItem", "RecipientsTable"),  # people's links
+    ("dynamodb:GetItem", "RecipientsTable"),  # a 131056 refusal reads its pair item
     ("dynamodb:GetItem", "LimitsTable"), ("dynamodb:BatchGetItem", "LimitsTable"),
     ("dynamodb:UpdateItem", "LimitsTable"),
     ("dynamodb:PutItem", "HistoryTable"), ("dynamodb:UpdateItem", "HistoryTable"),

@@ -120,10 +120,12 @@ def _post(stack):
 
 
 def _body() -> bytes:
-    """Meta's quality downgrade (FLAGGED: state, history, two notifications) and an inbound message."""
+    """Meta's quality downgrade (FLAGGED: state, history, two notifications), an inbound message and a
+    pair-rate refusal (131056: the pair's backoff, a read then a conditional write)."""
     flagged = json.loads(reference_body("phone_number_quality_update.legacy-flagged.json"))
     inbound = json.loads(reference_body("messages.inbound-text.json"))
-    flagged["entry"][0]["changes"] += inbound["entry"][0]["changes"]
+    pair_rate = json.loads(reference_body("messages.status-failed-131056-pair-rate.json"))
+    flagged["entry"][0]["changes"] += inbound["entry"][0]["changes"] + pair_rate["entry"][0]["changes"]
     return json.dumps(flagged).encode()
 
 

@@ -187,6 +187,20 @@ def _status_failed_code(code: int, *more: str):
     return check
 
 
+def _status_failed_pair_rate(world, answer):
+    # 131056: the error is counted and the pair (this number, 16505551234) backs off 4^0 s from the status's time.
+    assert answer["counts"] == {"error_131056": 1, "status_failed": 1, "pair_rate_backoff": 1}
+    assert history_of(world) == []
+    pair = build_parts(world).pair_store.get(PNID, "16505551234")
+    assert pair.backoff_until(1789567516) == 1789567517
+
+
+def build_parts(world):
+    from numberguard.wiring import build
+
+    return build(world.stack.settings)
+
+
 def _changed_number(world, answer):
     assert answer["counts"] == {"system_user_changed_number": 1, "ids_retired": 2}
     assert window_until(world, "16505554321") is None  # a system message opens no window
@@ -221,7 +235,7 @@ EXPECTED = {
     "messages.status-failed-to-phone.json": _status_failed_to_phone,
     "messages.status-failed-131026-undeliverable.json": _status_failed_undeliverable,
     "messages.status-failed-131048-spam-rate.json": _status_failed_code(131048, "hold_over_on_arrival"),
-    "messages.status-failed-131056-pair-rate.json": _status_failed_code(131056),
+    "messages.status-failed-131056-pair-rate.json": _status_failed_pair_rate,
     "messages.status-failed.json": _status_failed,
     "messages.status-sent.json": _status_sent,
     "messages.status-sent-phone-and-bsuid.json": _status_phone_and_bsuid,

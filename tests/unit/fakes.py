@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
+from numberguard.domain.pairrate import INTERVAL, PairState, Take, after_strike
 from numberguard.domain.people import IdLink, person_of
 from numberguard.domain.results import Moved, MoveResult, ReleaseResult
 from numberguard.domain.templates import TemplateRef, TemplateState
 from numberguard.domain.window import ReservePlan, ScopeUsage
 from numberguard.store.dynamo import StoreUnavailable
-from numberguard.usecases.ports import CheckStore
+from numberguard.usecases.ports import CheckStore, PairPort
 
 
 @dataclass
@@ -47,6 +48,7 @@ class FakeLimitStore:
         self.templates: dict[tuple[str, tuple[str, str]], TemplateState] = {}  # (WABA, (name, language key))
         self.links: dict[tuple[str, str], IdLink] = {}  # (link space, id) → the id's link
         self.cooldowns: dict[tuple[str, str], int] = {}  # (link space, id) → its marketing cooldown's end
+        self.pairs: dict[tuple[str, str], PairState] = {}  # (phone_number_id, person key) → its pair (FakePairStore)
         self.down = False
         self.calls = 0
 
@@ -95,6 +97,7 @@ class FakeLimitStore:
                 service_window_until=self.windows.get((phone_number_id, r), 0),
                 slot_reference=c.reference if c else None,
                 cooldown_until=self.cooldowns.get((cooldown_space, r), 0) if cooldown_space else 0,
+                pair=self.pairs.get((phone_number_id, r), PairState()),
             )
         links = {r: self.links[(space, r)] for r in ids if (space, r) in self.links} if space else {}
         return records, links
@@ -197,3 +200,43 @@ def _implements_the_port() -> CheckStore:
     """mypy holds the fake to usecases/ports.py's CheckStore, CountedPort included (the DynamoDB LimitStore
     is held in wiring)."""
     return FakeLimitStore()
+
+
+class FakePairStore:
+    """The pair items (store/pairs.py) in the limit fake's dict, so that its reads see them."""
+
+    def __init__(self, limits: FakeLimitStore):
+        self.limits = limits
+
+    def get(self, phone_number_id: str, person_key: str) -> PairState:
+        self.limits._call()
+        return self.limits.pairs.get((phone_number_id, person_key), PairState())
+
+    def get_many(self, phone_number_id: str, person_keys: Iterable[str]) -> dict[str, PairState]:
+        self.limits._call()
+        return {k: p for k in person_keys if (p := self.limits.pairs.get((phone_number_id, k))) is not None}
+
+    def take(self, phone_number_id: str, person_key: str, plan: Take) -> tuple[bool, int | None]:
+        self.limits._call()
+        state = self.limits.pairs.get((phone_number_id, person_key), PairState())
+        tat = state.tat
+        if plan.fresh and (tat is None or tat < plan.now):
+            tat = plan.new_tat
+        elif not plan.fresh and tat is not None and plan.now <= tat <= plan.ceiling:
+            tat += INTERVAL
+        else:
+            return False, state.tat
+        self.limits.pairs[(phone_number_id, person_key)] = PairState(tat, state.strikes, state.version)
+        return True, tat
+
+    def strike(self, phone_number_id: str, person_key: str, wamid: str, at: int, now: int) -> bool:
+        self.limits._call()
+        new = after_strike(self.limits.pairs.get((phone_number_id, person_key), PairState()), wamid, at)
+        if new is None:
+            return False
+        self.limits.pairs[(phone_number_id, person_key)] = new
+        return True
+
+
+def _implements_the_pair_port() -> PairPort:
+    return FakePairStore(FakeLimitStore())

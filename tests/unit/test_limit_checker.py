@@ -10,6 +10,7 @@ from numberguard.domain.check import Decision
 from numberguard.domain.facetlog import entry_key
 from numberguard.domain.health import CanSend, Health, HealthEntity, HealthError
 from numberguard.domain.number import NumberState, scope_key
+from numberguard.domain.pairrate import PairState, after_strike
 from numberguard.domain.refusals import Hold
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.templates import StatusReading, TemplateState, fold
@@ -124,6 +125,13 @@ def scenario_marketing_to_cooled_person(world):
     return world.ask(category="marketing")
 
 
+def scenario_pair_rate(world):
+    world.store.pairs[(PNID, R)] = after_strike(PairState(), "wamid.1", world.clock_now - 1) or PairState()
+    world.ask()  # Meta refused a send 1 s ago: back off 4^0 s
+    world.store.pairs[(PNID, R)] = after_strike(world.store.pairs[(PNID, R)], "wamid.2", world.clock_now) or PairState()
+    return world.ask()  # a repeat: 4^1 s
+
+
 def scenario_store_down(world):
     world.store.down = True
     return world.ask()
@@ -166,6 +174,7 @@ CASES = [
     ("DENIED_TEMPLATE_PAUSED", scenario_template_paused, {}, "CONNECTED", 3 * HOUR - 100),
     ("DENIED_TEMPLATE_DISABLED", scenario_template_disabled, {}, "CONNECTED", None),
     ("DENIED_TEMPLATE_NOT_APPROVED", scenario_template_rejected, {}, "CONNECTED", None),
+    ("DENIED_PAIR_RATE", scenario_pair_rate, {}, "CONNECTED", 4),
     ("INVALID_REQUEST", scenario_invalid, {}, None, None),
     ("DENIED_STORE_UNAVAILABLE", scenario_store_down, {}, None, None),
     ("ALLOWED_STORE_UNAVAILABLE", scenario_store_down, {"fail_mode": FailMode.OPEN}, None, None),
@@ -189,6 +198,7 @@ def test_every_decision_for_its_case(policy, decision, scenario, options, status
     assert answer["warnings"] == [], answer  # every answer carries the list, empty with nothing to say
     if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE", "DENIED_BLOCKED_BY_META",
                     "DENIED_TEMPLATE_PAUSED", "DENIED_TEMPLATE_DISABLED", "DENIED_TEMPLATE_NOT_APPROVED",
+                    "DENIED_PAIR_RATE",
                     "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE", "DENIED_SPAM_RATE_LIMITED",
                     "DENIED_RECIPIENT_COOLDOWN"):
         assert answer["error"], answer

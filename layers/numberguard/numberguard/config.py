@@ -30,6 +30,8 @@ class Settings:
     policy: Policy = Policy.PER_NUMBER
     bucket_minutes: int = 10
     fail_mode: FailMode = FailMode.CLOSED
+    # PairRateGuard: each allowed check spends a token of its (number, person) bucket (45, one per 6 s).
+    pair_rate_guard: bool = False
     # Set in local mode and tests (DynamoDB Local); empty on AWS.
     dynamodb_endpoint: str | None = None
     region: str = "us-east-1"
@@ -68,6 +70,9 @@ class Settings:
             fail_mode = FailMode(env.get("FAIL_MODE", "closed").strip().lower())
         except ValueError:
             raise ConfigError(f"FAIL_MODE must be 'closed' or 'open', got {env.get('FAIL_MODE')!r}") from None
+        guard = env.get("PAIR_RATE_GUARD", "off").strip().lower()
+        if guard not in ("on", "off"):
+            raise ConfigError(f"PAIR_RATE_GUARD must be 'on' or 'off', got {env.get('PAIR_RATE_GUARD')!r}")
         return cls(
             numbers_table=env.get("NUMBERS_TABLE", cls.numbers_table),
             recipients_table=env.get("RECIPIENTS_TABLE", cls.recipients_table),
@@ -76,6 +81,7 @@ class Settings:
             policy=policy,
             bucket_minutes=bucket_minutes,
             fail_mode=fail_mode,
+            pair_rate_guard=guard == "on",
             dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             archive_bucket=env.get("ARCHIVE_BUCKET", cls.archive_bucket),

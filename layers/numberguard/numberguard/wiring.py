@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from numberguard.notify.receipts import ReceiptQueue
     from numberguard.store.archive import Archive
     from numberguard.store.limits import LimitStore
+    from numberguard.store.pairs import PairStore
     from numberguard.store.people import PeopleStore
     from numberguard.store.registry import RegistryStore
     from numberguard.usecases.evaluator import Evaluator
@@ -77,6 +78,13 @@ class Parts:
         cfg = self.settings
         return LimitStore(self.check_client, numbers_table=cfg.numbers_table,
                           recipients_table=cfg.recipients_table, limits_table=cfg.limits_table)
+
+    @cached_property
+    def pair_store(self) -> PairStore:
+        """The check's pair items (Meta's 131056 backoffs, the PairRateGuard buckets), on the check's client."""
+        from numberguard.store.pairs import PairStore
+
+        return PairStore(self.check_client, self.settings.recipients_table)
 
     @cached_property
     def stores(self) -> Stores:
@@ -184,7 +192,7 @@ class Parts:
     def limit_checker(self) -> LimitChecker:
         from numberguard.usecases.limit_check import LimitChecker
 
-        return LimitChecker(self.limit_store, self.settings, clock=self.clock)
+        return LimitChecker(self.limit_store, self.settings, clock=self.clock, pairs=self.pair_store)
 
     @cached_property
     def facets(self) -> Facets:
@@ -194,11 +202,16 @@ class Parts:
 
     @cached_property
     def intake(self) -> Intake:
+        from numberguard.store.pairs import PairStore
         from numberguard.usecases.intake import Intake
+        from numberguard.usecases.pairrate import PairStrikes
         from numberguard.usecases.people import People
 
         people = People(self.people_store, self.stores.numbers, self.stores.windows, self.clock)
-        return Intake(self.facets, self.limit_checker, self.settings, people, refusals=self.refusals)
+        pairs = PairStrikes(PairStore(self.client, self.settings.recipients_table), self.people_store,
+                            self.stores.numbers, self.clock)
+        return Intake(self.facets, self.limit_checker, self.settings, people, pairs=pairs,
+                      refusals=self.refusals)
 
     @cached_property
     def refusals(self) -> Refusals:

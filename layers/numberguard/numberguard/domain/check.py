@@ -10,6 +10,7 @@ from typing import Any, Literal, overload
 
 from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
+from numberguard.domain.pairrate import BURST_USED, PairState, pair_denial
 from numberguard.domain.people import IdLink, InvalidId, Person, recipient_id
 from numberguard.domain.refusals import cooldown_error, hold_error
 from numberguard.domain.status import Connection
@@ -40,6 +41,7 @@ class Decision(StrEnum):
     DENIED_TEMPLATE_NOT_APPROVED = "DENIED_TEMPLATE_NOT_APPROVED"
     DENIED_SPAM_RATE_LIMITED = "DENIED_SPAM_RATE_LIMITED"
     DENIED_RECIPIENT_COOLDOWN = "DENIED_RECIPIENT_COOLDOWN"
+    DENIED_PAIR_RATE = "DENIED_PAIR_RATE"
     INVALID_REQUEST = "INVALID_REQUEST"
     # Beyond the contract's list: the store could not be reached (fail-closed / fail-open).
     DENIED_STORE_UNAVAILABLE = "DENIED_STORE_UNAVAILABLE"
@@ -262,6 +264,7 @@ class RecipientView:
     slot_reference: str | None = None
     sent_template: str | None = None  # the template the counted send named (TemplateRef.tag)
     cooldown_until: int = 0  # the person's marketing cooldown after Meta's 131049 (latest of its ids)
+    pair: PairState = field(default_factory=PairState)  # this number's pair item under this id (as a person key)
 
     def counted(self, now: int) -> bool:
         return self.counted_bucket is not None and self.counted_until > now
@@ -300,6 +303,21 @@ def person_view(recipient: str, person: Person | None, views: Mapping[str, Recip
     view = views.get(target, RecipientView())
     return target, replace(view, service_window_until=max(window, view.service_window_until),
                            cooldown_until=max(cooldown, view.cooldown_until))
+
+
+def pair_of(recipient: str, person: Person | None, views: Mapping[str, RecipientView]) -> tuple[str, PairState]:
+    """The person key a check takes its pair token under, and the pair as read (DESIGN §3, row 6).
+
+    Meta's refusals of every id of the person count (a key that changed when ids were linked still
+    finds the backoff); the bucket is the key's.
+    """
+    if person is None or recipient not in person.ids:
+        return recipient, views.get(recipient, RecipientView()).pair
+    own = views.get(person.key, RecipientView()).pair
+    strikes = dict(own.strikes)
+    for i in sorted(person.others):
+        strikes.update((views.get(i) or RecipientView()).pair.strikes)
+    return person.key, replace(own, strikes=strikes)
 
 
 def slot_holder(recipient: str, link: IdLink | None, views: Mapping[str, RecipientView], reference: str) -> str:
@@ -362,6 +380,18 @@ def template_verdict(request: CheckRequest, template: TemplateState | None, waba
     return TemplateVerdict(denial, warnings, category)
 
 
+def pair_verdict(pair: PairState, now: int, guard: bool) -> Classification | None:
+    """Row 6 from the pair as read: Meta's 131056 backoff, and with the guard on an empty bucket."""
+    until = pair_denial(pair, now, guard)
+    if until is None:
+        return None
+    found = pair.backoff()
+    why = BURST_USED
+    if found is not None and found.until > now:
+        why = f"Meta refused a send to this person with 131056 (pair rate): back off 4^{found.exponent} s"
+    return Classification(Step.ANSWER, Decision.DENIED_PAIR_RATE, until, why)
+
+
 def cannot_send(number: NumberState) -> Decision | None:
     """Precedence rows 2 and 3: the number may send nothing at all (whatever the recipient)."""
     if number.banned:
@@ -384,14 +414,16 @@ def classify(
     now: int,
     reference: str | None = None,
     template_denial: Classification | None = None,
+    pair_denial: Classification | None = None,
     category: Category | None = None,
 ) -> Classification:
     """Decide one recipient from the state read, before any write (`reference`: this send's).
 
     `template_denial`: the named template's (template_verdict), inside a service window or not;
-    `category`: the check's (the request's, else its known template's).
+    `pair_denial`: the pair's (pair_verdict), for every send to the person; `category`: the check's (the
+    request's, else its known template's).
     """
-    early = _refused_before_window(number, recipient, now, template_denial, category)  # rows 2 to 5
+    early = _refused_before_window(number, recipient, now, template_denial, pair_denial, category)  # rows 2-6
     if early is not None:
         return early
     if recipient.in_service_window(now):  # row 7
@@ -413,8 +445,10 @@ def classify(
 
 
 def _refused_before_window(number: NumberState, recipient: RecipientView, now: int,
-                           template_denial: Classification | None, category: Category | None) -> Classification | None:
-    """Rows 2 to 5: the number sends nothing, the template is refused, the person is in marketing cooldown."""
+                           template_denial: Classification | None, pair_denial: Classification | None,
+                           category: Category | None) -> Classification | None:
+    """Rows 2 to 6: the number sends nothing, the template is refused, the person is in marketing cooldown,
+    the pair is out of tokens or backing off."""
     refused = cannot_send(number)  # rows 2 and 3 of the precedence
     if refused is not None:
         return Classification(Step.ANSWER, refused)
@@ -423,7 +457,7 @@ def _refused_before_window(number: NumberState, recipient: RecipientView, now: i
     if category is Category.MARKETING and recipient.cooldown_until > now:  # row 5, inside a window or not
         return Classification(Step.ANSWER, Decision.DENIED_RECIPIENT_COOLDOWN, recipient.cooldown_until,
                               cooldown_error())
-    return None
+    return pair_denial  # row 6: every send to the person, inside a window or not
 
 
 def _counted_step(recipient: RecipientView, window: Window, now: int, reference: str | None) -> Classification:

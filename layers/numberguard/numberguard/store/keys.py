@@ -4,8 +4,8 @@ Numbers table: a number `<phone_number_id>`, its WABA `WABA#<waba_id>`, updates 
 nobody registered yet `PENDING#<waba_id>#<display>`, facet logs `LOG#<subject>#<facet>`, a WABA's
 template `TPL#<waba_id>#<name>#<language key>` and the list of its templates `TPLS#<waba_id>`.
 Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`,
-first arrivals of updates Meta sent without a time `a#<dedup_key>`, links `l#<space>#<id>`, marketing cooldowns
-`mc#<link space>#<id>`.
+first arrivals of updates Meta sent without a time `a#<dedup_key>`, links `l#<space>#<id>`, a (number, person)
+pair's send rate `p#<phone_number_id>#<person key>`, marketing cooldowns `mc#<link space>#<id>`.
 Limits table: one counter per scope. History table: (phone_number_id, sort key).
 """
 
@@ -20,6 +20,7 @@ from numberguard.store.schema_names import (
     HistoryItem,
     LinkItem,
     NumberItem,
+    PairItem,
     PendingItem,
     TemplateItem,
     WabaItem,
@@ -123,3 +124,8 @@ def arrival_key(dedup_key: str) -> dict:
     # The first arrival of an update Meta sent without a time (recipients table: keyed by pk, with TTL).
     # The dedup key is a 32-character hash: the key stays far below DynamoDB's 2,048 bytes.
     return {ArrivalItem.HASH_KEY: {"S": f"a#{dedup_key}"}}
+
+
+def pair_key(phone_number_id: str, person_key: str) -> dict:
+    # Pair rates belong to a (business number, person) pair, like service windows; the person by its key.
+    return {PairItem.HASH_KEY: {"S": f"p#{phone_number_id}#{person_key}"}}

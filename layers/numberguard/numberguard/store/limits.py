@@ -11,6 +11,7 @@ intake), defined in store/models/; their keys in store/keys.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +31,7 @@ from numberguard.store.items import (
     template_from_item,
     usage_from_item,
 )
+from numberguard.store.pairs import pair_from_item
 from numberguard.store.schema_names import CounterItem, NumberItem, TemplateItem, WindowItem
 
 C = CounterItem  # short: the expressions below read almost as DynamoDB sees them
@@ -37,10 +39,15 @@ C = CounterItem  # short: the expressions below read almost as DynamoDB sees the
 
 def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str],
            cooldown_space: str | None = None) -> dict[str, RecipientView]:
-    return {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
-                              by_pk.get(keys.window_pk(phone_number_id, r), {}),
-                              by_pk.get(keys.cooldown_pk(cooldown_space, r)) if cooldown_space else None)
-            for r in ids}
+    views = {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
+                               by_pk.get(keys.window_pk(phone_number_id, r), {}),
+                               by_pk.get(keys.cooldown_pk(cooldown_space, r)) if cooldown_space else None)
+             for r in ids}
+    for r in ids:  # the pair item under this id as a person key (store/pairs.py): most ids have none
+        pair = by_pk.get(keys.pair_key(phone_number_id, r)[WindowItem.HASH_KEY]["S"])
+        if pair is not None:
+            views[r] = replace(views[r], pair=pair_from_item(pair))
+    return views
 
 
 def _links(by_pk: dict, space: str | None, ids: Sequence[str]) -> dict[str, IdLink]:
@@ -111,12 +118,13 @@ class LimitStore(CountedRecords):
 
     def _record_keys(self, phone_number_id: str, scope: str, ids: Sequence[str],
                      space: str | None, cooldown_space: str | None = None) -> list[tuple[str, dict]]:
-        """Each id's counted record and window with this number, (with `space`) its link and (with
-        `cooldown_space`) its marketing cooldown."""
+        """Each id's counted record, window and pair item with this number, (with `space`) its link and
+        (with `cooldown_space`) its marketing cooldown."""
         wanted = []
         for i in ids:
             wanted.append((self.recipients_table, keys.counted_key(scope, i)))
             wanted.append((self.recipients_table, keys.window_key(phone_number_id, i)))
+            wanted.append((self.recipients_table, keys.pair_key(phone_number_id, i)))
             if space is not None:
                 wanted.append((self.recipients_table, keys.link_key(space, i)))
             if cooldown_space is not None:

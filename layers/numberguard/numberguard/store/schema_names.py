@@ -270,6 +270,24 @@ class ArrivalItem(ItemKind):
     pk: Final = "pk"
 
 
+class PairItem(ItemKind):
+    """PairModel (table numberguard-recipients)."""
+
+    HASH_KEY = "pk"
+    TTL: Final = "expires_at"
+    TYPES = {
+        "backoff_until": "N", "claim": "S", "expires_at": "N", "pk": "S", "strikes": "M", "strikes_version": "N",
+        "tat": "N",
+    }
+    backoff_until: Final = "backoff_until"
+    claim: Final = "claim"
+    expires_at: Final = "expires_at"
+    pk: Final = "pk"
+    strikes: Final = "strikes"
+    strikes_version: Final = "strikes_version"
+    tat: Final = "tat"
+
+
 class HistoryItem(ItemKind):
     """HistoryEntryModel (table numberguard-history)."""
 

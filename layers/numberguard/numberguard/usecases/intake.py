@@ -33,6 +33,7 @@ from numberguard.observability import logger
 from numberguard.store.dynamo import refused_for_good
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
+from numberguard.usecases.pairrate import PairStrikes
 from numberguard.usecases.people import People, Shown
 from numberguard.usecases.refusals import Refusals
 from numberguard.usecases.templates import TemplateIntake
@@ -95,7 +96,8 @@ def reason_of(key: str, default: str) -> str:
 
 class Intake:
     def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings, people: People | None = None,
-                 templates: TemplateIntake | None = None, refusals: Refusals | None = None):
+                 templates: TemplateIntake | None = None, pairs: PairStrikes | None = None,
+                 refusals: Refusals | None = None):
         self.facets = facets
         self.stores = facets.stores
         self.checker = checker
@@ -103,6 +105,7 @@ class Intake:
         self.policy = settings.policy
         self.clock = facets.clock
         self.templates = templates or TemplateIntake(facets.stores, facets.publisher, facets.clock)
+        self.pairs = pairs  # Meta's 131056 refusals → the pair's backoff (None: not recorded)
         self.refusals = refusals  # what Meta's refusals teach (None: codes are only counted)
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
@@ -413,8 +416,10 @@ class Intake:
         for decisions in self._parallel(release_all, list(releases.values())):
             for decision in decisions:
                 summary.counts["slot_released" if decision == "RELEASED" else "slot_not_released"] += 1
-        self._link(events, summary)  # before the refusals: a cooldown is kept under the person's key
-        if self.refusals is not None:
+        self._link(events, summary)
+        if self.pairs is not None:  # after the links: the pair is the person's, under its key
+            self.pairs.apply(events, summary.counts)
+        if self.refusals is not None:  # after the links: a cooldown is kept under the person's key
             summary.changes.extend(self.refusals.statuses(events, summary.counts))
 
     def _counted_record(self, phone_number_id: str, recipient: str) -> RecipientView | None:

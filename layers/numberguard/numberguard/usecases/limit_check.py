@@ -6,6 +6,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, cast
 
@@ -23,12 +24,15 @@ from numberguard.domain.check import (
     TemplateVerdict,
     classify,
     echoed_number_id,
+    pair_of,
+    pair_verdict,
     parse_request,
     person_view,
     slot_holder,
     template_verdict,
 )
 from numberguard.domain.number import NumberState
+from numberguard.domain.pairrate import BURST_USED, PairState, plan_take
 from numberguard.domain.people import link_space
 from numberguard.domain.results import MoveResult, ReleaseResult
 from numberguard.domain.templates import Category, TemplateRef
@@ -36,14 +40,18 @@ from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
 from numberguard.store import dynamo
 from numberguard.store.dynamo import StoreUnavailable
-from numberguard.usecases.ports import CheckStore
+from numberguard.usecases.ports import CheckStore, PairPort
 
 MAX_ATTEMPTS = 24  # contention on one counter item: each failed condition returns the item
+PARALLEL_TAKES = 16  # a batch's pair tokens taken side by side (one UpdateItem per allowed person)
 
 
 class LimitChecker:
-    def __init__(self, store: CheckStore, settings: Settings, clock: Callable[[], float] = time.time):
+    def __init__(self, store: CheckStore, settings: Settings, clock: Callable[[], float] = time.time,
+                 pairs: PairPort | None = None):
         self.store = store
+        self.pairs = pairs  # the pair items' token writes (PairRateGuard); None: the guard cannot be on
+        self.guard = settings.pair_rate_guard and pairs is not None
         self.settings = settings
         self.window: Window = settings.window
         self.clock = clock
@@ -78,16 +86,23 @@ class LimitChecker:
         # Each id asked for → the id the person's count is acted on under, and the person's view
         # (the window of every linked id): one person checked twice in a batch counts once.
         people = {r: self._person(snap, r, now) for r in unique}
+        pairs = {people[r][0]: self._pair(snap, r) for r in unique}  # the person key's pair, per target
         snap = Snapshot(number, snap.usage, snap.tier, {target: view for target, view in people.values()})
         if request.batch:
             targets = list(dict.fromkeys(target for target, _ in people.values()))
-            outcomes, usage = self._check_batch(request, snap, targets, now, verdict)
+            outcomes, usage = self._check_batch(request, snap, targets, now, verdict.denial, pairs,
+                                                verdict.category)
+            self._take_tokens(request, outcomes, pairs, now)
             results = [self._answer(snap, usage, outcomes[people[r][0]], verdict, now, recipient=r)
                        for r in request.recipients]
             head = self._answer(snap, usage, Outcome(Decision.ALLOWED_ALREADY_COUNTED), verdict, now)
             return batch_summary(head, results)
-        outcome, usage = self._check_one(request, snap, people[unique[0]][0], now, verdict)
-        return self._answer(snap, usage, outcome, verdict, now).as_dict()
+        target = people[unique[0]][0]
+        outcome, usage = self._check_one(request, snap, target, now, verdict.denial, pairs[target],
+                                            verdict.category)
+        outcomes = {target: outcome}
+        self._take_tokens(request, outcomes, pairs, now)
+        return self._answer(snap, usage, outcomes[target], verdict, now).as_dict()
 
     def _answer(self, snap: Snapshot, usage: ScopeUsage, outcome: Outcome, verdict: TemplateVerdict, now: int,
                 recipient: str | None = None) -> Answer:
@@ -100,6 +115,10 @@ class LimitChecker:
         link = snap.links.get(recipient)
         return person_view(recipient, link.person if link else None, snap.records, now)
 
+    def _pair(self, snap: Snapshot, recipient: str) -> tuple[str, PairState]:
+        link = snap.links.get(recipient)
+        return pair_of(recipient, link.person if link else None, snap.records)
+
     def _reread(self, phone_number_id: str, scope: str, recipient: str, now: int,
                 cooldowns: bool) -> tuple[Snapshot, str, RecipientView]:
         """Read one recipient again (after a race), resolving its person again: a fold may have moved it."""
@@ -111,13 +130,15 @@ class LimitChecker:
         return snap, target, record
 
     def _check_one(self, request: CheckRequest, snap: Snapshot, recipient: str, now: int,
-                   verdict: TemplateVerdict | None = None) -> tuple[Outcome, ScopeUsage]:
+                   template_denial: Classification | None = None,
+                   pair: tuple[str, PairState] | None = None,
+                   category: Category | None = None) -> tuple[Outcome, ScopeUsage]:
         """One recipient, retried on contention (a failed counter condition hands back the counter)."""
         number, usage, record = _known(snap), _usage(snap), snap.records[recipient]
-        verdict = verdict or TemplateVerdict()
+        pair_denial = pair_verdict(pair[1], now, self.guard) if pair else None
         for _ in range(MAX_ATTEMPTS):
             found = classify(number, usage, record, request.message, self.window, now, request.reference,
-                             verdict.denial, verdict.category)
+                             template_denial, pair_denial, category)
             if found.step is Step.ANSWER or request.dry_run:
                 return self._dry(found, usage, 1, now), usage
             if found.step is Step.RESERVE:
@@ -134,7 +155,7 @@ class LimitChecker:
                 if moved is not None:
                     return moved
             snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now,
-                                                   verdict.category is Category.MARKETING)
+                                                   category is Category.MARKETING)
             number, usage = _known(snap), _usage(snap)  # changed meanwhile
         raise StoreUnavailable("the scope's counter stayed too contended to reserve a slot")
 
@@ -190,10 +211,14 @@ class LimitChecker:
     # ---- batch: one step per kind of recipient ---------------------------------------------------
 
     def _check_batch(self, request: CheckRequest, snap: Snapshot, unique: list[str], now: int,
-                     verdict: TemplateVerdict) -> tuple[dict[str, Outcome], ScopeUsage]:
+                     template_denial: Classification | None = None,
+                     pairs: Mapping[str, tuple[str, PairState]] | None = None,
+                     category: Category | None = None) -> tuple[dict[str, Outcome], ScopeUsage]:
         number, usage = _known(snap), _usage(snap)
+        pairs = pairs or {}
         steps = {r: classify(number, usage, snap.records[r], request.message, self.window, now, request.reference,
-                             verdict.denial, verdict.category)
+                             template_denial, pair_verdict(pairs[r][1], now, self.guard) if r in pairs else None,
+                             category)
                  for r in unique}
         outcomes = {r: _first_outcome(found) for r, found in steps.items() if found.step is not Step.RESERVE}
         new = [r for r in unique if steps[r].step is Step.RESERVE]
@@ -284,6 +309,40 @@ class LimitChecker:
             if ok:
                 return slots, usage
         raise StoreUnavailable("the scope's counter stayed too contended to reserve slots")
+
+    # ---- pair rate (PairRateGuard) ----------------------------------------------------------------
+
+    def _take_tokens(self, request: CheckRequest, outcomes: dict[str, Outcome],
+                     pairs: Mapping[str, tuple[str, PairState]], now: int) -> None:
+        """With the guard on, each allowed recipient spends a token of its (number, person) pair; one whose
+        bucket another check emptied meanwhile is denied instead (its slot, if it took one, stays counted:
+        never fewer). A dry run spends none: the read already answered row 6."""
+        if not self.guard or request.dry_run:
+            return
+        wanted = [t for t, outcome in outcomes.items() if outcome.decision.allowed and t in pairs]
+        if not wanted:
+            return
+        if len(wanted) == 1:
+            denied = [self._take_token(request.phone_number_id, *pairs[wanted[0]], now)]
+        else:
+            with ThreadPoolExecutor(max_workers=PARALLEL_TAKES) as pool:
+                denied = list(pool.map(lambda t: self._take_token(request.phone_number_id, *pairs[t], now), wanted))
+        for target, until in zip(wanted, denied, strict=True):
+            if until is not None:
+                outcomes[target] = Outcome(Decision.DENIED_PAIR_RATE, until, BURST_USED)
+
+    def _take_token(self, phone_number_id: str, key: str, pair: PairState, now: int) -> int | None:
+        """Take one token from the pair's bucket: None when taken, else when the next one comes."""
+        assert self.pairs is not None  # the guard is on only with a pair store
+        seen = pair.tat
+        for _ in range(MAX_ATTEMPTS):
+            plan = plan_take(seen, now, uuid.uuid4().hex)
+            if plan.denied_until is not None:
+                return plan.denied_until
+            ok, seen = self.pairs.take(phone_number_id, key, plan)
+            if ok:
+                return None
+        raise StoreUnavailable("the pair's bucket stayed too contended to take a token")
 
     # ---- release ----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Protocol
 from numberguard.domain.changes import Change
 from numberguard.domain.check import RecipientView, Snapshot
 from numberguard.domain.number import NumberState
+from numberguard.domain.pairrate import PairState, Take
 from numberguard.domain.people import IdChange, IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
 from numberguard.domain.refusals import CooldownLine, HoldWrite
@@ -49,6 +50,16 @@ class CheckStore(CountedPort, Protocol):
                  cooldown_space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]: ...
     def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]: ...
     def give_back(self, scope: str, bucket: int, slots: int, now: int) -> bool: ...
+
+
+class PairPort(Protocol):
+    """A (business number, person key) pair's send rate (store/pairs.py): Meta's 131056 refusals and the
+    PairRateGuard bucket. The check reads pairs with its other records (CheckStore.read)."""
+
+    def get(self, phone_number_id: str, person_key: str) -> PairState: ...
+    def get_many(self, phone_number_id: str, person_keys: Iterable[str]) -> dict[str, PairState]: ...
+    def take(self, phone_number_id: str, person_key: str, plan: Take) -> tuple[bool, int | None]: ...
+    def strike(self, phone_number_id: str, person_key: str, wamid: str, at: int, now: int) -> bool: ...
 
 
 class NumberPort(Protocol):

@@ -1,9 +1,10 @@
 """The recipients table's item kinds: counted records, service windows, links, marketing cooldowns, first
-arrivals."""
+arrivals, pair rates."""
 
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -80,4 +81,19 @@ class ArrivalModel(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     first_at = NumberAttribute()  # written once (if_not_exists): concurrent deliveries agree on it
+    expires_at = TTLAttribute(null=True)
+
+
+class PairModel(Model):
+    """A (number, person key) pair's send rate (domain/pairrate.py), item `p#<phone_number_id>#<person key>`."""
+
+    class Meta:
+        table_name = "numberguard-recipients"
+
+    pk = UnicodeAttribute(hash_key=True)
+    tat = NumberAttribute(null=True)  # the PairRateGuard bucket (GCRA): one conditional UpdateItem per token
+    claim = UnicodeAttribute(null=True)  # the latest take's id (tells the SDK's retry of it apart)
+    strikes: MapAttribute = MapAttribute(null=True)  # Meta's 131056 refusals: message id -> event time
+    strikes_version = NumberAttribute(null=True)  # the intake's optimistic lock on the strikes
+    backoff_until = NumberAttribute(null=True)  # derived from the strikes: for the operator's view
     expires_at = TTLAttribute(null=True)
