@@ -214,7 +214,8 @@ def test_a_denied_template_send_leaves_the_counter_untouched(ddb_stack, title):
 
 
 def test_refusals_keep_the_calls_per_check(ddb_stack):
-    """Holds and blocks ride on the number's item, cooldowns on the one BatchGetItem (marketing checks only)."""
+    """Holds and blocks ride on the number's item, cooldowns on the one BatchGetItem (marketing checks only):
+    a batch of 1,000 marketing checks reads one key more per recipient (92 calls where others make 82)."""
     from numberguard.domain.events import MessageStatus
     from numberguard.wiring import build
 

@@ -27,9 +27,11 @@ def campaign(checker, first: int, size: int, category: str = "marketing") -> Cou
 def test_a_held_campaign_resumes_when_the_hold_ends_and_a_cooled_person_gets_utility_only(moto_stack, monkeypatch):
     from numberguard.wiring import build
 
+    from numberguard_ops.fakes import FakePublisher
+
     monkeypatch.setattr("numberguard.usecases.intake.PARALLEL_WRITES", 1)  # moto: one write at a time
     moto_stack.register(tier="TIER_10K")
-    parts = build(moto_stack.settings, clock=moto_stack.clock)
+    parts = build(moto_stack.settings, clock=moto_stack.clock, publisher=FakePublisher())
     clock, checker, intake = moto_stack.clock, parts.limit_checker, parts.intake
     start = int(clock())
     # The campaign's first batch goes; then Meta refuses one of its sends with 131048
