@@ -14,7 +14,7 @@ from html import escape
 
 from numberguard.domain.window import DAY_SECONDS
 
-from numberguard_ops.views import HOURS, NumberView, hour_spans, iso, span_label, status_spans
+from numberguard_ops.views import HOURS, NumberView, hour_spans, iso, refusal_words, span_label, status_spans
 
 TIMELINE_DAYS = 14
 STATUS_COLOURS = {
@@ -182,11 +182,18 @@ def card(view: NumberView, templates: list[dict] | None = None) -> str:
         f"{_badge(view.tier or 'no tier', '#3e4c59', limit)}</h2>"
         f'<div class="ids">phone_number_id {escape(view.phone_number_id)} · WABA {escape(view.waba_id)} · '
         f"counted in {escape(view.scope)} · limit {escape(limit)}{escape(free)}</div>"
+        f"{_refusals(view)}"
         f'<div class="grid"><div class="panel"><h3>Usage (moving 24 h)</h3>{gauge_svg(view)}</div>'
         f'<div class="panel"><h3>Last 24 hours</h3>{usage_chart_svg(view)}</div></div>'
         f'<div class="panel"><h3>Status, last {TIMELINE_DAYS} days</h3>{timeline_svg(view)}{_legend()}</div>'
         f"{_history_rows(view)}{_templates_rows(templates or [])}</section>"
     )
+
+
+def _refusals(view: NumberView) -> str:
+    """What Meta's refusals left (a hold, a block, marketing cooldowns): nothing when none did."""
+    words = refusal_words(view)
+    return f'<div class="refusals">Meta refused sends: {escape(" · ".join(words))}</div>' if words else ""
 
 
 def render(views: list[NumberView], now: int, source: str, templates: list[dict] | None = None) -> str:

@@ -21,7 +21,8 @@ A scenario (JSON):
                                                                   Meta's message_template_status_update
         {"at": "1h", "template": {"name": "order_confirmation", "language": "en_US", "quality": "RED"}},
         {"at": "7d1h", "check": {"recipient": "16505551234", "template": {"name": "...", "language": "en_US"},
-                                 "expect": {"decision": "DENIED_TEMPLATE_PAUSED", "retry_after_seconds": 10740}}}
+                                 "expect": {"decision": "DENIED_TEMPLATE_PAUSED", "retry_after_seconds": 10740}}},
+        {"at": "2h", "refusal": {"code": 131048, "recipient": "16505551234"}}   Meta's failed status with that code
      ],
      "expect": {"<phone_number_id>": {"status": "CONNECTED", "tier": "TIER_1K", "limit": 1000},
                 "notifications": {"include": ["FLAG_OUTCOME"], "exclude": ["LIMIT_CHANGED"]}}}
@@ -263,9 +264,10 @@ class Simulation:
     def _step(self, at: int, index: int, step: dict) -> None:
         where = f"steps[{index}]"
         self.clock.now = at
-        kinds = [k for k in ("quality", "sends", "webhook", "check", "capability", "template") if k in step]
+        kinds = [k for k in ("quality", "sends", "webhook", "check", "capability", "template", "refusal") if k in step]
         if len(kinds) != 1:
-            raise ScenarioError(f"{where}: give exactly one of quality, sends, webhook, check, capability, template")
+            raise ScenarioError(f"{where}: give exactly one of quality, sends, webhook, check, capability, template, "
+                                "refusal")
         getattr(self, f"_{kinds[0]}")(at, step, where)
         self._drain(at)
 
@@ -327,6 +329,24 @@ class Simulation:
         self._row(at, "step", f"WABA {waba}: Meta reports template {name} ({language}) {event}{said}",
                   {"number": number["phone_number_id"]})
 
+    def _refusal(self, at: int, step: dict, where: str) -> None:
+        """Meta refuses one of the number's sends: a failed status with the step's error code."""
+        from numberguard.domain.events import MessageStatus
+
+        spec = step["refusal"]
+        code = spec.get("code") if isinstance(spec, dict) else None
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise ScenarioError(f"{where}.refusal must be an object with an integer code (e.g. 131048)")
+        number = self._number(step, where)
+        recipient = str(spec.get("recipient", "16505551234"))
+        wamid = f"wamid.simulate{at}{code}{recipient}"
+        summary = self.intake.apply([MessageStatus(str(number["waba_id"]), at, f"{wamid}#failed",
+                                                   number["phone_number_id"], recipient, wamid, "failed",
+                                                   spec.get("reference"), (code,))])
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()) if not k.startswith("status_"))
+        self._row(at, "step", f"{self._who(number['phone_number_id'])} Meta refuses a send to {recipient} with "
+                  f"{code} ({counts})")
+
     def _sends(self, at: int, step: dict, where: str) -> None:
         spec = step["sends"]
         if not isinstance(spec, dict):
@@ -349,7 +369,8 @@ class Simulation:
             for i in range(0, len(recipients), 1000):
                 answer = self.checker.handle({"phone_number_id": number["phone_number_id"],
                                               "recipients": recipients[i:i + 1000],
-                                              "message": spec.get("message", "template")})
+                                              "message": spec.get("message", "template")}
+                                             | ({"category": spec["category"]} if "category" in spec else {}))
                 for result in answer.get("results") or [answer]:
                     decisions[result["decision"]] = decisions.get(result["decision"], 0) + 1
                     if result.get("allowed"):

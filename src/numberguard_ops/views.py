@@ -33,6 +33,10 @@ class NumberView:
     history: list[dict] = field(default_factory=list)  # newest first
     now: int = 0
     registered_at: int | None = None
+    hold_until: int | None = None  # Meta's 131048: business-initiated sends held until then (None: not held)
+    block_code: int | None = None  # Meta's 131042 / 368 / 131031: the WABA blocked until Meta lifts it
+    block_since: int | None = None
+    cooldowns_24h: int = 0  # people Meta refused a marketing message with 131049 in the last 24 h
 
     @property
     def percent(self) -> int | None:
@@ -92,7 +96,10 @@ def number_view(parts, phone_number_id: str, now: int, history_limit: int = 200)
         banned=number.banned, quality=number.quality.value, flagged_at=number.flagged_at, tier=tier, limit=limit,
         used=used, hourly=hourly, next_free_at=next_free,
         history=stores.history.history(phone_number_id, limit=history_limit), now=now,
-        registered_at=number.registered_at,
+        registered_at=number.registered_at, hold_until=number.held_until(now),
+        block_code=number.meta_block.code if number.meta_block else None,
+        block_since=number.meta_block.at if number.meta_block else None,
+        cooldowns_24h=parts.refusals.cooled_since(phone_number_id, now - DAY_SECONDS),
     )
 
 
@@ -125,6 +132,7 @@ def usage_lines(view: NumberView) -> list[str]:
         lines.append(f"  slots free    the next at {iso(view.next_free_at)} (in {wait})")
     elif view.limit is not None:
         lines.append("  slots free    now")
+    lines += refusal_lines(view)
     lines.append("  last 24 h     recipients by the hour of their latest counted send (UTC, oldest first; "
                  "the last row ends now)")
     peak = max(view.hourly) or 1
@@ -132,6 +140,33 @@ def usage_lines(view: NumberView) -> list[str]:
         bar = "#" * (0 if count == 0 else max(1, round(30 * count / peak)))
         lines.append(f"  {span_label(start, end)}  {bar:<30} {count:,}")
     return lines
+
+
+def refusal_lines(view: NumberView) -> list[str]:
+    """What Meta's refusals left on the number (nothing when none did)."""
+    lines = []
+    if view.hold_until is not None:
+        lines.append(f"  on hold       until {iso(view.hold_until)} (in {duration(view.hold_until - view.now)}): "
+                     "Meta's 131048; business-initiated sends DENIED_SPAM_RATE_LIMITED, replies in a window go")
+    if view.block_code is not None:
+        lines.append(f"  blocked       by Meta's {view.block_code} since {iso(view.block_since)}: every send "
+                     "DENIED_BLOCKED_BY_META until Meta's word lifts it")
+    if view.cooldowns_24h:
+        lines.append(f"  cooldowns     {view.cooldowns_24h:,} people refused a marketing message (131049) in the last "
+                     "24 h: marketing to them DENIED_RECIPIENT_COOLDOWN")
+    return lines
+
+
+def refusal_words(view: NumberView) -> list[str]:
+    """The same, short (the report's card and summary)."""
+    words = []
+    if view.hold_until is not None:
+        words.append(f"on hold until {iso(view.hold_until)} (131048)")
+    if view.block_code is not None:
+        words.append(f"blocked by Meta's {view.block_code} since {iso(view.block_since)}")
+    if view.cooldowns_24h:
+        words.append(f"{view.cooldowns_24h:,} in marketing cooldown (131049, last 24 h)")
+    return words
 
 
 def history_lines(view: NumberView) -> list[str]:

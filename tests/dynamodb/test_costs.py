@@ -211,3 +211,43 @@ def test_a_denied_template_send_leaves_the_counter_untouched(ddb_stack, title):
     assert stored() == before
     # And a check without the template still counts (the number itself is fine)
     assert checker.handle(template(recipient(1)))["decision"] == "ALLOWED_NEW_RECIPIENT"
+
+
+def test_refusals_keep_the_calls_per_check(ddb_stack):
+    """Holds and blocks ride on the number's item, cooldowns on the one BatchGetItem (marketing checks only):
+    a batch of 1,000 marketing checks reads one key more per recipient (92 calls where others make 82)."""
+    from numberguard.domain.events import MessageStatus
+    from numberguard.wiring import build
+
+    from numberguard_ops.fakes import FakePublisher
+
+    ddb_stack.register(tier="1000000")
+    checker = ddb_stack.checker()
+    checker.handle(template(recipient(0), dry_run=True))  # this process learns the number (and its link space)
+    now = int(ddb_stack.clock())
+    figures = {}
+    for category, base in ((None, 0), ("utility", 100), ("marketing", 200)):
+        extra = {"category": category} if category else {}
+        new, calls_new = calls_of(checker, template(recipient(base + 1), **extra))
+        repeat, calls_repeat = calls_of(checker, template(recipient(base + 1), **extra))
+        ddb_stack.open_window(PHONE_NUMBER_ID, recipient(base + 2), now + 3600)
+        reply, calls_reply = calls_of(checker, template(recipient(base + 2), **extra))
+        assert [a["decision"] for a in (new, repeat, reply)] == [
+            "ALLOWED_NEW_RECIPIENT", "ALLOWED_ALREADY_COUNTED", "ALLOWED_SERVICE_WINDOW"]
+        assert (len(calls_new), len(calls_repeat), len(calls_reply)) == (3, 1, 1), (category, calls_new)
+        answer, calls = calls_of(checker, batch([recipient(10_000 + base * 10 + i) for i in range(1000)]) | extra)
+        assert answer["allowed_count"] == 1000 and len(calls) <= 100, len(calls)
+        figures[category or "no category"] = (len(calls_new), len(calls_repeat), len(calls_reply), len(calls))
+    # A person Meta refused with 131049, and a number held after 131048: each denial is the read alone
+    intake = build(ddb_stack.settings, clock=ddb_stack.clock, publisher=FakePublisher()).intake
+    cooled = recipient(201)
+    intake.apply([MessageStatus(WABA, now - 5, "wamid.c#failed", PHONE_NUMBER_ID, cooled, "wamid.c", "failed",
+                                None, (131049,))])
+    answer, calls = calls_of(checker, template(cooled, category="marketing"))
+    assert answer["decision"] == "DENIED_RECIPIENT_COOLDOWN" and calls == ["BatchGetItem"], calls
+    intake.apply([MessageStatus(WABA, now - 5, "wamid.h#failed", PHONE_NUMBER_ID, cooled, "wamid.h", "failed",
+                                None, (131048,))])
+    answer, calls = calls_of(checker, template(recipient(300)))
+    assert answer["decision"] == "DENIED_SPAM_RATE_LIMITED" and calls == ["BatchGetItem"], calls
+    figures["cooled or held: denial"] = len(calls)
+    print(f"\ncalls (new, repeat, window reply, batch of 1000 new) by category: {figures}")

@@ -124,3 +124,16 @@ def test_template_pauses_are_denied_until_they_end_and_pacing_until_meta_approve
         ("flash_sale", "APPROVED"),
         ("order_confirmation", "APPROVED"),
     ]
+
+
+def test_a_campaign_held_by_131048_resumes_when_the_hold_ends_and_131049_cools_marketing_only(capsys):
+    # Given a campaign that meets 131048 twice (the second inside the hold), then a 131049 for one person
+    code, result = simulate(capsys, "refusals.json")
+    # Then every check's expectation holds, the held hour's sends were all denied, the campaign resumed
+    assert code == 0, result["failures"]
+    sends = [row["decisions"] for row in result["timeline"] if row["kind"] == "sends"]
+    assert sends == [{"ALLOWED_NEW_RECIPIENT": 300}, {"DENIED_SPAM_RATE_LIMITED": 200}, {"ALLOWED_NEW_RECIPIENT": 300}]
+    # And the hold was announced once (the second refusal extended it), CRITICAL
+    notices = [(row["document"]["type"], row["document"]["severity"], row["document"]["until"])
+               for row in result["timeline"] if row["kind"] == "notification"]
+    assert notices == [("NUMBER_ON_HOLD", "CRITICAL", "2026-11-02T11:00:00Z")]

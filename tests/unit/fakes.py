@@ -47,6 +47,7 @@ class FakeLimitStore:
         self.windows: dict[tuple[str, str], int] = {}
         self.templates: dict[tuple[str, tuple[str, str]], TemplateState] = {}  # (WABA, (name, language key))
         self.links: dict[tuple[str, str], IdLink] = {}  # (link space, id) → the id's link
+        self.cooldowns: dict[tuple[str, str], int] = {}  # (link space, id) → its marketing cooldown's end
         self.pairs: dict[tuple[str, str], PairState] = {}  # (phone_number_id, person key) → its pair (FakePairStore)
         self.down = False
         self.calls = 0
@@ -73,19 +74,21 @@ class FakeLimitStore:
         return self.templates.get((waba_id, template.key))
 
     def read(self, phone_number_id: str, scope: str, recipients: Sequence[str], space: str | None = None,
-             template: tuple[str, TemplateRef] | None = None) -> Snapshot:
+             template: tuple[str, TemplateRef] | None = None, cooldown_space: str | None = None) -> Snapshot:
         self._call()
         counter = self.counters.get(scope)
-        records, links = self._records(phone_number_id, scope, recipients, space)
+        records, links = self._records(phone_number_id, scope, recipients, space, cooldown_space)
         found = self.templates.get((template[0], template[1].key)) if template else None
         return Snapshot(self.numbers.get(phone_number_id), counter.usage() if counter else None,
                         counter.tier if counter else None, records, found, template is not None, links)
 
-    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None = None):
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None = None,
+                 cooldown_space: str | None = None):
         self._call()
-        return self._records(phone_number_id, scope, ids, space)
+        return self._records(phone_number_id, scope, ids, space, cooldown_space)
 
-    def _records(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None):
+    def _records(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None,
+                 cooldown_space: str | None = None):
         records = {}
         for r in ids:
             c = self.counted.get((scope, r))
@@ -93,6 +96,7 @@ class FakeLimitStore:
                 counted_bucket=c.bucket if c else None, counted_until=c.until if c else 0,
                 service_window_until=self.windows.get((phone_number_id, r), 0),
                 slot_reference=c.reference if c else None,
+                cooldown_until=self.cooldowns.get((cooldown_space, r), 0) if cooldown_space else 0,
                 pair=self.pairs.get((phone_number_id, r), PairState()),
             )
         links = {r: self.links[(space, r)] for r in ids if (space, r) in self.links} if space else {}

@@ -11,6 +11,7 @@ from numberguard.domain.facetlog import entry_key
 from numberguard.domain.health import CanSend, Health, HealthEntity, HealthError
 from numberguard.domain.number import NumberState, scope_key
 from numberguard.domain.pairrate import PairState, after_strike
+from numberguard.domain.refusals import Hold
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.templates import StatusReading, TemplateState, fold
 from numberguard.domain.tiers import Policy
@@ -119,6 +120,11 @@ scenario_template_disabled = _with_template(StatusReading("DISABLED"))
 scenario_template_rejected = _with_template(StatusReading("REJECTED"))
 
 
+def scenario_marketing_to_cooled_person(world):
+    world.store.cooldowns[(f"portfolio:{PORTFOLIO}", R)] = world.clock_now + 5 * HOUR
+    return world.ask(category="marketing")
+
+
 def scenario_pair_rate(world):
     world.store.pairs[(PNID, R)] = after_strike(PairState(), "wamid.1", world.clock_now - 1) or PairState()
     world.ask()  # Meta refused a send 1 s ago: back off 4^0 s
@@ -162,6 +168,8 @@ CASES = [
     ("DENIED_BLOCKED_BY_META", scenario_plain, {"health": BLOCKED_WABA, "flagged_at": START}, "BLOCKED", None),
     ("DENIED_ACCOUNT_RESTRICTED", scenario_plain, {"restrictions": {BIZ: START + 2 * HOUR}}, "RESTRICTED",
      2 * HOUR - 100),
+    ("DENIED_SPAM_RATE_LIMITED", scenario_plain, {"hold": Hold(START, START + HOUR)}, "CONNECTED", HOUR - 100),
+    ("DENIED_RECIPIENT_COOLDOWN", scenario_marketing_to_cooled_person, {}, "CONNECTED", 5 * HOUR),
     ("DENIED_UNKNOWN_NUMBER", scenario_unknown_number, {}, None, None),
     ("DENIED_TEMPLATE_PAUSED", scenario_template_paused, {}, "CONNECTED", 3 * HOUR - 100),
     ("DENIED_TEMPLATE_DISABLED", scenario_template_disabled, {}, "CONNECTED", None),
@@ -191,7 +199,8 @@ def test_every_decision_for_its_case(policy, decision, scenario, options, status
     if decision in ("DENIED_UNKNOWN_NUMBER", "INVALID_REQUEST", "DENIED_STORE_UNAVAILABLE", "DENIED_BLOCKED_BY_META",
                     "DENIED_TEMPLATE_PAUSED", "DENIED_TEMPLATE_DISABLED", "DENIED_TEMPLATE_NOT_APPROVED",
                     "DENIED_PAIR_RATE",
-                    "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE"):
+                    "ALLOWED_STORE_UNAVAILABLE", "NOTHING_TO_RELEASE", "DENIED_SPAM_RATE_LIMITED",
+                    "DENIED_RECIPIENT_COOLDOWN"):
         assert answer["error"], answer
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from numberguard.domain.refusals import DEFAULT_HOLD_MINUTES, hold_seconds
 from numberguard.domain.tiers import Policy, parse_policy
 from numberguard.domain.window import Window
 
@@ -41,6 +42,8 @@ class Settings:
     # The Meta sync's Graph API (local mode points it at its double).
     meta_graph_url: str = "https://graph.facebook.com"
     meta_graph_version: str = "v24.0"
+    # Meta's 131048 (spam rate limit): business-initiated sends held this long after each refusal.
+    spam_hold_minutes: int = DEFAULT_HOLD_MINUTES
 
     @property
     def window(self) -> Window:
@@ -58,6 +61,11 @@ class Settings:
             policy = parse_policy(env.get("LIMIT_POLICY", "per-number"))
         except ValueError as err:
             raise ConfigError(f"LIMIT_POLICY: {err}") from None
+        try:
+            spam_hold_minutes = int(env.get("SPAM_HOLD_MINUTES", str(DEFAULT_HOLD_MINUTES)))
+            hold_seconds(spam_hold_minutes)
+        except ValueError as err:
+            raise ConfigError(f"SPAM_HOLD_MINUTES: {err}") from None
         try:
             fail_mode = FailMode(env.get("FAIL_MODE", "closed").strip().lower())
         except ValueError:
@@ -81,6 +89,7 @@ class Settings:
             notification_receipt_queue_url=env.get("NOTIFICATION_RECEIPT_QUEUE_URL") or None,
             meta_graph_url=env.get("META_GRAPH_URL") or cls.meta_graph_url,
             meta_graph_version=env.get("META_GRAPH_VERSION") or cls.meta_graph_version,
+            spam_hold_minutes=spam_hold_minutes,
         )
 
 

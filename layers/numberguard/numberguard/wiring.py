@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from numberguard.usecases.meta_sync import Graph, MetaSync
     from numberguard.usecases.numbers import Numbers
     from numberguard.usecases.ports import Stores
+    from numberguard.usecases.refusals import Refusals
     from numberguard.usecases.webhook import WebhookReceiver
 
 Clock = Callable[[], float]
@@ -209,7 +210,20 @@ class Parts:
         people = People(self.people_store, self.stores.numbers, self.stores.windows, self.clock)
         pairs = PairStrikes(PairStore(self.client, self.settings.recipients_table), self.people_store,
                             self.stores.numbers, self.clock)
-        return Intake(self.facets, self.limit_checker, self.settings, people, pairs=pairs)
+        return Intake(self.facets, self.limit_checker, self.settings, people, pairs=pairs,
+                      refusals=self.refusals)
+
+    @cached_property
+    def refusals(self) -> Refusals:
+        """What Meta's refusals teach: holds, cooldowns, the WABA's refusal block (the intake's, the sync's)."""
+        from numberguard.domain.refusals import hold_seconds
+        from numberguard.store.refusals import RefusalStore
+        from numberguard.usecases.refusals import Refusals
+
+        cfg = self.settings
+        store = RefusalStore(self.client, numbers_table=cfg.numbers_table, recipients_table=cfg.recipients_table,
+                             history_table=cfg.history_table)
+        return Refusals(self.facets, store, self.people_store, hold_seconds(cfg.spam_hold_minutes), self.clock)
 
     @cached_property
     def evaluator(self) -> Evaluator:
@@ -242,7 +256,7 @@ class Parts:
 
         cfg = self.settings
         store = FacetSyncStore(self.facets, SyncStatusStore(self.client, cfg.numbers_table, cfg.limits_table),
-                               self.numbers, self.registry, self.clock)
+                               self.numbers, self.registry, self.clock, self.refusals)
         return MetaSync(self.graph, store, cfg.policy, clock=self.clock)
 
 

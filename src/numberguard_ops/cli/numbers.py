@@ -91,6 +91,22 @@ def _number_lines(number: dict[str, Any]) -> list[str]:
         f"  flagged       {flagged_text}",
         f"  limit         {limit_text(number)}",
         f"  counted in    {number['scope']}",
+        *_refusal_lines(number),
+    ]
+
+
+def _refusal_lines(number: dict[str, Any]) -> list[str]:
+    """What Meta's refusals left: the hold (131048), the WABA's block, the people in marketing cooldown."""
+    def at(epoch: int | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch)) if epoch else "-"
+
+    hold, block = number.get("hold_until"), number.get("meta_block")
+    held = f"until {at(hold)} (131048: business-initiated sends denied)" if hold and hold > time.time() else "no"
+    blocked = f"{block} since {at(number.get('meta_block_at'))} (every send denied)" if block else "no"
+    return [
+        f"  on hold       {held}",
+        f"  blocked       {blocked}",
+        f"  cooldowns     {number.get('cooldowns_24h', 0)} people refused a marketing message (131049) in 24 h",
     ]
 
 
@@ -145,10 +161,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     from numberguard.wiring import build
 
     settings, where, hint = open_store(args)
-    number = store_call(where, hint, build(settings).numbers.show, args.phone_number_id)
+    parts = build(settings)
+    number = store_call(where, hint, parts.numbers.show, args.phone_number_id)
     if number is None:
         raise CliError(f"phone_number_id {args.phone_number_id} is not registered in {where} "
                        "(numberguard numbers list shows the registered numbers)")
+    since = int(time.time()) - 24 * 3600
+    number["cooldowns_24h"] = store_call(where, hint, parts.refusals.cooled_since, args.phone_number_id, since)
     if args.json:
         print_json(number)
     else:

@@ -77,9 +77,9 @@ class Answer:
 
 def _blocked_error(number: NumberState, outcome: Outcome) -> str | None:
     """DENIED_BLOCKED_BY_META names the part and Meta's code and description."""
-    if outcome.decision is not Decision.DENIED_BLOCKED_BY_META or number.health is None:
+    if outcome.decision is not Decision.DENIED_BLOCKED_BY_META:
         return None
-    return number.health.error_text()
+    return number.blocked_error()
 
 
 def batch_summary(head: Answer, results: list[Answer]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from numberguard.domain import ids
 from numberguard.domain.number import BLOCKS_BUSINESS_INITIATED, BLOCKS_REPLIES, NumberState
 from numberguard.domain.pairrate import BURST_USED, PairState, pair_denial
 from numberguard.domain.people import IdLink, InvalidId, Person, recipient_id
+from numberguard.domain.refusals import cooldown_error, hold_error
 from numberguard.domain.status import Connection
 from numberguard.domain.templates import Block, Category, TemplateRef, TemplateState, unknown_template_warning
 from numberguard.domain.window import ScopeUsage, Window
@@ -38,6 +39,8 @@ class Decision(StrEnum):
     DENIED_TEMPLATE_PAUSED = "DENIED_TEMPLATE_PAUSED"
     DENIED_TEMPLATE_DISABLED = "DENIED_TEMPLATE_DISABLED"
     DENIED_TEMPLATE_NOT_APPROVED = "DENIED_TEMPLATE_NOT_APPROVED"
+    DENIED_SPAM_RATE_LIMITED = "DENIED_SPAM_RATE_LIMITED"
+    DENIED_RECIPIENT_COOLDOWN = "DENIED_RECIPIENT_COOLDOWN"
     DENIED_PAIR_RATE = "DENIED_PAIR_RATE"
     INVALID_REQUEST = "INVALID_REQUEST"
     # Beyond the contract's list: the store could not be reached (fail-closed / fail-open).
@@ -260,6 +263,7 @@ class RecipientView:
     service_window_until: int = 0
     slot_reference: str | None = None
     sent_template: str | None = None  # the template the counted send named (TemplateRef.tag)
+    cooldown_until: int = 0  # the person's marketing cooldown after Meta's 131049 (latest of its ids)
     pair: PairState = field(default_factory=PairState)  # this number's pair item under this id (as a person key)
 
     def counted(self, now: int) -> bool:
@@ -293,10 +297,12 @@ def person_view(recipient: str, person: Person | None, views: Mapping[str, Recip
     if person is None or recipient not in person.ids:
         return recipient, views.get(recipient, RecipientView())
     window = max((views[i].service_window_until for i in person.ids if i in views), default=0)
+    cooldown = max((views[i].cooldown_until for i in person.ids if i in views), default=0)
     live = [(v.counted_until, i == person.key, i) for i in person.ids if (v := views.get(i)) and v.counted(now)]
     target = max(live)[2] if live else person.key
     view = views.get(target, RecipientView())
-    return target, replace(view, service_window_until=max(window, view.service_window_until))
+    return target, replace(view, service_window_until=max(window, view.service_window_until),
+                           cooldown_until=max(cooldown, view.cooldown_until))
 
 
 def pair_of(recipient: str, person: Person | None, views: Mapping[str, RecipientView]) -> tuple[str, PairState]:
@@ -409,31 +415,53 @@ def classify(
     reference: str | None = None,
     template_denial: Classification | None = None,
     pair_denial: Classification | None = None,
+    category: Category | None = None,
 ) -> Classification:
     """Decide one recipient from the state read, before any write (`reference`: this send's).
 
-    `template_denial`: the named template's (template_verdict), inside a service window or not.
-    `pair_denial`: the pair's (pair_verdict), for every send to the person.
+    `template_denial`: the named template's (template_verdict), inside a service window or not;
+    `pair_denial`: the pair's (pair_verdict), for every send to the person; `category`: the check's (the
+    request's, else its known template's).
     """
-    refused = cannot_send(number)  # rows 2 and 3 of the precedence
-    if refused is not None:
-        return Classification(Step.ANSWER, refused)
-    if template_denial is not None:  # row 4: after the number's own refusals, Meta's block included
-        return template_denial
-    if pair_denial is not None:  # row 6: every send to the person, inside a window or not
-        return pair_denial
-    if recipient.in_service_window(now):
+    early = _refused_before_window(number, recipient, now, template_denial, pair_denial, category)  # rows 2-6
+    if early is not None:
+        return early
+    if recipient.in_service_window(now):  # row 7
         until = number.restricted_until(BLOCKS_REPLIES, now)
         if until is not None:
             return Classification(Step.ANSWER, Decision.DENIED_ACCOUNT_RESTRICTED, until)
         return Classification(Step.ANSWER, Decision.ALLOWED_SERVICE_WINDOW)
     if message is MessageKind.SESSION:
         return Classification(Step.ANSWER, Decision.DENIED_WINDOW_CLOSED)
-    until = number.restricted_until(BLOCKS_BUSINESS_INITIATED, now)
+    until = number.restricted_until(BLOCKS_BUSINESS_INITIATED, now)  # row 8
     if until is not None:
         return Classification(Step.ANSWER, Decision.DENIED_ACCOUNT_RESTRICTED, until)
+    held = number.held_until(now)
+    if held is not None:
+        return Classification(Step.ANSWER, Decision.DENIED_SPAM_RATE_LIMITED, held, hold_error())
     if usage.unlimited:
         return Classification(Step.ANSWER, Decision.ALLOWED_UNLIMITED)
+    return _counted_step(recipient, window, now, reference)
+
+
+def _refused_before_window(number: NumberState, recipient: RecipientView, now: int,
+                           template_denial: Classification | None, pair_denial: Classification | None,
+                           category: Category | None) -> Classification | None:
+    """Rows 2 to 6: the number sends nothing, the template is refused, the person is in marketing cooldown,
+    the pair is out of tokens or backing off."""
+    refused = cannot_send(number)  # rows 2 and 3 of the precedence
+    if refused is not None:
+        return Classification(Step.ANSWER, refused)
+    if template_denial is not None:  # row 4: after the number's own refusals, Meta's block included
+        return template_denial
+    if category is Category.MARKETING and recipient.cooldown_until > now:  # row 5, inside a window or not
+        return Classification(Step.ANSWER, Decision.DENIED_RECIPIENT_COOLDOWN, recipient.cooldown_until,
+                              cooldown_error())
+    return pair_denial  # row 6: every send to the person, inside a window or not
+
+
+def _counted_step(recipient: RecipientView, window: Window, now: int, reference: str | None) -> Classification:
+    """Row 9 for a limited scope: already counted (kept, moved) or a new recipient."""
     if recipient.counted(now) and recipient.counted_bucket is not None:  # counted() says so; mypy cannot see it
         # Only ever forward: a check whose clock reads an earlier bucket than the record (another
         # instance, or a read just before a bucket boundary) must not shorten the stint.

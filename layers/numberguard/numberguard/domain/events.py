@@ -117,6 +117,11 @@ class MessageStatus(Event):
     recipient_user_id: str | None = None  # the BSUID (absent on failed sends to a phone)
     recipient_parent_user_id: str | None = None
     linked: tuple[str, ...] = ()  # every id Meta showed for the recipient here (status and contacts[])
+    unreadable_codes: int = 0  # errors[] entries without a code numberguard can read (counted, never fatal)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class SendErrors(Event):
 
     phone_number_id: str
     error_codes: tuple[int, ...] = ()
+    unreadable_codes: int = 0  # errors[] entries without a code numberguard can read (counted, never fatal)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from numberguard.domain.health import Health
+from numberguard.domain.refusals import Hold, MetaBlock
 from numberguard.domain.status import Connection, DisplayStatus, Quality, display_status
 from numberguard.domain.tiers import Policy
 
@@ -40,10 +41,24 @@ class NumberState:
     registered_at: int | None = None
     health: Health | None = None  # Meta's health_status (Graph API); None: never read
     graph_registered: bool = False  # the Meta sync's registration (or adoption) of it is complete
+    hold: Hold | None = None  # Meta refused a send with 131048 (domain/refusals.py)
+    meta_block: MetaBlock | None = None  # the WABA blocked after a 131042 / 368 / 131031, until lifted
+    sent_ok_at: int | None = None  # a recent successful status of its sends (kept to the minute)
 
     @property
     def blocked_by_meta(self) -> bool:
-        return self.health is not None and self.health.blocked
+        """Meta's health says BLOCKED, or a refusal blocked the WABA (one decision, row 3)."""
+        return (self.health is not None and self.health.blocked) or self.meta_block is not None
+
+    def blocked_error(self) -> str | None:
+        """DENIED_BLOCKED_BY_META's `error`: Meta's health words first, else the refusal's code."""
+        if self.health is not None and self.health.blocked:
+            return self.health.error_text()
+        return self.meta_block.error_text() if self.meta_block is not None else None
+
+    def held_until(self, now: int) -> int | None:
+        """When the number's spam-rate hold ends (None: not held at `now`)."""
+        return self.hold.until if self.hold is not None and self.hold.active(now) else None
 
     def warnings(self) -> list[str]:
         """What the check says beside its decision: Meta's advice while the health is LIMITED."""

@@ -31,6 +31,8 @@ class WabaFacets:
     ban_at: int | None = None
     restrictions: Mapping[str, int] = field(default_factory=dict)
     restrictions_at: int | None = None
+    meta_block: str | None = None  # the refusal block's value ("BLOCKED <code>", "LIFTED"), for numbers added later
+    meta_block_at: int | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,13 @@ _GUIDANCE = {
         "Put a valid Graph API access token in the MetaAccessTokenParameter SSM parameter (a system user token "
         "with whatsapp_business_management).",
     ),
+    "NUMBER_ON_HOLD": (
+        "Meta refused a send from this number with error 131048 (spam rate limit): too many of its recent messages "
+        "were blocked or flagged as spam. numberguard denies its business-initiated sends "
+        "(DENIED_SPAM_RATE_LIMITED) until the hold ends; replies inside open service windows still go.",
+        "Stop campaigns from this number (do not retry them), review what recipients blocked or reported, and watch "
+        "its quality and health in WhatsApp Manager before resuming.",
+    ),
     "META_ACCESS_RESTORED": (
         "numberguard reads Meta's state again; what changed during the outage is applied on this run.",
         "Nothing to do.",
@@ -75,6 +82,12 @@ _STATUS_MEANS = {
     "BANNED": (
         "Meta disabled the WhatsApp Business Account: numberguard denies every send from its numbers.",
         "Appeal in Business Support Home; numberguard resumes when Meta reinstates the account.",
+    ),
+    "BLOCKED": (
+        "Meta says the number, its WABA or its business cannot send (its health status, or a send Meta refused with "
+        "131042, 368 or 131031): numberguard denies every send from it (DENIED_BLOCKED_BY_META).",
+        "Fix what Meta names (payment method, policy restriction, locked account) in WhatsApp Manager or Business "
+        "Support Home; numberguard lifts the block on Meta's word (a successful send, a reinstatement, a Graph read).",
     ),
     "CONNECTED": (
         "The number is back to normal: it may send within its messaging limit.",
@@ -282,6 +295,9 @@ def _re_evaluated(document: dict) -> str:
                 "applies the new limit when Meta reports it and does not announce this tier again.")
     if kind in ("HEALTH_CHANGED", "META_ACCESS_FAILED"):
         return "numberguard reads Meta's state again on every Meta sync run (MetaSyncRate) and on every webhook."
+    if kind == "NUMBER_ON_HOLD":
+        return (f"The hold ends at {document.get('until') or 'its end'} by itself; each further 131048 extends it, "
+                "and a refusal after it ended begins (and announces) a new one.")
     if kind == "ACCOUNT_RESTRICTED":
         return "numberguard lifts each restriction at its expiry and tells you, or earlier if Meta reports it lifted."
     return "numberguard re-evaluates the number on its next scheduled run and on every webhook from Meta."

@@ -10,11 +10,13 @@ from numberguard.domain.health import decode as decode_health
 from numberguard.domain.number import NumberState
 from numberguard.domain.people import IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
+from numberguard.domain.refusals import Hold, MetaBlock, code_of_block
 from numberguard.domain.status import Connection, Quality
 from numberguard.domain.templates import Category, StatusFold, TemplateState, TemplateStatus
 from numberguard.domain.window import ScopeUsage
 from numberguard.store import codec
 from numberguard.store.schema_names import (
+    CooldownItem,
     CountedItem,
     CounterItem,
     HistoryItem,
@@ -48,7 +50,20 @@ def number_from_item(item: dict) -> NumberState:
         registered_at=codec.n(item, n.registered_at),
         health=decode_health(codec.s(item, n.health)),
         graph_registered=codec.b(item, n.graph_registered),
+        hold=_hold(item),
+        meta_block=_meta_block(codec.s(item, n.meta_block), codec.n(item, n.meta_block_at)),
+        sent_ok_at=codec.n(item, n.sent_ok_at),
     )
+
+
+def _hold(item: dict) -> Hold | None:
+    until = codec.n(item, NumberItem.hold_until)
+    return None if until is None else Hold(codec.n(item, NumberItem.hold_since, until) or until, until)
+
+
+def _meta_block(value: str | None, at: int | None) -> MetaBlock | None:
+    code = code_of_block(value)
+    return None if code is None else MetaBlock(code, at or 0)
 
 
 def scope_from_item(item: dict) -> ScopeCounter:
@@ -67,7 +82,8 @@ def waba_from_item(item: dict) -> WabaFacets:
     w = WabaItem
     return WabaFacets(banned=codec.b(item, w.banned), ban_at=codec.n(item, w.ban_at),
                       restrictions=codec.int_map(item, w.restrictions),
-                      restrictions_at=codec.n(item, w.restrictions_at))
+                      restrictions_at=codec.n(item, w.restrictions_at),
+                      meta_block=codec.s(item, w.meta_block), meta_block_at=codec.n(item, w.meta_block_at))
 
 
 def outbox_entry_from_item(item: dict) -> OutboxEntry:
@@ -86,8 +102,9 @@ def usage_from_item(item: dict) -> ScopeUsage:
     )
 
 
-def recipient_view(counted: dict, window: dict) -> RecipientView:
+def recipient_view(counted: dict, window: dict, cooldown: dict | None = None) -> RecipientView:
     return RecipientView(
+        cooldown_until=codec.n(cooldown or {}, CooldownItem.cooldown_until, 0) or 0,
         counted_bucket=codec.n(counted, CountedItem.counted_bucket),
         counted_until=codec.n(counted, CountedItem.counted_until, 0) or 0,
         service_window_until=codec.n(window, WindowItem.service_window_until, 0) or 0,

@@ -5,7 +5,7 @@ nobody registered yet `PENDING#<waba_id>#<display>`, facet logs `LOG#<subject>#<
 template `TPL#<waba_id>#<name>#<language key>` and the list of its templates `TPLS#<waba_id>`.
 Recipients table: counted records `c#<scope>#<recipient>`, service windows `w#<phone_number_id>#<recipient>`,
 first arrivals of updates Meta sent without a time `a#<dedup_key>`, links `l#<space>#<id>`, a (number, person)
-pair's send rate `p#<phone_number_id>#<person key>`.
+pair's send rate `p#<phone_number_id>#<person key>`, marketing cooldowns `mc#<link space>#<id>`.
 Limits table: one counter per scope. History table: (phone_number_id, sort key).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from numberguard.store.schema_names import (
     ArrivalItem,
+    CooldownItem,
     CountedItem,
     CounterItem,
     FacetLogItem,
@@ -108,6 +109,15 @@ def link_pk(space: str, person_id: str) -> str:
 def link_key(space: str, person_id: str) -> dict:
     # One item per (link space, id): a portfolio's (or WABA's) people, read with the check's records.
     return {LinkItem.HASH_KEY: {"S": link_pk(space, person_id)}}
+
+
+def cooldown_pk(space: str, person_id: str) -> str:
+    # A person's marketing cooldown (Meta's 131049) in a link space, read with the check's records.
+    return f"mc#{space}#{person_id}"
+
+
+def cooldown_key(space: str, person_id: str) -> dict:
+    return {CooldownItem.HASH_KEY: {"S": cooldown_pk(space, person_id)}}
 
 
 def arrival_key(dedup_key: str) -> dict:

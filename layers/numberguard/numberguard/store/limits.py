@@ -37,9 +37,12 @@ from numberguard.store.schema_names import CounterItem, NumberItem, TemplateItem
 C = CounterItem  # short: the expressions below read almost as DynamoDB sees them
 
 
-def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str]) -> dict[str, RecipientView]:
+def _views(by_pk: dict, phone_number_id: str, scope: str, ids: Sequence[str],
+           cooldown_space: str | None = None) -> dict[str, RecipientView]:
     views = {r: recipient_view(by_pk.get(keys.counted_pk(scope, r), {}),
-                               by_pk.get(keys.window_pk(phone_number_id, r), {})) for r in ids}
+                               by_pk.get(keys.window_pk(phone_number_id, r), {}),
+                               by_pk.get(keys.cooldown_pk(cooldown_space, r)) if cooldown_space else None)
+             for r in ids}
     for r in ids:  # the pair item under this id as a person key (store/pairs.py): most ids have none
         pair = by_pk.get(keys.pair_key(phone_number_id, r)[WindowItem.HASH_KEY]["S"])
         if pair is not None:
@@ -74,10 +77,11 @@ class LimitStore(CountedRecords):
         return template_from_item(item) if item else None
 
     def read(self, phone_number_id: str, scope: str, recipients: Sequence[str], space: str | None = None,
-             template: tuple[str, TemplateRef] | None = None) -> Snapshot:
-        """Number, scope counter, every recipient's records, (with `space`) their links and the named
-        template (WABA id, name and language), in as few BatchGetItem calls as fit: the template rides in
-        the first one; a link costs no extra call for a recipient nobody linked."""
+             template: tuple[str, TemplateRef] | None = None, cooldown_space: str | None = None) -> Snapshot:
+        """Number, scope counter, every recipient's records, (with `space`) their links, the named
+        template (WABA id, name and language) and (with `cooldown_space`) their marketing cooldowns, in as
+        few BatchGetItem calls as fit: the template rides in the first one; a link or a cooldown costs no
+        extra call for a recipient nobody linked or cooled (the number's hold and block are its item's)."""
         wanted: list[tuple[str, dict]] = [
             (self.numbers_table, keys.number_key(phone_number_id)),
             (self.limits_table, keys.scope_key(scope)),
@@ -87,7 +91,8 @@ class LimitStore(CountedRecords):
             key = keys.template_key(template[0], template[1].key)
             template_pk = key[TemplateItem.HASH_KEY]["S"]
             wanted.append((self.numbers_table, key))
-        found = dynamo.batch_get(self.client, wanted + self._record_keys(phone_number_id, scope, recipients, space))
+        found = dynamo.batch_get(self.client, wanted + self._record_keys(phone_number_id, scope, recipients, space,
+                                                                         cooldown_space))
         by_number_pk = {codec.s(i, NumberItem.HASH_KEY): i for i in found.get(self.numbers_table, [])}
         number_item = by_number_pk.get(phone_number_id)
         template_item = by_number_pk.get(template_pk) if template_pk else None
@@ -97,22 +102,24 @@ class LimitStore(CountedRecords):
             number=number_from_item(number_item) if number_item else None,
             usage=usage_from_item(limit_item) if limit_item else None,
             tier=codec.s(limit_item, C.tier) if limit_item else None,
-            records=_views(by_pk, phone_number_id, scope, recipients),
+            records=_views(by_pk, phone_number_id, scope, recipients, cooldown_space),
             template=template_from_item(template_item) if template_item else None,
             template_read=template is not None,
             links=_links(by_pk, space, recipients),
         )
 
-    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str],
-                 space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]:
-        """The records (and, with `space`, links) of more ids: a linked person's other ids, one call per 33."""
-        found = dynamo.batch_get(self.client, self._record_keys(phone_number_id, scope, ids, space))
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None = None,
+                 cooldown_space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]:
+        """The records (and, with `space`, links; with `cooldown_space`, cooldowns) of more ids: a linked
+        person's other ids, one call per 25 to 33."""
+        found = dynamo.batch_get(self.client, self._record_keys(phone_number_id, scope, ids, space, cooldown_space))
         by_pk = {codec.s(i, WindowItem.HASH_KEY): i for i in found.get(self.recipients_table, [])}
-        return _views(by_pk, phone_number_id, scope, ids), _links(by_pk, space, ids)
+        return _views(by_pk, phone_number_id, scope, ids, cooldown_space), _links(by_pk, space, ids)
 
     def _record_keys(self, phone_number_id: str, scope: str, ids: Sequence[str],
-                     space: str | None) -> list[tuple[str, dict]]:
-        """Each id's counted record, window and pair item with this number, and (with `space`) its link."""
+                     space: str | None, cooldown_space: str | None = None) -> list[tuple[str, dict]]:
+        """Each id's counted record, window and pair item with this number, (with `space`) its link and
+        (with `cooldown_space`) its marketing cooldown."""
         wanted = []
         for i in ids:
             wanted.append((self.recipients_table, keys.counted_key(scope, i)))
@@ -120,6 +127,8 @@ class LimitStore(CountedRecords):
             wanted.append((self.recipients_table, keys.pair_key(phone_number_id, i)))
             if space is not None:
                 wanted.append((self.recipients_table, keys.link_key(space, i)))
+            if cooldown_space is not None:
+                wanted.append((self.recipients_table, keys.cooldown_key(cooldown_space, i)))
         return wanted
 
     # ---- counter writes ---------------------------------------------------------------------

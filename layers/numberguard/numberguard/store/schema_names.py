@@ -26,9 +26,10 @@ class NumberItem(ItemKind):
     TYPES = {
         "attention": "S", "attention_at": "N", "ban_at": "N", "banned": "BOOL", "connection": "S",
         "connection_at": "N", "display_phone_number": "S", "flag_at": "N", "flagged_at": "N",
-        "graph_registered": "BOOL", "health": "S", "health_at": "N", "pk": "S", "portfolio_id": "S", "quality": "S",
+        "graph_registered": "BOOL", "health": "S", "health_at": "N", "hold_key": "S", "hold_since": "N",
+        "hold_until": "N", "meta_block": "S", "meta_block_at": "N", "pk": "S", "portfolio_id": "S", "quality": "S",
         "quality_at": "N", "registered_at": "N", "registration_at": "N", "restrictions": "M",
-        "restrictions_at": "N", "scope": "S", "updated_at": "N", "waba_id": "S",
+        "restrictions_at": "N", "scope": "S", "sent_ok_at": "N", "updated_at": "N", "waba_id": "S",
     }
     attention: Final = "attention"
     attention_at: Final = "attention_at"
@@ -42,6 +43,11 @@ class NumberItem(ItemKind):
     graph_registered: Final = "graph_registered"
     health: Final = "health"
     health_at: Final = "health_at"
+    hold_key: Final = "hold_key"
+    hold_since: Final = "hold_since"
+    hold_until: Final = "hold_until"
+    meta_block: Final = "meta_block"
+    meta_block_at: Final = "meta_block_at"
     pk: Final = "pk"
     portfolio_id: Final = "portfolio_id"
     quality: Final = "quality"
@@ -51,6 +57,7 @@ class NumberItem(ItemKind):
     restrictions: Final = "restrictions"
     restrictions_at: Final = "restrictions_at"
     scope: Final = "scope"
+    sent_ok_at: Final = "sent_ok_at"
     updated_at: Final = "updated_at"
     waba_id: Final = "waba_id"
 
@@ -61,8 +68,8 @@ class WabaItem(ItemKind):
     HASH_KEY = "pk"
     TYPES = {
         "alert_at": "N", "ban_at": "N", "ban_date": "S", "ban_notice": "S", "ban_notice_at": "N", "banned": "BOOL",
-        "last_alert": "S", "last_alert_severity": "S", "last_notice": "S", "notice_at": "N", "pk": "S",
-        "restrictions": "M", "restrictions_at": "N",
+        "last_alert": "S", "last_alert_severity": "S", "last_notice": "S", "meta_block": "S", "meta_block_at": "N",
+        "notice_at": "N", "pk": "S", "restrictions": "M", "restrictions_at": "N",
     }
     alert_at: Final = "alert_at"
     ban_at: Final = "ban_at"
@@ -73,6 +80,8 @@ class WabaItem(ItemKind):
     last_alert: Final = "last_alert"
     last_alert_severity: Final = "last_alert_severity"
     last_notice: Final = "last_notice"
+    meta_block: Final = "meta_block"
+    meta_block_at: Final = "meta_block_at"
     notice_at: Final = "notice_at"
     pk: Final = "pk"
     restrictions: Final = "restrictions"
@@ -233,6 +242,19 @@ class LinkItem(ItemKind):
     retired_at: Final = "retired_at"
     rev: Final = "rev"
     updated_at: Final = "updated_at"
+
+
+class CooldownItem(ItemKind):
+    """CooldownModel (table numberguard-recipients)."""
+
+    HASH_KEY = "pk"
+    TTL: Final = "expires_at"
+    TYPES = {
+        "cooldown_until": "N", "expires_at": "N", "pk": "S",
+    }
+    cooldown_until: Final = "cooldown_until"
+    expires_at: Final = "expires_at"
+    pk: Final = "pk"
 
 
 class ArrivalItem(ItemKind):

@@ -35,6 +35,7 @@ from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.limit_check import LimitChecker
 from numberguard.usecases.pairrate import PairStrikes
 from numberguard.usecases.people import People, Shown
+from numberguard.usecases.refusals import Refusals
 from numberguard.usecases.templates import TemplateIntake
 
 FREE_ENTRY_WINDOW = 3 * DAY_SECONDS  # click-to-WhatsApp ads and other free entry points
@@ -43,7 +44,7 @@ WINDOWS_PER_CALL = 100  # service windows read (BatchGetItem) and written (a tra
 # Events whose time orders what is stored (facet logs, watermarks): without a time of their own they
 # take their first arrival's. The others (logged, counted) keep this delivery's arrival.
 ORDERED_BY_TIME = (ev.QualityUpdate, ev.CapabilityUpdate, ev.AccountBan, ev.AccountRestriction,
-                   ev.AccountNotice, ev.AccountAlert)
+                   ev.AccountNotice, ev.AccountAlert, ev.SendErrors)
 ARRIVAL_NOTE = "(time of arrival: Meta sent no time)"
 
 
@@ -95,7 +96,8 @@ def reason_of(key: str, default: str) -> str:
 
 class Intake:
     def __init__(self, facets: Facets, checker: LimitChecker, settings: Settings, people: People | None = None,
-                 templates: TemplateIntake | None = None, pairs: PairStrikes | None = None):
+                 templates: TemplateIntake | None = None, pairs: PairStrikes | None = None,
+                 refusals: Refusals | None = None):
         self.facets = facets
         self.stores = facets.stores
         self.checker = checker
@@ -104,6 +106,7 @@ class Intake:
         self.clock = facets.clock
         self.templates = templates or TemplateIntake(facets.stores, facets.publisher, facets.clock)
         self.pairs = pairs  # Meta's 131056 refusals → the pair's backoff (None: not recorded)
+        self.refusals = refusals  # what Meta's refusals teach (None: codes are only counted)
 
     def apply(self, events: Iterable[ev.Event]) -> IntakeSummary:
         summary = IntakeSummary()
@@ -280,6 +283,8 @@ class Intake:
                 continue
             key = labelled_key(event, f"account_update#DISABLED_UPDATE#{event.state}")
             by_waba[event.waba_id].append((key, "BANNED" if event.state == "DISABLE" else "ACTIVE"))
+            if event.state == "REINSTATE" and self.refusals is not None:  # Meta's word lifts a refusal block too
+                summary.changes.extend(self.refusals.reinstated(event.waba_id, key, summary.counts))
         for waba, pairs in by_waba.items():
             moves, value, at, entries = self.facets.log_all(waba, "ban", pairs, lambda: "ACTIVE")
             moves = touched(moves, entries, {k for k, _ in pairs})
@@ -397,6 +402,8 @@ class Intake:
             summary.counts[f"status_{event.status.lower()}"] += 1
             for code in event.error_codes:
                 summary.counts[f"error_{code}"] += 1
+            if event.unreadable_codes:
+                summary.counts["error_unreadable"] += event.unreadable_codes
             if event.status.lower() == "failed" and event.reference:
                 releases[event.phone_number_id].append(event)
         now = int(self.clock())
@@ -412,6 +419,8 @@ class Intake:
         self._link(events, summary)
         if self.pairs is not None:  # after the links: the pair is the person's, under its key
             self.pairs.apply(events, summary.counts)
+        if self.refusals is not None:  # after the links: a cooldown is kept under the person's key
+            summary.changes.extend(self.refusals.statuses(events, summary.counts))
 
     def _counted_record(self, phone_number_id: str, recipient: str) -> RecipientView | None:
         number = self.checker.store.get_number(phone_number_id)
@@ -423,10 +432,14 @@ class Intake:
         by_number: dict[str, Counter] = defaultdict(Counter)
         for event in events:
             by_number[event.phone_number_id].update(event.error_codes)
+            if event.unreadable_codes:
+                summary.counts["error_unreadable"] += event.unreadable_codes
         for pnid, codes in by_number.items():
             for code, count in codes.items():
                 summary.counts[f"error_{code}"] += count
             logger.warning("send errors reported", extra={"phone_number_id": pnid, "codes": dict(codes)})
+        if self.refusals is not None:
+            summary.changes.extend(self.refusals.send_errors(events, summary.counts))
 
     def _unrecognised(self, events: list[ev.Unrecognised], summary: IntakeSummary) -> None:
         reasons = Counter((e.field_name, e.reason) for e in events)
@@ -452,6 +465,8 @@ class Intake:
             if restrictions:
                 self.stores.numbers.want_attention(pnid, min(restrictions.values()))
             summary.counts["restrictions_inherited"] += 1
+        if self.refusals is not None:
+            self.refusals.adopt(number, summary.counts)
         events = [e for e in (deserialise(k) for k in kept) if isinstance(e, ev.QualityUpdate)]
         if events:
             self.apply_quality(number, events, summary)

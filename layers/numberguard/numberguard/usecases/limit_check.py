@@ -35,7 +35,7 @@ from numberguard.domain.number import NumberState
 from numberguard.domain.pairrate import BURST_USED, PairState, plan_take
 from numberguard.domain.people import link_space
 from numberguard.domain.results import MoveResult, ReleaseResult
-from numberguard.domain.templates import TemplateRef
+from numberguard.domain.templates import Category, TemplateRef
 from numberguard.domain.tiers import Policy
 from numberguard.domain.window import ScopeUsage, Window, fit, plan_reserve
 from numberguard.store import dynamo
@@ -78,7 +78,7 @@ class LimitChecker:
 
     def check(self, request: CheckRequest, now: int) -> dict:
         unique = list(dict.fromkeys(request.recipients))
-        snap, error = self._read(request.phone_number_id, unique, request.template)
+        snap, error = self._read(request.phone_number_id, unique, request.template, _may_be_marketing(request))
         if snap is None:
             return Answer.failed(Decision.DENIED_UNKNOWN_NUMBER, error or "", request.phone_number_id, now).as_dict()
         number = _known(snap)
@@ -90,14 +90,16 @@ class LimitChecker:
         snap = Snapshot(number, snap.usage, snap.tier, {target: view for target, view in people.values()})
         if request.batch:
             targets = list(dict.fromkeys(target for target, _ in people.values()))
-            outcomes, usage = self._check_batch(request, snap, targets, now, verdict.denial, pairs)
+            outcomes, usage = self._check_batch(request, snap, targets, now, verdict.denial, pairs,
+                                                verdict.category)
             self._take_tokens(request, outcomes, pairs, now)
             results = [self._answer(snap, usage, outcomes[people[r][0]], verdict, now, recipient=r)
                        for r in request.recipients]
             head = self._answer(snap, usage, Outcome(Decision.ALLOWED_ALREADY_COUNTED), verdict, now)
             return batch_summary(head, results)
         target = people[unique[0]][0]
-        outcome, usage = self._check_one(request, snap, target, now, verdict.denial, pairs[target])
+        outcome, usage = self._check_one(request, snap, target, now, verdict.denial, pairs[target],
+                                            verdict.category)
         outcomes = {target: outcome}
         self._take_tokens(request, outcomes, pairs, now)
         return self._answer(snap, usage, outcomes[target], verdict, now).as_dict()
@@ -117,23 +119,26 @@ class LimitChecker:
         link = snap.links.get(recipient)
         return pair_of(recipient, link.person if link else None, snap.records)
 
-    def _reread(self, phone_number_id: str, scope: str, recipient: str,
-                now: int) -> tuple[Snapshot, str, RecipientView]:
+    def _reread(self, phone_number_id: str, scope: str, recipient: str, now: int,
+                cooldowns: bool) -> tuple[Snapshot, str, RecipientView]:
         """Read one recipient again (after a race), resolving its person again: a fold may have moved it."""
-        snap = self.store.read(phone_number_id, scope, [recipient], self._spaces.get(phone_number_id))
-        self._complete(snap, phone_number_id, scope)
+        space = self._spaces.get(phone_number_id)
+        cooldown_space = space if cooldowns else None
+        snap = self.store.read(phone_number_id, scope, [recipient], space, cooldown_space=cooldown_space)
+        self._complete(snap, phone_number_id, scope, cooldown_space)
         target, record = self._person(snap, recipient, now)
         return snap, target, record
 
     def _check_one(self, request: CheckRequest, snap: Snapshot, recipient: str, now: int,
                    template_denial: Classification | None = None,
-                   pair: tuple[str, PairState] | None = None) -> tuple[Outcome, ScopeUsage]:
+                   pair: tuple[str, PairState] | None = None,
+                   category: Category | None = None) -> tuple[Outcome, ScopeUsage]:
         """One recipient, retried on contention (a failed counter condition hands back the counter)."""
         number, usage, record = _known(snap), _usage(snap), snap.records[recipient]
         pair_denial = pair_verdict(pair[1], now, self.guard) if pair else None
         for _ in range(MAX_ATTEMPTS):
             found = classify(number, usage, record, request.message, self.window, now, request.reference,
-                             template_denial, pair_denial)
+                             template_denial, pair_denial, category)
             if found.step is Step.ANSWER or request.dry_run:
                 return self._dry(found, usage, 1, now), usage
             if found.step is Step.RESERVE:
@@ -149,7 +154,8 @@ class LimitChecker:
                 moved = self._move_one(number, usage, recipient, _bucket(record), now)
                 if moved is not None:
                     return moved
-            snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now)
+            snap, recipient, record = self._reread(request.phone_number_id, number.scope, recipient, now,
+                                                   category is Category.MARKETING)
             number, usage = _known(snap), _usage(snap)  # changed meanwhile
         raise StoreUnavailable("the scope's counter stayed too contended to reserve a slot")
 
@@ -206,11 +212,13 @@ class LimitChecker:
 
     def _check_batch(self, request: CheckRequest, snap: Snapshot, unique: list[str], now: int,
                      template_denial: Classification | None = None,
-                     pairs: Mapping[str, tuple[str, PairState]] | None = None) -> tuple[dict[str, Outcome], ScopeUsage]:
+                     pairs: Mapping[str, tuple[str, PairState]] | None = None,
+                     category: Category | None = None) -> tuple[dict[str, Outcome], ScopeUsage]:
         number, usage = _known(snap), _usage(snap)
         pairs = pairs or {}
         steps = {r: classify(number, usage, snap.records[r], request.message, self.window, now, request.reference,
-                             template_denial, pair_verdict(pairs[r][1], now, self.guard) if r in pairs else None)
+                             template_denial, pair_verdict(pairs[r][1], now, self.guard) if r in pairs else None,
+                             category)
                  for r in unique}
         outcomes = {r: _first_outcome(found) for r, found in steps.items() if found.step is not Step.RESERVE}
         new = [r for r in unique if steps[r].step is Step.RESERVE]
@@ -368,8 +376,9 @@ class LimitChecker:
             return f"number#{phone_number_id}"
         return self._scopes.get(phone_number_id)
 
-    def _read(self, phone_number_id: str, recipients: list[str],
-              template: TemplateRef | None = None) -> tuple[Snapshot | None, str | None]:
+    def _read(self, phone_number_id: str, recipients: list[str], template: TemplateRef | None = None,
+              cooldowns: bool = False) -> tuple[Snapshot | None, str | None]:
+        """The snapshot of a check; `cooldowns`: the persons' marketing cooldowns too (same calls)."""
         scope = self._scope_guess(phone_number_id)
         if scope is None:
             number = self.store.get_number(phone_number_id)
@@ -380,9 +389,10 @@ class LimitChecker:
         waba = self._wabas.get(phone_number_id)
         named = (waba, template) if template is not None and waba else None
         space = self._spaces.get(phone_number_id)
-        snap = self.store.read(phone_number_id, scope, recipients, space, named)
+        cooldown_space = space if cooldowns else None
+        snap = self.store.read(phone_number_id, scope, recipients, space, named, cooldown_space)
         if snap.number is not None and snap.number.scope != scope:  # the number moved scope (another portfolio)
-            snap = self.store.read(phone_number_id, snap.number.scope, recipients, space, named)
+            snap = self.store.read(phone_number_id, snap.number.scope, recipients, space, named, cooldown_space)
         if snap.number is None:
             return None, f"phone_number_id {phone_number_id} is not registered with numberguard"
         self._scopes[phone_number_id] = snap.number.scope
@@ -396,16 +406,19 @@ class LimitChecker:
         actual = link_space(snap.number.portfolio_id, snap.number.waba_id)
         self._spaces[phone_number_id] = actual
         if space != actual:
-            # The first check of a number in this process: its links are read now (once).
-            snap.records, snap.links = self.store.read_ids(phone_number_id, snap.number.scope, recipients, actual)
-        self._complete(snap, phone_number_id, snap.number.scope)
+            # The first check of a number in this process: its links (and cooldowns) are read now (once).
+            cooldown_space = actual if cooldowns else None
+            snap.records, snap.links = self.store.read_ids(phone_number_id, snap.number.scope, recipients, actual,
+                                                           cooldown_space)
+        self._complete(snap, phone_number_id, snap.number.scope, cooldown_space)
         return snap, None
 
-    def _complete(self, snap: Snapshot, phone_number_id: str, scope: str) -> None:
-        """Read the other ids of the linked persons found (one more round trip, only for them)."""
+    def _complete(self, snap: Snapshot, phone_number_id: str, scope: str, cooldown_space: str | None) -> None:
+        """Read the other ids of the linked persons found (one more round trip, only for them; their
+        cooldowns in the same call: a cooldown kept under any of a person's ids is the person's)."""
         others = sorted({i for link in snap.links.values() if link.person for i in link.person.ids} - set(snap.records))
         if others:
-            records, _ = self.store.read_ids(phone_number_id, scope, others)
+            records, _ = self.store.read_ids(phone_number_id, scope, others, cooldown_space=cooldown_space)
             snap.records.update(records)
 
     def _dry(self, found: Classification, usage: ScopeUsage, slots: int, now: int) -> Outcome:
@@ -452,6 +465,14 @@ def _first_outcome(found: Classification) -> Outcome:
     if found.step is Step.ANSWER:
         return Outcome(found.decision, found.retry_at, found.error)
     return Outcome(Decision.ALLOWED_ALREADY_COUNTED)
+
+
+def _may_be_marketing(request: CheckRequest) -> bool:
+    """Whether the check's category may be marketing (said so, or left to a named template's): only then
+    does the read carry the persons' cooldowns (row 5 denies marketing sends only)."""
+    if request.category is not None:
+        return request.category is Category.MARKETING
+    return request.template is not None
 
 
 def _tag(request: CheckRequest) -> str | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from numberguard.domain.changes import Change
+from numberguard.domain.health import CanSend
 from numberguard.domain.meta_state import (
     NumberReading,
     TemplateReading,
@@ -70,6 +71,7 @@ class KnownNumber:
     facets: Mapping[str, str | None]  # quality, connection, health as held now
     tier: str | None = None  # the scope's current tier
     complete: bool = True  # False: registered by hand, or a registration a failure cut short
+    blocked_at: int | None = None  # the WABA's refusal block (131042 / 368 / 131031) as of this time, if any
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class SyncStore(Protocol):
     def set_resume(self, waba_id: str | None) -> None: ...
     def set_access_failing(self, failing: bool) -> bool: ...
     def notice(self, kind: str, waba_id: str, reason: str, at: int) -> bool: ...
+    def lift_block(self, waba_id: str, at: int) -> list[Change]: ...
 
 
 @dataclass
@@ -281,6 +284,7 @@ class MetaSync:
             if limit is not None and members[0].tier != limit.tier:
                 summary.changes += self.store.apply_limit(members, limit, at)
         self._apply_templates(read, at, summary)
+        self._lift_blocks(known, readings, at, summary)
 
     def _apply_templates(self, read: WabaRead, at: int, summary: SyncSummary) -> None:
         """Each template's status, quality and category as Meta lists them, where they differ from what
@@ -299,6 +303,19 @@ class MetaSync:
                 readings.append(found)
         if readings:
             summary.changes += self.store.apply_templates(read.waba.id, readings)
+
+    def _lift_blocks(self, known: dict[str, KnownNumber], readings: list[NumberReading], at: int,
+                     summary: SyncSummary) -> None:
+        """Meta's health AVAILABLE, read after a refusal blocked the WABA, lifts the block (an older read never)."""
+        wabas = set()
+        for reading in readings:
+            number = known.get(reading.phone_number_id)
+            available = reading.health is not None and reading.health.can_send is CanSend.AVAILABLE
+            if number is not None and available and number.blocked_at is not None and number.blocked_at < at:
+                wabas.add(number.waba_id)
+        for waba in sorted(wabas):
+            summary.changes += self.store.lift_block(waba, at)
+            summary.counts["meta_block_lifted_by_graph"] += 1
 
     def _register(self, reading: NumberReading, summary: SyncSummary, known: KnownNumber | None) -> str | None:
         """Registers a number not seen before (or completes it); its id when new, else None."""

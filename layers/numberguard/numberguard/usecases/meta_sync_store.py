@@ -35,6 +35,7 @@ from numberguard.usecases.facets import Facets, PublishDeferred, change_of
 from numberguard.usecases.intake import reason_of
 from numberguard.usecases.meta_sync import KnownNumber, SyncStatus
 from numberguard.usecases.numbers import NumberRegistration, Numbers, RegistrationError
+from numberguard.usecases.refusals import BLOCK_FACET, Refusals, refusal_key
 from numberguard.usecases.templates import TemplateIntake
 
 REGISTERED_MARK = "graph_registered"  # on the number: the sync's registration (or adoption) is complete
@@ -49,13 +50,14 @@ def graph_key(at: int, facet: str) -> str:
 
 class FacetSyncStore:
     def __init__(self, facets: Facets, status: SyncStatusStore, numbers: Numbers, registry: RegistryStore,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float], refusals: Refusals | None = None):
         self.facets = facets
         self.stores = facets.stores
         self.status_store = status
         self.numbers = numbers
         self.registry = registry
         self.clock = clock
+        self.refusals = refusals  # lifts a WABA's refusal block on a newer AVAILABLE read
         self.templates = TemplateIntake(facets.stores, facets.publisher, clock)
         self.counts: Counter = Counter()
         self._wabas_known: set[str] = set()
@@ -189,6 +191,17 @@ class FacetSyncStore:
         self.stores.history.mark_published(change)
         return True
 
+    def lift_block(self, waba_id: str, at: int) -> list[Change]:
+        """A read at `at` says AVAILABLE: the WABA's refusal block (131042 / 368 / 131031) lifts if it is older."""
+        if self.refusals is None:
+            return []
+        key = refusal_key(at, f"{SOURCE}-{BLOCK_FACET}-{at}", f"{SOURCE} (Meta's Graph API read: AVAILABLE)")
+        counts: Counter = Counter()
+        changes = self.refusals.lift(waba_id, key, counts)
+        with self._lock:
+            self.counts.update(counts)
+        return changes
+
     # ---- helpers ----
 
     def _change(self, pnid: str, facet: str, t: Transition) -> Change:
@@ -227,7 +240,7 @@ def _known(number: NumberState, tier: str | None) -> KnownNumber:
         number.phone_number_id, number.waba_id, number.scope,
         {"quality": number.quality.value, "connection": number.connection.value,
          HEALTH: encode(number.health) if number.health else None},
-        tier, complete=number.graph_registered,
+        tier, complete=number.graph_registered, blocked_at=number.meta_block.at if number.meta_block else None,
     )
 
 

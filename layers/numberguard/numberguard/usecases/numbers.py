@@ -135,4 +135,8 @@ def describe(number, counter) -> dict:
         "flagged_at": int(number.flagged_at) if number.flagged_at is not None else None,
         "tier": counter.tier if counter else None,
         "limit": (None if counter.limit < 0 else int(counter.limit)) if counter else None,
+        # What Meta's refusals left: the spam-rate hold (131048) and the WABA's refusal block (131042 / 368 / 131031)
+        "hold_until": int(number.hold_until) if number.hold_until is not None else None,
+        "meta_block": number.meta_block if number.meta_block and number.meta_block != "LIFTED" else None,
+        "meta_block_at": int(number.meta_block_at) if number.meta_block_at is not None else None,
     }

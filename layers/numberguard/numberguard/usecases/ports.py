@@ -13,6 +13,7 @@ from numberguard.domain.number import NumberState
 from numberguard.domain.pairrate import PairState, Take
 from numberguard.domain.people import IdChange, IdLink, Person
 from numberguard.domain.records import OutboxEntry, ScopeCounter, WabaFacets
+from numberguard.domain.refusals import CooldownLine, HoldWrite
 from numberguard.domain.results import Moved, ReleaseResult
 from numberguard.domain.templates import Category, Naming, StatusFold, TemplateRef, TemplateState
 from numberguard.domain.tiers import MessagingLimit
@@ -42,10 +43,11 @@ class CheckStore(CountedPort, Protocol):
 
     def get_number(self, phone_number_id: str) -> NumberState | None: ...
     def read(self, phone_number_id: str, scope: str, recipients: Sequence[str],
-             space: str | None = None, template: tuple[str, TemplateRef] | None = None) -> Snapshot: ...
+             space: str | None = None, template: tuple[str, TemplateRef] | None = None,
+             cooldown_space: str | None = None) -> Snapshot: ...
     def get_template(self, waba_id: str, template: TemplateRef) -> TemplateState | None: ...
-    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str],
-                 space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]: ...
+    def read_ids(self, phone_number_id: str, scope: str, ids: Sequence[str], space: str | None = None,
+                 cooldown_space: str | None = None) -> tuple[dict[str, RecipientView], dict[str, IdLink]]: ...
     def reserve(self, scope: str, plan: ReservePlan, now: int) -> tuple[bool, ScopeUsage | None]: ...
     def give_back(self, scope: str, bucket: int, slots: int, now: int) -> bool: ...
 
@@ -136,6 +138,14 @@ class Stores:
     logs: FacetLogPort
     templates: TemplatePort
     arrivals: ArrivalPort  # first arrivals of updates Meta sent without a time
+
+
+class RefusalPort(Protocol):
+    """What Meta's refusals leave behind (store/refusals.py): a number's hold, a person's cooldown."""
+
+    def hold(self, phone_number_id: str, at: int, until: int, key: str) -> HoldWrite: ...
+    def cool_down(self, space: str, line: CooldownLine) -> bool: ...
+    def cooled_since(self, phone_number_id: str, since: int) -> int: ...
 
 
 class PeopleFolds(Protocol):

@@ -43,6 +43,7 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}", re.ASCII)
 _STATUS = re.compile(r"[A-Za-z_]{1,32}", re.ASCII)
 MAX_TEXT = 1_024  # free text kept on an item (ban date, alert type and severity)
 MAX_ERROR_CODE = 2**31 - 1
+MAX_ERRORS = 16  # errors[] entries read per status or change (Meta sends one); the rest are counted
 MAX_NUMBERS_PER_WABA = 1_000_000
 
 
@@ -267,9 +268,9 @@ def _messages(stamp: Stamp, value: dict) -> Iterator[ev.Event]:
         yield _inbound(stamp, pnid, message, i, contacts)
     for i, status in enumerate(value.get("statuses") or []):
         yield _status(stamp, pnid, status, i, contacts)
-    codes = _codes(value.get("errors") or [])
-    if codes:
-        yield ev.SendErrors(*stamp.head, pnid, codes, arrival=stamp.arrival)
+    codes, unreadable = _codes(value.get("errors") or [])
+    if codes or unreadable:
+        yield ev.SendErrors(*stamp.head, pnid, codes, unreadable, arrival=stamp.arrival)
 
 
 Contacts = tuple[tuple[str, ...], ...]  # the well-formed ids of each contacts[] entry of a change
@@ -332,9 +333,10 @@ def _status_of(waba: str, pnid: str, status: dict, contacts: Contacts = ()) -> e
     user_id = _maybe_id(status, "recipient_user_id", ids.BSUID)
     parent = _maybe_id(status, "recipient_parent_user_id", ids.PARENT_BSUID)
     recipient = phone or user_id or parent or ""
+    codes, unreadable = _codes(status.get("errors") or [])
     return ev.MessageStatus(waba, at, f"{wamid}#{state}", pnid, recipient, wamid, state,
-                            _reference(status), _codes(status.get("errors") or []), user_id, parent,
-                            _linked((phone, user_id, parent), contacts))
+                            _reference(status), codes, user_id, parent,
+                            _linked((phone, user_id, parent), contacts), unreadable)
 
 
 def _reference(status: dict) -> str | None:
@@ -434,17 +436,21 @@ def _system_of(waba: str, pnid: str, message: dict, wamid: str, at: int, phone: 
     return ev.IdentityChange(waba, at, wamid, pnid, kind, retired_ids, current_ids, wamid)
 
 
-def _codes(errors: object) -> tuple[int, ...]:
+def _codes(errors: object) -> tuple[tuple[int, ...], int]:
+    """Meta's error codes (an int, or digits in a string), and how many entries carried none readable:
+    those are counted by the intake, never fatal, and never taken for a refusal."""
     if not isinstance(errors, list):
-        return ()
-    codes = []
-    for error in errors:
+        return (), 1
+    codes, unreadable = [], 0
+    for error in errors[:MAX_ERRORS]:
         code = error.get("code") if isinstance(error, dict) else None
         if isinstance(code, str) and _DIGITS.fullmatch(code) and len(code) <= 10:
             code = int(code)
         if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= MAX_ERROR_CODE:
             codes.append(code)
-    return tuple(codes)
+        else:
+            unreadable += 1
+    return tuple(codes), unreadable + max(len(errors) - MAX_ERRORS, 0)
 
 
 # ---- message templates (optional fields of another type are left out; an id outside its form is not) ---------

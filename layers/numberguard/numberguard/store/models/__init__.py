@@ -31,7 +31,14 @@ from numberguard.store.models.numbers import (
     WabaModel,
     WabaTemplatesModel,
 )
-from numberguard.store.models.recipients import ArrivalModel, CountedModel, LinkModel, PairModel, WindowModel
+from numberguard.store.models.recipients import (
+    ArrivalModel,
+    CooldownModel,
+    CountedModel,
+    LinkModel,
+    PairModel,
+    WindowModel,
+)
 
 __all__ = ["ITEM_KINDS", "LimitModel", "Models", "NumberModel", "models_for"]
 
@@ -40,8 +47,8 @@ ITEM_KINDS: dict[str, type[Model]] = {
     "NumberItem": NumberModel, "WabaItem": WabaModel, "PendingItem": PendingUpdatesModel,
     "FacetLogItem": FacetLogModel, "TemplateItem": TemplateModel, "WabaTemplatesItem": WabaTemplatesModel,
     "SyncStatusItem": SyncModel, "CounterItem": LimitModel, "CountedItem": CountedModel, "WindowItem": WindowModel,
-    "LinkItem": LinkModel, "ArrivalItem": ArrivalModel, "PairItem": PairModel, "HistoryItem": HistoryEntryModel,
-    "MarkerItem": HistoryMarkerModel,
+    "LinkItem": LinkModel, "CooldownItem": CooldownModel, "ArrivalItem": ArrivalModel, "PairItem": PairModel,
+    "HistoryItem": HistoryEntryModel, "MarkerItem": HistoryMarkerModel,
 }
 
 

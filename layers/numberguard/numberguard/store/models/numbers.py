@@ -63,6 +63,12 @@ class NumberModel(Model):
     flag_at = NumberAttribute(null=True)
     restrictions: MapAttribute = MapAttribute(default=dict)  # restriction_type -> expiration (epoch s)
     restrictions_at = NumberAttribute(null=True)
+    hold_until = NumberAttribute(null=True)  # Meta's 131048: business-initiated sends held until then
+    hold_since = NumberAttribute(null=True)  # the refusal that began the current hold
+    hold_key = UnicodeAttribute(null=True)  # that refusal's entry key (its NUMBER_ON_HOLD is announced once)
+    meta_block = UnicodeAttribute(null=True)  # the WABA's refusal block: "BLOCKED <code>" or "LIFTED"
+    meta_block_at = NumberAttribute(null=True)
+    sent_ok_at = NumberAttribute(null=True)  # a recent successful status (to a minute): lifts a later-learnt block
     attention = UnicodeAttribute(null=True)
     attention_at = NumberAttribute(null=True)
     registered_at = NumberAttribute()
@@ -94,6 +100,8 @@ class WabaModel(Model):
     last_alert = UnicodeAttribute(null=True)
     last_alert_severity = UnicodeAttribute(null=True)
     alert_at = NumberAttribute(null=True)
+    meta_block = UnicodeAttribute(null=True)  # 131042 / 368 / 131031: "BLOCKED <code>" until lifted ("LIFTED")
+    meta_block_at = NumberAttribute(null=True)
 
 
 class PendingUpdatesModel(Model):

@@ -1,4 +1,5 @@
-"""The recipients table's item kinds: counted records, service windows, links, first arrivals, pair rates."""
+"""The recipients table's item kinds: counted records, service windows, links, marketing cooldowns, first
+arrivals, pair rates."""
 
 from __future__ import annotations
 
@@ -58,6 +59,18 @@ class LinkModel(Model):
     # No longer written (its last writer depends on delivery order); items written before keep it and
     # are read as they were.
     at = NumberAttribute(null=True)
+
+
+class CooldownModel(Model):
+    """A person's marketing cooldown after Meta's 131049, item `mc#<link space>#<id>` (under the person's key
+    when it was written; a check reads it under every id of the person)."""
+
+    class Meta:
+        table_name = "numberguard-recipients"
+
+    pk = UnicodeAttribute(hash_key=True)
+    cooldown_until = NumberAttribute()  # no marketing message to the person before then
+    expires_at = TTLAttribute(null=True)
 
 
 class ArrivalModel(Model):
