@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from numberguard.domain import events as ev
 from numberguard.domain.people import Person, key_of, link, link_space
 from numberguard.observability import logger
-from numberguard.usecases.ports import NumberPort, PeopleFolds, WindowPort
+from numberguard.usecases.ports import NumberPort, PeopleFolds, RefusalPort, WindowPort
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,13 @@ class Shown:
 
 
 class People:
-    def __init__(self, store: PeopleFolds, numbers: NumberPort, windows: WindowPort, clock: Callable[[], float]):
+    def __init__(self, store: PeopleFolds, numbers: NumberPort, windows: WindowPort, clock: Callable[[], float],
+                 cooldowns: RefusalPort | None = None):
         self.store = store
         self.numbers = numbers  # a number's WABA, portfolio and scope, and its WABA's numbers
         self.windows = windows
         self.clock = clock
+        self.cooldowns = cooldowns  # Meta's 131049 cooldowns, moved with the person (None: not kept)
 
     # ---- links ------------------------------------------------------------------------------
 
@@ -81,6 +83,9 @@ class People:
             # The old ids' window (with this number) moves to the new ids; the old ones keep none, and a
             # message from before the change, delivered late, opens none under them.
             self.windows.move(event.phone_number_id, change.retired, change.current, event.at, now)
+            # So does a marketing cooldown kept under a retired id (the person's key before the change).
+            if self.cooldowns is not None and self.cooldowns.move_cooldowns(space, change.retired, key, now):
+                counts["cooldown_moved"] += 1
             counts["ids_retired"] += len(change.retired)
 
     # ---- helpers -------------------------------------------------------------------------------
