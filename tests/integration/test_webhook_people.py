@@ -219,3 +219,32 @@ def test_metas_retry_after_a_fault_at_the_cooldown_move_moves_it_and_never_takes
     post(world, "messages.status-failed-to-phone.json")
     assert "cooldown_moved" not in post(world, "messages.system-user-changed-number.json", at=now)
     assert check(PHONE, "template", category="marketing")["decision"] == "DENIED_RECIPIENT_COOLDOWN"
+
+
+def test_metas_retry_after_a_fault_at_the_window_move_moves_it_and_never_takes_the_next_users(world, monkeypatch):
+    from botocore.exceptions import ClientError
+    from numberguard.store.windows import WindowStore
+
+    post(world, "messages.inbound-with-bsuid.json")  # the person's window under the old phone and BSUID
+    # Given the window move meets a throttle once, after the change's links were written
+    real, faults = WindowStore.move, []
+
+    def throttled_once(self, *args, **kwargs):
+        if not faults:
+            faults.append(1)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchGetItem")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(WindowStore, "move", throttled_once)
+    now = int(world.stack.clock())
+    answer = world.invoke(signed_post(redated("messages.system-user-changed-number.json", now)))
+    assert answer["statusCode"] != 200  # Meta retries
+    # When Meta retries it: the change is stored already, and the window moves all the same
+    counts = post(world, "messages.system-user-changed-number.json", at=now)
+    assert counts["system_change_outdated"] == 1 and counts["window_moved"] == 1
+    assert decision(NEW_PHONE) == "ALLOWED_SERVICE_WINDOW"
+    assert decision(PHONE) == decision(BSUID) == "DENIED_WINDOW_CLOSED"  # whoever has the old phone next
+    # Then another retry moves nothing again (the retired ids keep no window)
+    assert "window_moved" not in post(world, "messages.system-user-changed-number.json", at=now)
+    assert decision(NEW_PHONE) == "ALLOWED_SERVICE_WINDOW"
+    assert decision(PHONE) == "DENIED_WINDOW_CLOSED"

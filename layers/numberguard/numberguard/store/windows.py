@@ -115,19 +115,34 @@ class WindowStore:
                                           ":exp": {"N": str(max(until, now) + RECORD_TTL_SECONDS)}},
         }
 
-    def move(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], at: int, now: int) -> int:
+    def move(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], at: int, now: int,
+             opened_by: int | None = None) -> int:
         """A `system` change at `at`: the retired ids' windows with this number move to the current ids
         (returns their until), and each retired id keeps a tombstone instead: no window, `retired_at`,
-        kept until no message from before `at` could open one (open_window's condition)."""
+        kept until no message from before `at` could open one (open_window's condition). `opened_by`
+        (Meta's retry of a change): only windows ending by then move, so a window the old number's next
+        user opened after the change stays theirs. A later retirement's tombstone is never moved back."""
         retired, current = sorted(set(retired)), sorted(set(current))
         found = dynamo.batch_get(self.client, [(self.table, keys.window_key(phone_number_id, i)) for i in retired])
-        until = max((codec.n(item, W.service_window_until, 0) or 0 for item in found.get(self.table, [])), default=0)
+        ends = [codec.n(item, W.service_window_until, 0) or 0 for item in found.get(self.table, [])]
+        until = max((end for end in ends if opened_by is None or end <= opened_by), default=0)
         if until > now:
             for i in current:
                 self.open_window(phone_number_id, i, until, at, now)
+        # Once per id: a tombstone of this change or a later one stands, and on a retry a window that
+        # began after the change (the next user's) is left open.
+        condition = f"(attribute_not_exists({W.retired_at}) OR {W.retired_at} < :at)"
+        values = {":at": {"N": str(at)}, ":exp": {"N": str(at + RECORD_TTL_SECONDS)}}
+        if opened_by is not None:
+            condition += f" AND (attribute_not_exists({W.service_window_until}) OR {W.service_window_until} <= :by)"
+            values[":by"] = {"N": str(opened_by)}
         for i in retired:
-            self.client.update_item(
-                TableName=self.table, Key=keys.window_key(phone_number_id, i),
-                UpdateExpression=f"SET {W.retired_at} = :at, {W.expires_at} = :exp REMOVE {W.service_window_until}",
-                ExpressionAttributeValues={":at": {"N": str(at)}, ":exp": {"N": str(at + RECORD_TTL_SECONDS)}})
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=keys.window_key(phone_number_id, i),
+                    UpdateExpression=f"SET {W.retired_at} = :at, {W.expires_at} = :exp REMOVE {W.service_window_until}",
+                    ConditionExpression=condition, ExpressionAttributeValues=values)
+            except ClientError as err:
+                if not dynamo.condition_failed(err):
+                    raise
         return until

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from numberguard.domain import events as ev
 from numberguard.domain.people import Person, key_of, kind_of, link, link_space
+from numberguard.domain.window import DAY_SECONDS
 from numberguard.observability import logger
 from numberguard.usecases.ports import NumberPort, PeopleFolds, RefusalPort, WindowPort
 
@@ -75,25 +76,33 @@ class People:
             change = self.store.change(space, event.retired, event.current, event.at, now)
             if change is None:
                 counts["system_change_outdated"] += 1
-                self._cooldowns_again(space, event, now, counts)
+                self._moves_again(space, event, now, counts)
                 continue
             key = change.person.key if change.person else key_of(change.current)
             moved = set(change.current) | set(change.retired)
             self._fold(event.phone_number_id, space, scopes, change.person or Person(key, frozenset(change.current)),
                        moved, event.kind, event.at, now, counts)
             # The old ids' window (with this number) moves to the new ids; the old ones keep none, and a
-            # message from before the change, delivered late, opens none under them.
-            self.windows.move(event.phone_number_id, change.retired, change.current, event.at, now)
+            # message from before the change, delivered late, opens none under them. Only a window that
+            # began by the change moves (one ending later is the old number's next user's).
+            self.windows.move(event.phone_number_id, change.retired, change.current, event.at, now,
+                              opened_by=event.at + DAY_SECONDS)
             # So does a marketing cooldown kept under a retired id (the person's key before the change).
             if self.cooldowns is not None and self.cooldowns.move_cooldowns(space, change.retired, key, event.at, now):
                 counts["cooldown_moved"] += 1
             counts["ids_retired"] += len(change.retired)
 
-    def _cooldowns_again(self, space: str, event: ev.IdentityChange, now: int, counts: Counter) -> None:
-        """Meta's retry of a change whose links were written before a fault: the cooldown move may not have
-        happened. Moving again finds nothing once it has (a retired id keeps no cooldown): one read then."""
+    def _moves_again(self, space: str, event: ev.IdentityChange, now: int, counts: Counter) -> None:
+        """Meta's retry of a change whose links were written before a fault: the window and cooldown moves
+        may not have happened. Moving again finds nothing once they have (a retired id keeps neither),
+        and takes only what began by the change (a later window or cooldown is the next user's)."""
         current = [i for i in event.current if kind_of(i) is not None]
-        if self.cooldowns is None or not current:
+        if not current:
+            return
+        if self.windows.move(event.phone_number_id, event.retired, current, event.at, now,
+                             opened_by=event.at + DAY_SECONDS) > now:
+            counts["window_moved"] += 1
+        if self.cooldowns is None:
             return
         found = self.store.links(space, current)
         person = next((f.person for f in found.values() if f.person is not None), None)

@@ -83,7 +83,8 @@ class ScopePort(Protocol):
 
 class WindowPort(Protocol):
     def open_windows(self, windows: list[tuple[str, str, int, int]], now: int) -> list[bool]: ...
-    def move(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], at: int, now: int) -> int: ...
+    def move(self, phone_number_id: str, retired: Iterable[str], current: Iterable[str], at: int, now: int,
+             opened_by: int | None = None) -> int: ...
 
 
 class WabaPort(Protocol):
