@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from numberguard.domain import events as ev
-from numberguard.domain.changes import Change
+from numberguard.domain.changes import Change, TemplateOf
 from numberguard.domain.check import RecipientView
 from numberguard.domain.facetlog import entry_key, entry_time, insert, latest, touched, transitions
 from numberguard.domain.meta_state import REASON as GRAPH_REASON
@@ -267,7 +267,9 @@ class TemplateIntake:
         """Each change into the template's history once; the notable ones published (the rest kept as history)."""
         recorded = []
         now = int(self.clock())
-        for change, move in zip(changes, moves, strict=True):
+        which = TemplateOf(waba, naming.ref.name, naming.ref.language)
+        for made, move in zip(changes, moves, strict=True):
+            change = replace(made, template=which)
             until = move.after.paused_until if move is not None else None
             document = template_document(change, waba, naming.ref, naming.template_id, until)
             if not self.history.record_change(change, document, now):
