@@ -27,6 +27,7 @@ from numberguard.domain.templates import (
     StatusMove,
     StatusReading,
     TemplateRef,
+    TemplateState,
     TemplateStatus,
     fold,
 )
@@ -40,6 +41,8 @@ from numberguard.usecases.ports import Stores
 LOG_RETRIES = 16
 STATUS_FIELD = "message_template_status_update"
 QUALITY_FIELD = "message_template_quality_update"
+PAUSE_ENDED = "PAUSE_ENDED"  # the evaluator's announcement of a timed pause's end: `<pause entry key>#PAUSE_ENDED`
+PAUSE_ENDED_REASON = "the pause ended at its end time (Meta sends no webhook for it)"
 
 
 def _key(event: ev.Event, label: str) -> str:
@@ -64,7 +67,8 @@ def notable(change: Change) -> bool:
     event = set((change.key or "").split("#")[2:])  # the labelled key names the event and its title
     ended = GRAPH in event and (change.before or "").startswith(("PAUSED", "DISABLED"))
     return (change.after or "").startswith(("PAUSED", "DISABLED")) or change.after == "quality RED" or (
-        change.after == TemplateStatus.APPROVED and (ended or bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED"})))
+        change.after == TemplateStatus.APPROVED and (ended or bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED",
+                                                                             PAUSE_ENDED})))
 
 
 @dataclass
@@ -242,6 +246,32 @@ class TemplateIntake:
                 and entry_time(last) != read.held_at(facet):
             return entry_time(last)
         return read.at
+
+    # ---- a timed pause's end (the evaluator, DESIGN §3: the check allows again at the end) -----------
+
+    def pause_end(self, template: TemplateState, now: int, counts: Counter) -> tuple[list[Change], int | None]:
+        """Announce once that the template's timed pause (FIRST_PAUSE / SECOND_PAUSE) has ended → (the changes
+        recorded, when to look again: the end of a pause still running, else None).
+
+        Decided by the status log, not the item: the change's id derives from the pause's own log entry, so
+        a re-run or a second run at once records (and publishes) it once. A pause Meta ended first (UNPAUSE,
+        a read saying APPROVED) or a newer status is folded in and announced nothing here.
+        """
+        name = self.templates.subject(template.waba_id, template.ref)
+        status, moves = fold(self.logs.read(name, "status").entries)
+        if status.status is not TemplateStatus.PAUSED or status.paused_until is None:
+            return [], None
+        if status.paused_until > now:
+            return [], status.paused_until
+        start = next((m for m in reversed(moves) if m.after.status is TemplateStatus.PAUSED
+                      and m.after.paused_until == status.paused_until), None)
+        if start is None:
+            return [], None
+        change = Change(name, TEMPLATE_STATUS_CHANGED, status.paused_until, status.label(),
+                        TemplateStatus.APPROVED.value, PAUSE_ENDED_REASON, key=f"{start.key}#{PAUSE_ENDED}")
+        counts["template_pause_ended"] += 1
+        return self._announce(template.waba_id, Naming(template.template_id, template.ref), [change], [None],
+                              counts), None
 
     # ---- shared ---------------------------------------------------------------------------------------
 
