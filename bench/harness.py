@@ -309,6 +309,24 @@ def latency_ms(seconds: Sequence[float]) -> dict:
     }
 
 
+def series(meter: Meter, checker, payloads: Sequence[dict], expected: str, section: str,
+           every_thread: bool = False) -> dict:
+    """One kind of check measured payload by payload: DynamoDB calls and capacity per check, latency.
+    A decision other than `expected` stops the bench (the figures would be of another path)."""
+    calls, capacity, seconds = [], 0.0, []
+    for payload in payloads:
+        with meter.measure(every_thread) as tally:
+            began = time.perf_counter()
+            answer = checker.handle(payload)
+            seconds.append(time.perf_counter() - began)
+        if answer.get("decision") != expected:
+            raise RuntimeError(f"{section}: {payload.get('recipient')}: expected {expected}, got {answer}")
+        calls.append(tally.total_calls)
+        capacity += tally.capacity
+    return {"calls_per_check": round(statistics.mean(calls), 2), "calls_max": max(calls),
+            "capacity_per_check": round(capacity / len(payloads), 2), **latency_ms(seconds)}
+
+
 def ratio(numerator: float | None, denominator: float | None, digits: int = 2) -> float | None:
     if numerator is None or not denominator:
         return None

@@ -10,12 +10,11 @@ every allowed check takes a token with one conditional UpdateItem (a batch: one 
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 
 from bench.context import Context
-from bench.harness import PHONE_NUMBER_ID, FixedClock, Meter, World, dynamodb_client, latency_ms
+from bench.harness import PHONE_NUMBER_ID, FixedClock, Meter, World, dynamodb_client, series
 from bench.report import Goal, Section
 
 LIMIT = "9000000"
@@ -26,17 +25,6 @@ def check(r: str, message: str = "template") -> dict:
     return {"phone_number_id": PHONE_NUMBER_ID, "recipient": r, "message": message}
 
 
-def _series(meter: Meter, checker, payloads: list[dict], expected: str, every_thread: bool = False) -> dict:
-    calls, seconds = [], []
-    for payload in payloads:
-        with meter.measure(every_thread) as tally:
-            began = time.perf_counter()
-            answer = checker.handle(payload)
-            seconds.append(time.perf_counter() - began)
-        if answer["decision"] != expected:
-            raise RuntimeError(f"pair_rate: expected {expected}, got {answer}")
-        calls.append(tally.total_calls)
-    return {"calls_per_check": round(statistics.mean(calls), 2), "calls_max": max(calls), **latency_ms(seconds)}
 
 
 def measure(ctx: Context, guard: str) -> dict:
@@ -58,13 +46,15 @@ def measure(ctx: Context, guard: str) -> dict:
         meter.attach(client)
         news = [f"1650{i:07d}" for i in range(n)]
         batch = [f"1657{i:07d}" for i in range(min(100, ctx.sizes.batch))]
+        def kind(payloads: list[dict], expected: str, every_thread: bool = False) -> dict:
+            return series(meter, checker, payloads, expected, "pair_rate", every_thread)
+
         kinds = {
-            "new recipient": _series(meter, checker, [check(r) for r in news], "ALLOWED_NEW_RECIPIENT"),
-            "repeat, same bucket": _series(meter, checker, [check(r) for r in news], "ALLOWED_ALREADY_COUNTED"),
-            "one person, 40 in a row": _series(meter, checker, [check(news[0])] * 40, "ALLOWED_ALREADY_COUNTED"),
-            "reply in a service window": _series(meter, checker, [check(r, "session") for r in window_people],
-                                                 "ALLOWED_SERVICE_WINDOW"),
-            f"batch of {len(batch)} new": _series(meter, checker, [{
+            "new recipient": kind([check(r) for r in news], "ALLOWED_NEW_RECIPIENT"),
+            "repeat, same bucket": kind([check(r) for r in news], "ALLOWED_ALREADY_COUNTED"),
+            "one person, 40 in a row": kind([check(news[0])] * 40, "ALLOWED_ALREADY_COUNTED"),
+            "reply in a service window": kind([check(r, "session") for r in window_people], "ALLOWED_SERVICE_WINDOW"),
+            f"batch of {len(batch)} new": kind([{
                 "phone_number_id": PHONE_NUMBER_ID, "recipients": batch, "message": "template"}],
                 "ALLOWED_NEW_RECIPIENT", every_thread=True),
         }

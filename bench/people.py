@@ -11,12 +11,11 @@ lives under the phone) and new linked people checked by BSUID.
 from __future__ import annotations
 
 import random
-import statistics
 import threading
 import time
 
 from bench.context import Context
-from bench.harness import PHONE_NUMBER_ID, WABA_ID, FixedClock, Meter, World, batch_write, dynamodb_client, latency_ms
+from bench.harness import PHONE_NUMBER_ID, WABA_ID, FixedClock, Meter, World, batch_write, dynamodb_client, series
 from bench.report import Goal, Section
 
 SCOPE = f"number#{PHONE_NUMBER_ID}"
@@ -65,17 +64,6 @@ def seed(world: World, people: int, linked_from: int, now: int) -> float:
     return seconds
 
 
-def _series(meter: Meter, checker, payloads: list[dict], expected: str) -> dict:
-    calls, seconds = [], []
-    for payload in payloads:
-        with meter.measure() as tally:
-            began = time.perf_counter()
-            answer = checker.handle(payload)
-            seconds.append(time.perf_counter() - began)
-        if answer["decision"] != expected:
-            raise RuntimeError(f"people: {payload['recipient']}: expected {expected}, got {answer}")
-        calls.append(tally.total_calls)
-    return {"calls_per_check": round(statistics.mean(calls), 2), "calls_max": max(calls), **latency_ms(seconds)}
 
 
 def measure_size(ctx: Context, size: int) -> dict:
@@ -92,19 +80,16 @@ def measure_size(ctx: Context, size: int) -> dict:
         for i in range(ctx.sizes.warmup):
             checker.handle(check(phone(8_000_000 + i)))
         base = 5_000_000
+        def kind(recipients: list[str], expected: str) -> dict:
+            return series(meter, checker, [check(r) for r in recipients], expected, "people")
+
         kinds = {
-            "phone only, new": _series(meter, checker, [check(phone(base + i)) for i in range(n)],
-                                       "ALLOWED_NEW_RECIPIENT"),
-            "phone only, repeat": _series(meter, checker, [check(phone(base + i)) for i in range(n)],
-                                          "ALLOWED_ALREADY_COUNTED"),
-            "BSUID only, new": _series(meter, checker, [check(f"BR.{base + i}") for i in range(n)],
-                                       "ALLOWED_NEW_RECIPIENT"),
-            "linked, repeat by BSUID": _series(meter, checker, [check(bsuid(i)) for i in range(n)],
-                                               "ALLOWED_ALREADY_COUNTED"),
-            "linked, repeat by phone": _series(meter, checker, [check(phone(i)) for i in range(n)],
-                                               "ALLOWED_ALREADY_COUNTED"),
-            "linked, new by BSUID": _series(meter, checker, [check(bsuid(size + i)) for i in range(n)],
-                                            "ALLOWED_NEW_RECIPIENT"),
+            "phone only, new": kind([phone(base + i) for i in range(n)], "ALLOWED_NEW_RECIPIENT"),
+            "phone only, repeat": kind([phone(base + i) for i in range(n)], "ALLOWED_ALREADY_COUNTED"),
+            "BSUID only, new": kind([f"BR.{base + i}" for i in range(n)], "ALLOWED_NEW_RECIPIENT"),
+            "linked, repeat by BSUID": kind([bsuid(i) for i in range(n)], "ALLOWED_ALREADY_COUNTED"),
+            "linked, repeat by phone": kind([phone(i) for i in range(n)], "ALLOWED_ALREADY_COUNTED"),
+            "linked, new by BSUID": kind([bsuid(size + i) for i in range(n)], "ALLOWED_NEW_RECIPIENT"),
         }
         meter.detach()
     return {"records": size, "seed_seconds": round(seconds, 1), "kinds": kinds}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from bench.context import Context
-from bench.harness import PHONE_NUMBER_ID, WABA_ID, FixedClock, Meter, World, dynamodb_client, latency_ms
+from bench.harness import PHONE_NUMBER_ID, WABA_ID, FixedClock, Meter, World, dynamodb_client, series
 from bench.report import Goal, Section
 
 KNOWN = {"name": "order_confirmation", "language": "en_US"}
@@ -37,26 +37,13 @@ def _templates(world: World, now: int) -> None:
     ])
 
 
-def _series(checker, meter: Meter, payloads: list[dict], expect: str) -> dict:
-    seconds, calls, capacity = [], 0, 0.0
-    for payload in payloads:
-        with meter.measure() as tally:
-            began = time.perf_counter()
-            answer = checker.handle(payload)
-            seconds.append(time.perf_counter() - began)
-        if answer["decision"] != expect:
-            raise RuntimeError(f"templates: expected {expect}, got {answer}")
-        calls += tally.total_calls
-        capacity += tally.capacity
-    return {"calls/check": round(calls / len(payloads), 2), "capacity/check": round(capacity / len(payloads), 2),
-            **latency_ms(seconds)}
 
 
 def run(ctx: Context) -> Section:
     n = ctx.sizes.kind_checks
     meter = Meter()
     section = Section("templates", "7. Templates: the check with and without a named template",
-                      ["check", "template", "calls/check", "capacity/check", "p50_ms", "p99_ms", "n"])
+                      ["check", "template", "calls_per_check", "capacity_per_check", "p50_ms", "p99_ms", "n"])
     now = int(time.time()) // 600 * 600 + 300
     with World(ctx.endpoint) as world:
         world.register(tier="9000000", now=now)
@@ -72,23 +59,23 @@ def run(ctx: Context) -> Section:
             base = {"none": 1, "known (quality RED)": 2, "unknown": 3}[label]
             fresh = [f"165{base}{i:07d}" for i in range(n)]
             new = [{"phone_number_id": PHONE_NUMBER_ID, "recipient": r, "message": "template", **extra} for r in fresh]
-            rows.append({"check": "new recipient", "template": label, **_series(checker, meter, new,
-                                                                                "ALLOWED_NEW_RECIPIENT")})
+            rows.append({"check": "new recipient", "template": label,
+                         **series(meter, checker, new, "ALLOWED_NEW_RECIPIENT", "templates")})
             rows.append({"check": "repeat, same bucket", "template": label,
-                         **_series(checker, meter, new, "ALLOWED_ALREADY_COUNTED")})
+                         **series(meter, checker, new, "ALLOWED_ALREADY_COUNTED", "templates")})
             for r in fresh:  # the users wrote: replies inside their windows
                 store.client.put_item(TableName=world.settings.recipients_table, Item={
                     "pk": {"S": f"w#{PHONE_NUMBER_ID}#{r}9"}, "service_window_until": {"N": str(now + 3600)}})
             replies = [{**p, "recipient": p["recipient"] + "9"} for p in new]
             rows.append({"check": "service-window reply", "template": label,
-                         **_series(checker, meter, replies, "ALLOWED_SERVICE_WINDOW")})
+                         **series(meter, checker, replies, "ALLOWED_SERVICE_WINDOW", "templates")})
         denied = [{"phone_number_id": PHONE_NUMBER_ID, "recipient": f"1659{i:07d}", "message": "template",
                    "template": PAUSED} for i in range(n)]
         rows.append({"check": "paused template (denied)", "template": "paused (pacing)",
-                     **_series(checker, meter, denied, "DENIED_TEMPLATE_PAUSED")})
+                     **series(meter, checker, denied, "DENIED_TEMPLATE_PAUSED", "templates")})
         meter.detach()
     section.rows = rows
-    by = {(r["check"], r["template"]): r["calls/check"] for r in rows}
+    by = {(r["check"], r["template"]): r["calls_per_check"] for r in rows}
     same = all(by[(kind, "none")] == by[(kind, t)] for kind in ("new recipient", "repeat, same bucket",
                                                                  "service-window reply")
                for t in ("known (quality RED)", "unknown"))

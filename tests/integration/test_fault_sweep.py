@@ -151,12 +151,13 @@ def _cases(calls) -> list[tuple[int, str, str]]:
     return cases
 
 
-@pytest.fixture(scope="module")
-def webhook_baseline():
+def webhook_run(body: bytes) -> dict:
+    """A body posted once on a fresh stack, then the scheduled runs: the calls made, the state and what
+    was published (the baseline every faulted run is compared with)."""
     mp = pytest.MonkeyPatch()
     try:
         with fresh_stack(mp) as stack:
-            event = signed_post(_body())
+            event = signed_post(body)
             with aws_calls() as recorder:
                 assert _post(stack)(event) == 200
             scheduled_runs(stack)
@@ -164,6 +165,11 @@ def webhook_baseline():
             return {"event": event, "calls": calls, "state": snapshot(stack), "sent": received(stack)}
     finally:
         mp.undo()
+
+
+@pytest.fixture(scope="module")
+def webhook_baseline():
+    return webhook_run(_body())
 
 
 def test_the_webhook_baseline_touches_every_kind_of_resource(webhook_baseline):

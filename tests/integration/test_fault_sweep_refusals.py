@@ -23,8 +23,9 @@ from tests.integration.test_fault_sweep import (
     received,
     scheduled_runs,
     snapshot,
+    webhook_run,
 )
-from tests.webhooks import envelope, signed_post
+from tests.webhooks import envelope
 
 PNID, WABA, NOW = "106540352242922", "102290129340398", 1_800_000_000
 
@@ -49,17 +50,7 @@ def _body() -> bytes:
 
 @pytest.fixture(scope="module")
 def baseline():
-    mp = pytest.MonkeyPatch()
-    try:
-        with fresh_stack(mp) as stack:
-            event = signed_post(_body())
-            with aws_calls() as recorder:
-                assert _post(stack)(event) == 200
-            scheduled_runs(stack)
-            calls = [c for c in recorder.calls if _the_functions(c)]
-            return {"event": event, "calls": calls, "state": snapshot(stack), "sent": received(stack)}
-    finally:
-        mp.undo()
+    return webhook_run(_body())
 
 
 def test_the_baseline_holds_cools_blocks_and_lifts(baseline):
