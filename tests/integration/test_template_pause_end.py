@@ -86,8 +86,24 @@ def test_a_pause_meta_ended_first_is_not_announced_again(world, clock):
     status(world, "APPROVED", "UNPAUSE")  # Meta's own word, before the end
     world.inbox.read()
     clock.advance(3 * HOUR)
+    counts = world.evaluate()["counts"]  # looked at once (at the old end), nothing to announce, dropped
+    assert "template_pause_ended" not in counts and template_notices(world) == []
+    clock.advance(PERIOD)
     assert "templates_due" not in world.evaluate()["counts"]
+
+
+def test_a_status_event_just_after_the_end_hides_no_end(world, clock):
+    world.stack.register(tier="TIER_1K", quality="GREEN")
+    start = int(clock())
+    status(world, "APPROVED")
+    status(world, "PAUSED", "FIRST_PAUSE", start + 3 * HOUR)
+    world.inbox.read()
+    # The pause ends by itself; a minute later (before the evaluator runs) Meta says the template is at risk
+    clock.advance(3 * HOUR + 60)
+    status(world, "FLAGGED")
     assert template_notices(world) == []
+    world.evaluate()
+    assert [n[2] for n in template_notices(world)] == ["APPROVED"]
 
 
 def test_a_re_run_or_a_second_run_at_once_records_and_publishes_the_end_once(world, clock):
@@ -136,7 +152,7 @@ def test_the_cost_follows_the_paused_templates_not_all_templates(world, clock):
     def calls_of_a_run_after(approved: int) -> int:
         for i in range(approved):
             status(world, "APPROVED", name=f"approved_{i}")
-        status(world, "PAUSED", "FIRST_PAUSE", int(clock()) + 3 * HOUR)
+        status(world, "PAUSED", "FIRST_PAUSE", int(clock()) + 3 * HOUR, name=f"paused_{approved}")
         clock.advance(3 * HOUR + PERIOD)
         evaluator = wiring.evaluator()
         calls: Counter = Counter()

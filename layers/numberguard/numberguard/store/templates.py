@@ -137,8 +137,9 @@ class TemplateStore:
             T.status: status.status.value, T.status_at: status.at, T.paused_until: status.paused_until,
             T.pacing: status.pacing, T.pause_count: status.pause_count, T.status_reason: status.reason,
             T.in_appeal: status.in_appeal,
-            # A timed pause is due for the evaluator at its end; any other status leaves the index.
-            T.attention: ATTENTION if timed else None, T.attention_at: status.paused_until if timed else None,
+            # A timed pause is due for the evaluator at its end. Any other status leaves a due entry in place:
+            # a pause that ended by itself just before a later event is still announced (the evaluator drops it).
+            **({T.attention: ATTENTION, T.attention_at: status.paused_until} if timed else {}),
         }, T.status_version, log_version)
 
     def write_quality(self, waba_id: str, naming: Naming, quality: str, at: int | None, log_version: int) -> bool:

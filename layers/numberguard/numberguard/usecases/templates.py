@@ -43,6 +43,7 @@ STATUS_FIELD = "message_template_status_update"
 QUALITY_FIELD = "message_template_quality_update"
 PAUSE_ENDED = "PAUSE_ENDED"  # the evaluator's announcement of a timed pause's end: `<pause entry key>#PAUSE_ENDED`
 PAUSE_ENDED_REASON = "the pause ended at its end time (Meta sends no webhook for it)"
+PAUSE_END_HORIZON = 7 * 86400  # an older end is history, not news (e.g. pauses from before ends were announced)
 
 
 def _key(event: ev.Event, label: str) -> str:
@@ -250,28 +251,31 @@ class TemplateIntake:
     # ---- a timed pause's end (the evaluator, DESIGN §3: the check allows again at the end) -----------
 
     def pause_end(self, template: TemplateState, now: int, counts: Counter) -> tuple[list[Change], int | None]:
-        """Announce once that the template's timed pause (FIRST_PAUSE / SECOND_PAUSE) has ended → (the changes
-        recorded, when to look again: the end of a pause still running, else None).
+        """Announce once each timed pause (FIRST_PAUSE / SECOND_PAUSE) of the template that ended by itself by
+        `now` → (the changes recorded, when to look again: the end of a pause still running, else None).
 
-        Decided by the status log, not the item: the change's id derives from the pause's own log entry, so
-        a re-run or a second run at once records (and publishes) it once. A pause Meta ended first (UNPAUSE,
-        a read saying APPROVED) or a newer status is folded in and announced nothing here.
+        Decided by the status log, not the item: each change's id derives from its pause's own log entry, so
+        a re-run or a second run at once records (and publishes) it once; a pause Meta ended or replaced
+        first announces nothing here, and a status event after the end (before this run) hides no end.
         """
         name = self.templates.subject(template.waba_id, template.ref)
         status, moves = fold(self.logs.read(name, "status").entries)
-        if status.status is not TemplateStatus.PAUSED or status.paused_until is None:
-            return [], None
-        if status.paused_until > now:
-            return [], status.paused_until
-        start = next((m for m in reversed(moves) if m.after.status is TemplateStatus.PAUSED
-                      and m.after.paused_until == status.paused_until), None)
-        if start is None:
-            return [], None
-        change = Change(name, TEMPLATE_STATUS_CHANGED, status.paused_until, status.label(),
-                        TemplateStatus.APPROVED.value, PAUSE_ENDED_REASON, key=f"{start.key}#{PAUSE_ENDED}")
-        counts["template_pause_ended"] += 1
-        return self._announce(template.waba_id, Naming(template.template_id, template.ref), [change], [None],
-                              counts), None
+        made = []
+        for move, after in zip(moves, [*moves[1:], None], strict=True):
+            until = move.after.paused_until
+            timed = move.after.status is TemplateStatus.PAUSED and until is not None
+            if not timed or until is None or not now - PAUSE_END_HORIZON < until <= now:
+                continue
+            if after is not None and after.at < until:
+                continue  # Meta unpaused, paused again or disabled it before the end
+            made.append(Change(name, TEMPLATE_STATUS_CHANGED, until, move.after.label(), TemplateStatus.APPROVED.value,
+                               PAUSE_ENDED_REASON, key=f"{move.key}#{PAUSE_ENDED}"))
+        if made:
+            counts["template_pause_ended"] += len(made)
+        running = status.status is TemplateStatus.PAUSED and (status.paused_until or 0) > now
+        changes = self._announce(template.waba_id, Naming(template.template_id, template.ref), made,
+                                 [None] * len(made), counts) if made else []
+        return changes, status.paused_until if running else None
 
     # ---- shared ---------------------------------------------------------------------------------------
 
