@@ -119,11 +119,12 @@ def test_refusals_in_any_order_with_duplicates_and_junk(world, history, seed):
 
 
 def time_order_blocked(history: list[tuple]) -> bool:
-    """Blocked after every event in time order: the latest block-code refusal, unless a later success lifted it."""
+    """Blocked after every event in time order: the latest block-code refusal, unless a later `sent` lifted it
+    (delivered and read never lift)."""
     value = LIFTED
     for _, state, code, _, _ in sorted(history, key=lambda s: s[0]):
         if state == "failed" and code in BLOCK_CODES:
             value = f"BLOCKED {code}"
-        elif state != "failed":
+        elif state == "sent":
             value = LIFTED
     return value != LIFTED

@@ -1,7 +1,7 @@
 """A fault at every AWS call of a webhook carrying Meta's refusals (the webhook sweep of test_fault_sweep.py,
 on a body of its own): a 131048 (the number's hold and its NUMBER_ON_HOLD), a 131049 (a person's cooldown
 and its history line), a 368 (the WABA's block: its facet log, the WABA's and the number's facet, the
-STATUS_CHANGED notices) and a later successful status (the block lifted, the number's success time).
+STATUS_CHANGED notices) and a later `sent` status (the block lifted, the number's success time).
 
 For each fault (throttling, a 500, a timeout before or after the call, a conditional write meeting its own
 retry), after Meta's retry and the evaluator's next runs, the stored state and the notifications are those
@@ -42,7 +42,7 @@ def _body() -> bytes:
     statuses = [_status(1, "failed", NOW - 300, "16505550001", 131048),
                 _status(2, "failed", NOW - 290, "16505550002", 131049),
                 _status(3, "failed", NOW - 280, "16505550003", 368),
-                _status(4, "delivered", NOW - 100, "16505550004")]
+                _status(4, "sent", NOW - 100, "16505550004")]
     value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881",
                                                            "phone_number_id": PNID}, "statuses": statuses}
     return envelope(WABA, [{"field": "messages", "value": value}])
@@ -58,7 +58,7 @@ def test_the_baseline_holds_cools_blocks_and_lifts(baseline):
               for name, items in baseline["state"]["tables"].items()}
     number = next(i for i in tables["numbers"] if i["pk"]["S"] == PNID)
     assert int(number["hold_until"]["N"]) == NOW - 300 + 3600
-    assert number["meta_block"]["S"] == "LIFTED"  # blocked by the 368, lifted by the later delivered status
+    assert number["meta_block"]["S"] == "LIFTED"  # blocked by the 368, lifted by the later sent status
     assert any(i["pk"]["S"].startswith("mc#") for i in tables["recipients"])
     assert sorted(t for _, t in baseline["sent"]) == ["NUMBER_ON_HOLD", "STATUS_CHANGED", "STATUS_CHANGED"]
     print("refusal calls:", [c.action for c in baseline["calls"]])

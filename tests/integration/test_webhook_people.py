@@ -165,3 +165,57 @@ def test_a_message_after_a_number_change_under_the_old_phone_is_its_next_user(wo
     assert counts["window_opened"] == 2 and counts["people_linked"] == 1
     assert decision(PHONE) == decision(NEXT_USER) == "ALLOWED_SERVICE_WINDOW"
     assert decision(NEW_PHONE) == "DENIED_WINDOW_CLOSED"  # the changed user is someone else
+
+
+def test_a_marketing_cooldown_follows_the_person_to_the_new_number_and_leaves_the_old_one(world):
+    # Given a person linked under phone and BSUID, refused a marketing send with 131049 (kept under the
+    # person's key, the old phone)
+    post(world, "messages.inbound-with-bsuid.json")
+    assert post(world, "messages.status-failed-to-phone.json")["cooldown_started"] == 1
+    assert check(BSUID, "template", category="marketing")["decision"] == "DENIED_RECIPIENT_COOLDOWN"
+    # When the user changes number: the cooldown moves with them, as the window and the count do
+    counts = post(world, "messages.system-user-changed-number.json")
+    assert counts["ids_retired"] == 2 and counts["cooldown_moved"] == 1
+    for new in (NEW_PHONE, NEW_BSUID_OF_NUMBER):
+        answer = check(new, "template", category="marketing")
+        assert (answer["decision"], answer["retry_after_seconds"]) == ("DENIED_RECIPIENT_COOLDOWN", 86400)
+        assert check(new, "template", category="utility", dry_run=True)["allowed"] is True
+    # Whoever has the old phone next is not cooled (nor under the retired BSUID)
+    assert check(PHONE, "template", category="marketing")["decision"] == "ALLOWED_NEW_RECIPIENT"
+    assert check(BSUID, "template", category="marketing", dry_run=True)["allowed"] is True
+    # Meta's retry of the change moves nothing again; the cooldown still ends 24 h after the refusal
+    assert "cooldown_moved" not in post(world, "messages.system-user-changed-number.json")
+    world.stack.clock.advance(86400)
+    assert check(NEW_PHONE, "template", category="marketing")["allowed"] is True
+
+
+def test_metas_retry_after_a_fault_at_the_cooldown_move_moves_it_and_never_takes_the_next_users(world, monkeypatch):
+    from botocore.exceptions import ClientError
+    from numberguard.store.refusals import RefusalStore
+
+    post(world, "messages.inbound-with-bsuid.json")
+    post(world, "messages.status-failed-to-phone.json")  # 131049: the person's cooldown under the old phone
+    # Given the move meets a throttle once, after the change's links were written
+    real, faults = RefusalStore.move_cooldowns, []
+
+    def throttled_once(self, *args):
+        if not faults:
+            faults.append(1)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchGetItem")
+        return real(self, *args)
+
+    monkeypatch.setattr(RefusalStore, "move_cooldowns", throttled_once)
+    now = int(world.stack.clock())
+    answer = world.invoke(signed_post(redated("messages.system-user-changed-number.json", now)))
+    assert answer["statusCode"] != 200  # Meta retries
+    # When Meta retries it: the change is stored already, and the cooldown moves all the same
+    counts = post(world, "messages.system-user-changed-number.json", at=now)
+    assert counts["system_change_outdated"] == 1 and counts["cooldown_moved"] == 1
+    assert check(NEW_PHONE, "template", category="marketing")["decision"] == "DENIED_RECIPIENT_COOLDOWN"
+    assert check(PHONE, "template", category="marketing", dry_run=True)["allowed"] is True
+    # Then the old phone's next user is refused a marketing message; another late retry of the change
+    # leaves that cooldown where it is (it began after the change: not the changed user's)
+    world.stack.clock.advance(60)
+    post(world, "messages.status-failed-to-phone.json")
+    assert "cooldown_moved" not in post(world, "messages.system-user-changed-number.json", at=now)
+    assert check(PHONE, "template", category="marketing")["decision"] == "DENIED_RECIPIENT_COOLDOWN"

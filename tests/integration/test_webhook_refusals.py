@@ -181,6 +181,34 @@ def test_a_waba_blocking_refusal_denies_every_send_naming_the_code_until_a_later
     assert [(r.type, r.document["to"]) for r in world.inbox.read()] == [("STATUS_CHANGED", "CONNECTED")]
 
 
+@pytest.mark.parametrize("status", ["delivered", "read"])
+def test_a_later_delivered_or_read_status_never_lifts_the_block_only_a_later_sent_does(world, status):
+    # Given the WABA blocked by a 368
+    at(world, BLOCK_AT + 600)
+    post(world, body_of(BLOCKS[368]))
+    assert [r.document["to"] for r in world.inbox.read()] == ["BLOCKED"]
+    # When a delivered or read status of a send Meta accepted before the block arrives after it (in event
+    # time, and in a delivery that comes first too): it proves nothing about new sends, so the block stands
+    answer = post(world, retimed("messages.status-sent.json", BLOCK_AT + 60, "LATER", status=status))
+    assert "meta_block_lifted_by_status" not in answer["counts"]
+    assert check(world)["decision"] == "DENIED_BLOCKED_BY_META"
+    assert world.inbox.read() == []  # no flap: no CONNECTED, no second BLOCKED
+    # A `sent` older than the refusal does not lift it either; one newer does, once
+    post(world, retimed("messages.status-sent.json", BLOCK_AT - 60, "OLDER", status="sent"))
+    assert check(world)["decision"] == "DENIED_BLOCKED_BY_META"
+    post(world, retimed("messages.status-sent.json", BLOCK_AT + 120, "NEWER", status="sent"))
+    assert check(world)["decision"] == "ALLOWED_NEW_RECIPIENT"
+    assert [r.document["to"] for r in world.inbox.read()] == ["CONNECTED"]
+
+
+@pytest.mark.parametrize("status", ["delivered", "read"])
+def test_a_delivered_or_read_status_learnt_before_an_older_refusal_does_not_lift_it(world, status):
+    at(world, BLOCK_AT + 600)
+    post(world, retimed("messages.status-sent.json", BLOCK_AT + 120, "NEW", status=status))
+    post(world, body_of(BLOCKS[131042]))  # the refusal before it arrives late
+    assert check(world)["decision"] == "DENIED_BLOCKED_BY_META"
+
+
 def test_a_success_delivered_before_an_older_refusal_leaves_the_waba_unblocked(world):
     at(world, BLOCK_AT + 600)
     post(world, retimed("messages.status-sent.json", BLOCK_AT + 120, "NEW"))  # Meta accepted a later send

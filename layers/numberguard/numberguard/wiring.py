@@ -207,7 +207,8 @@ class Parts:
         from numberguard.usecases.pairrate import PairStrikes
         from numberguard.usecases.people import People
 
-        people = People(self.people_store, self.stores.numbers, self.stores.windows, self.clock)
+        people = People(self.people_store, self.stores.numbers, self.stores.windows, self.clock,
+                        cooldowns=self.refusals.store)
         pairs = PairStrikes(PairStore(self.client, self.settings.recipients_table), self.people_store,
                             self.stores.numbers, self.clock)
         return Intake(self.facets, self.limit_checker, self.settings, people, pairs=pairs,

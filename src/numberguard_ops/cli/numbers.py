@@ -57,6 +57,9 @@ def add_parsers(commands: Commands, parents: Parents) -> None:
 
     show = actions.add_parser("show", parents=[parents.store], help="show one number")
     show.add_argument("phone_number_id", help="Meta's phone number id")
+    show.add_argument("--recipient", metavar="ID",
+                      help="also show this person's pair rate with the number: Meta's 131056 backoff and, with "
+                           "PairRateGuard on, the tokens left (a phone number, a BSUID or a parent BSUID)")
     show.set_defaults(handler=cmd_show)
 
 
@@ -110,6 +113,49 @@ def _refusal_lines(number: dict[str, Any]) -> list[str]:
     ]
 
 
+def _pair_view(parts: Any, number: dict[str, Any], recipient: str, now: int) -> dict[str, Any]:
+    """One person's pair with the number as the check reads it: the person key its bucket lives under
+    (the recipient's, or its linked person's), Meta's 131056 backoff over every id of the person and,
+    with PairRateGuard on, the bucket's tokens (DESIGN §3 row 6)."""
+    from numberguard.domain.check import RecipientView, pair_of
+    from numberguard.domain.pairrate import CAPACITY, next_token_at
+    from numberguard.domain.people import link_space
+
+    space = link_space(number.get("portfolio_id"), number["waba_id"])
+    link = parts.people_store.links(space, [recipient]).get(recipient)
+    person = link.person if link is not None else None
+    ids = sorted(person.ids) if person is not None and recipient in person.ids else [recipient]
+    states = parts.pair_store.get_many(number["phone_number_id"], ids)
+    key, pair = pair_of(recipient, person, {i: RecipientView(pair=s) for i, s in states.items()})
+    found, guard = pair.backoff(), parts.settings.pair_rate_guard
+    return {
+        "recipient": recipient, "person_key": key, "ids": ids,
+        "backoff_until": pair.backoff_until(now),
+        "backoff_exponent": found.exponent if found is not None and found.until > now else None,
+        "refusals_131056": len(pair.strikes),
+        "pair_rate_guard": guard,
+        "tokens": pair.tokens(now) if guard else None, "capacity": CAPACITY,
+        "next_token_at": next_token_at(pair.tat, now) if guard else None,
+    }
+
+
+def _pair_lines(pair: dict[str, Any]) -> list[str]:
+    def at(epoch: int) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+    who = pair["recipient"] + (f" (person {pair['person_key']}: {', '.join(pair['ids'])})"
+                               if len(pair["ids"]) > 1 else "")
+    until = pair["backoff_until"]
+    backoff = (f"until {at(until)} (Meta's 131056: 4^{pair['backoff_exponent']} s after its latest refusal)"
+               if until else f"none ({pair['refusals_131056']} refusals 131056 kept)")
+    if not pair["pair_rate_guard"]:
+        tokens = "PairRateGuard off (no tokens spent; Meta's backoff still denies)"
+    else:
+        tokens = f"{pair['tokens']} of {pair['capacity']} (one back every 6 s)"
+        tokens += f"; the next at {at(pair['next_token_at'])}" if pair["next_token_at"] else ""
+    return [f"  pair with     {who}", f"  pair backoff  {backoff}", f"  pair tokens   {tokens}"]
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     from numberguard.usecases.numbers import NumberRegistration
     from numberguard.wiring import build
@@ -160,16 +206,32 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from numberguard.wiring import build
 
+    recipient = _recipient(args.recipient)
     settings, where, hint = open_store(args)
     parts = build(settings)
     number = store_call(where, hint, parts.numbers.show, args.phone_number_id)
     if number is None:
         raise CliError(f"phone_number_id {args.phone_number_id} is not registered in {where} "
                        "(numberguard numbers list shows the registered numbers)")
-    since = int(time.time()) - 24 * 3600
-    number["cooldowns_24h"] = store_call(where, hint, parts.refusals.cooled_since, args.phone_number_id, since)
+    now = int(time.time())
+    number["cooldowns_24h"] = store_call(where, hint, parts.refusals.cooled_since, args.phone_number_id,
+                                         now - 24 * 3600)
+    if recipient is not None:
+        number["pair"] = store_call(where, hint, _pair_view, parts, number, recipient, now)
     if args.json:
         print_json(number)
     else:
-        print("\n".join(_number_lines(number)))
+        print("\n".join(_number_lines(number) + (_pair_lines(number["pair"]) if recipient is not None else [])))
     return EXIT_OK
+
+
+def _recipient(value: str | None) -> str | None:
+    """--recipient checked by the forms the check uses (None: not asked)."""
+    from numberguard.domain.people import InvalidId, recipient_id
+
+    if value is None:
+        return None
+    try:
+        return recipient_id(value, "--recipient")
+    except InvalidId as err:
+        raise CliError(str(err)) from None

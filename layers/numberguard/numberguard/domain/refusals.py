@@ -6,8 +6,10 @@ numberguard learns from each (DESIGN §3 precedence rows 3, 5 and 8, §4 "Refusa
 - 131049 (per-user marketing limit): the person's marketing cooldown, 24 h after the refusal
   (DENIED_RECIPIENT_COOLDOWN for `marketing` checks only).
 - 131042 / 368 / 131031 (payment, restricted or disabled, locked): the WABA is blocked
-  (DENIED_BLOCKED_BY_META naming the code) until Meta's word lifts it: a later successful status from
-  one of the WABA's numbers, an `account_update` reinstatement, or a Graph read saying AVAILABLE.
+  (DENIED_BLOCKED_BY_META naming the code) until Meta's word lifts it: a `sent` status newer than the
+  refusal from one of the WABA's numbers (Meta accepted a new send), an `account_update` reinstatement,
+  or a Graph read saying AVAILABLE. A delivered or read status never lifts it: it can belong to a send
+  Meta accepted before the block.
 
 Every rule here is a function of event times (Meta's), never of the order deliveries arrive in: a hold
 ends at the latest refusal's time + the hold, a cooldown at the latest refusal's time + 24 h, and the
@@ -35,7 +37,9 @@ BLOCK_CODES = {
 COOLDOWN_SECONDS = DAY_SECONDS  # Meta: wait at least 24 h; resending earlier only earns the same error
 DEFAULT_HOLD_MINUTES = 60  # Meta publishes no duration: docs/decision_log.md gives the reasons
 MAX_HOLD_MINUTES = 7 * 24 * 60
-SUCCESSFUL = frozenset({"sent", "delivered", "read"})  # statuses that prove Meta accepted a send
+# The statuses that prove Meta accepted a NEW send (when newer than a refusal): only `sent`. A delivered or
+# read status (often minutes or hours after its send) can belong to a send accepted before the block.
+ACCEPTED_NEW = frozenset({"sent"})
 LIFTED = "LIFTED"  # a block log's value once Meta's word lifted the block
 BLOCKED_PREFIX = "BLOCKED "  # a block log's value: "BLOCKED <code>"
 

@@ -9,17 +9,19 @@ refusal applied whole or not at all, and Meta's retry applies it (again: a no-op
   other refusal only moves `hold_until` later (a conditional update: never earlier).
 - The cooldown: CooldownModel `mc#<space>#<person key>` and a history line (never published) in one
   transaction: written only when it moves the cooldown later, so a retry or an older refusal of the same
-  person writes and counts nothing.
+  person writes and counts nothing. A `system` change of number or BSUID moves it from the retired ids
+  to the person's key (move_cooldowns), as the window and the count move.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from numberguard.domain.refusals import CooldownLine, HoldWrite
+from numberguard.domain.refusals import CooldownLine, HoldWrite, cooldown_until
 from numberguard.store import dynamo, keys
 from numberguard.store.items import RECORD_TTL_SECONDS
 from numberguard.store.schema_names import CooldownItem, HistoryItem, NumberItem
@@ -99,6 +101,35 @@ class RefusalStore:
                 return False
             raise
         return True
+
+    def move_cooldowns(self, space: str, retired: Iterable[str], key: str, at: int, now: int) -> int:
+        """A `system` change: the retired ids' marketing cooldowns move to the person's key (its current
+        ids read it there) and leave the retired ids (whoever has that number next is not cooled). The
+        key's cooldown is only moved later; it is written before the old ones are cleared, so a fault
+        between leaves the person cooled under both, never under neither. Only a cooldown Meta began at or
+        before the change (`at`) moves: a later one is the retired id's next user's. Returns the moved
+        cooldown's end (0: none)."""
+        retired = sorted(set(retired) - {key})
+        if not retired:
+            return 0
+        found = dynamo.batch_get(self.client, [(self.recipients_table, keys.cooldown_key(space, i)) for i in retired])
+        items = [item for item in found.get(self.recipients_table, [])  # cooldown_until is the refusal + 24 h
+                 if K.cooldown_until in item and int(item[K.cooldown_until]["N"]) <= cooldown_until(at)]
+        until = max((int(item[K.cooldown_until]["N"]) for item in items), default=0)
+        if until > now:
+            try:
+                self.client.update_item(
+                    TableName=self.recipients_table, Key=keys.cooldown_key(space, key),
+                    UpdateExpression=f"SET {K.cooldown_until} = :u, {K.expires_at} = :exp",
+                    ConditionExpression=f"attribute_not_exists({K.cooldown_until}) OR {K.cooldown_until} < :u",
+                    ExpressionAttributeValues={":u": _n(until), ":exp": _n(until + RECORD_TTL_SECONDS)})
+            except ClientError as err:
+                if not dynamo.condition_failed(err):
+                    raise  # a cooldown at least as long stands under the key: nothing to move
+        for item in items:  # an update, not a delete: the webhook's role updates recipients, never deletes
+            self.client.update_item(TableName=self.recipients_table, Key={K.pk: item[K.pk]},
+                                    UpdateExpression=f"REMOVE {K.cooldown_until}")
+        return until if until > now else 0
 
     def cooled_since(self, phone_number_id: str, since: int) -> int:
         """How many cooldowns Meta's 131049 started from this number since `since` (its history lines)."""

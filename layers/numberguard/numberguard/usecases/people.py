@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from numberguard.domain import events as ev
-from numberguard.domain.people import Person, key_of, link, link_space
+from numberguard.domain.people import Person, key_of, kind_of, link, link_space
 from numberguard.observability import logger
-from numberguard.usecases.ports import NumberPort, PeopleFolds, WindowPort
+from numberguard.usecases.ports import NumberPort, PeopleFolds, RefusalPort, WindowPort
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,13 @@ class Shown:
 
 
 class People:
-    def __init__(self, store: PeopleFolds, numbers: NumberPort, windows: WindowPort, clock: Callable[[], float]):
+    def __init__(self, store: PeopleFolds, numbers: NumberPort, windows: WindowPort, clock: Callable[[], float],
+                 cooldowns: RefusalPort | None = None):
         self.store = store
         self.numbers = numbers  # a number's WABA, portfolio and scope, and its WABA's numbers
         self.windows = windows
         self.clock = clock
+        self.cooldowns = cooldowns  # Meta's 131049 cooldowns, moved with the person (None: not kept)
 
     # ---- links ------------------------------------------------------------------------------
 
@@ -73,6 +75,7 @@ class People:
             change = self.store.change(space, event.retired, event.current, event.at, now)
             if change is None:
                 counts["system_change_outdated"] += 1
+                self._cooldowns_again(space, event, now, counts)
                 continue
             key = change.person.key if change.person else key_of(change.current)
             moved = set(change.current) | set(change.retired)
@@ -81,7 +84,22 @@ class People:
             # The old ids' window (with this number) moves to the new ids; the old ones keep none, and a
             # message from before the change, delivered late, opens none under them.
             self.windows.move(event.phone_number_id, change.retired, change.current, event.at, now)
+            # So does a marketing cooldown kept under a retired id (the person's key before the change).
+            if self.cooldowns is not None and self.cooldowns.move_cooldowns(space, change.retired, key, event.at, now):
+                counts["cooldown_moved"] += 1
             counts["ids_retired"] += len(change.retired)
+
+    def _cooldowns_again(self, space: str, event: ev.IdentityChange, now: int, counts: Counter) -> None:
+        """Meta's retry of a change whose links were written before a fault: the cooldown move may not have
+        happened. Moving again finds nothing once it has (a retired id keeps no cooldown): one read then."""
+        current = [i for i in event.current if kind_of(i) is not None]
+        if self.cooldowns is None or not current:
+            return
+        found = self.store.links(space, current)
+        person = next((f.person for f in found.values() if f.person is not None), None)
+        key = person.key if person is not None else key_of(current)
+        if self.cooldowns.move_cooldowns(space, event.retired, key, event.at, now):
+            counts["cooldown_moved"] += 1
 
     # ---- helpers -------------------------------------------------------------------------------
 

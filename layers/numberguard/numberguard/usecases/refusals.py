@@ -4,11 +4,13 @@
   history and outbox (its id is the refusal that began the hold: a retry announces nothing twice).
 - 131049: the person's 24 h marketing cooldown, kept under the person's key in its link space.
 - 131042 / 368 / 131031: the WABA blocked. Its facet log (subject the WABA, facet `meta_block`) holds the
-  refusals ("BLOCKED <code>") and Meta's lifts ("LIFTED": a later successful status of one of the WABA's
-  numbers, an `account_update` REINSTATE, a Graph read saying AVAILABLE) in event-time order; its latest
-  entry is copied onto the WABA item and each number (the check reads it with the number). A refusal
-  learnt after a later success (Meta's deliveries come in any order) is lifted by that success: numbers
-  keep the time of their latest successful status to the minute (`sent_ok_at`).
+  refusals ("BLOCKED <code>") and Meta's lifts ("LIFTED": a `sent` status newer than the refusal from one
+  of the WABA's numbers, an `account_update` REINSTATE, a Graph read saying AVAILABLE) in event-time
+  order; its latest entry is copied onto the WABA item and each number (the check reads it with the
+  number). Delivered and read statuses never lift: they can belong to a send Meta accepted before the
+  block, so the block would flap off and back. A refusal learnt after a later `sent` (Meta's deliveries
+  come in any order) is lifted by it: numbers keep the time of their latest `sent` to the minute
+  (`sent_ok_at`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from numberguard.domain.facetlog import entry_key, touched
 from numberguard.domain.number import NumberState
 from numberguard.domain.people import key_of, link_space
 from numberguard.domain.refusals import (
+    ACCEPTED_NEW,
     LIFTED,
     MARKETING_LIMIT,
     SPAM_RATE_LIMIT,
-    SUCCESSFUL,
     CooldownLine,
     HoldWrite,
     MetaBlock,
@@ -67,9 +69,9 @@ class Refusals:
     # ---- entry points (the intake's) ----------------------------------------------------------------
 
     def statuses(self, events: list[ev.MessageStatus], counts: Counter) -> list[Change]:
-        """A batch's statuses: the refusals of the failed ones, and the successes that lift a block."""
+        """A batch's statuses: the refusals of the failed ones, and the `sent` ones that lift a block."""
         failed = [e for e in events if e.failed and e.error_codes]
-        ok = [e for e in events if e.status in SUCCESSFUL]
+        ok = [e for e in events if e.status in ACCEPTED_NEW]
         if not failed and not ok:
             return []
         numbers = {n.phone_number_id: n for n in self.stores.numbers.get_many(
@@ -163,7 +165,7 @@ class Refusals:
 
     def _later_success(self, waba_id: str, pairs: list[tuple[str, str]],
                        in_batch: tuple[int, str] | None) -> list[tuple[str, str]]:
-        """A success of the WABA's numbers (kept, or in this batch) later than every refusal learnt now lifts
+        """A `sent` of the WABA's numbers (kept, or in this batch) later than every refusal learnt now lifts
         them: Meta's deliveries come in any order."""
         latest = max(int(key.split("#", 1)[0]) for key, _ in pairs)
         ok = [(n.sent_ok_at, n.phone_number_id) for n in self.stores.numbers.of_waba(waba_id)
@@ -200,7 +202,8 @@ class Refusals:
                       key=key, detail=(("error", MetaBlock(code, at).error_text()),))
 
     def _successes(self, ok: list[ev.MessageStatus], numbers: dict[str, NumberState], counts: Counter) -> list[Change]:
-        """Meta accepted a send: a block older than it is lifted; the number keeps the time (to the minute)."""
+        """Meta accepted a new send (`sent`): a block older than it is lifted; the number keeps the time (to the
+        minute)."""
         latest: dict[str, ev.MessageStatus] = {}
         for event in ok:
             if event.phone_number_id not in latest or event.at > latest[event.phone_number_id].at:
