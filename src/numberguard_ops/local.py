@@ -638,6 +638,20 @@ def scheduled_event(schedule: template.Schedule) -> dict:
     }
 
 
+def change_words(change: object) -> str:
+    """A change a scheduled function answered: the evaluator's type, or the Meta sync's entry (a number's by its
+    id, a template's by its name, language and WABA: never its history key)."""
+    if not isinstance(change, dict):
+        return str(change)
+    template = change.get("template")
+    if isinstance(template, dict):
+        who = (f"template {template.get('name')!r} ({template.get('language')}) of WABA "
+               f"{template.get('waba_id')}")
+    else:
+        who = str(change.get("phone_number_id"))
+    return f"{who} {change.get('type')}: {change.get('from') or '-'} → {change.get('to') or '-'}"
+
+
 def _every(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)} min"
@@ -691,7 +705,8 @@ class ScheduleService:
             answer = result.json()
             changes = answer.get("changes") if isinstance(answer, dict) else None
             if changes:
-                self.say(f"schedule {schedule.function}: {len(changes)} change(s): {', '.join(map(str, changes))}")
+                self.say(f"schedule {schedule.function}: {len(changes)} change(s): "
+                         f"{', '.join(map(change_words, changes))}")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -105,6 +105,9 @@ def test_a_template_paused_in_meta_denies_checks_after_one_run_and_approved_agai
     changes = world.run()["changes"]
     assert [(c["type"], c["from"], c["to"]) for c in changes] == [
         ("TEMPLATE_STATUS_CHANGED", "APPROVED", "PAUSED (as Meta's template list shows, until Meta unpauses it)")]
+    # named by its WABA, name and language, never by the store's key for it
+    assert changes[0]["template"] == {"waba_id": WABA, "name": "order_confirmation", "language": "en_US"}
+    assert "phone_number_id" not in changes[0]
     denied = world.check("order_confirmation")
     assert denied["decision"] == "DENIED_TEMPLATE_PAUSED" and denied["retry_after_seconds"] is None
     assert "order_confirmation" in denied["error"]

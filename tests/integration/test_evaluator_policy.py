@@ -1,12 +1,14 @@
 """Given the evaluator's policy in template.yaml, when the real handler runs through every kind of work
-(a Flagged outcome, a restriction's expiry, warnings, Restricted, eligibility, the outbox), then every
-AWS call it makes is allowed by that policy: least privilege that is also enough."""
+(a Flagged outcome, a restriction's expiry, warnings, Restricted, eligibility, a template's timed
+pause ending, the outbox), then every AWS call it makes is allowed by that policy: least privilege that
+is also enough."""
 
 from __future__ import annotations
 
 import boto3
 from numberguard import wiring
-from numberguard.domain.events import AccountRestriction, InboundMessage
+from numberguard.domain.events import AccountRestriction, InboundMessage, TemplateStatusUpdate
+from numberguard.domain.templates import StatusReading
 from numberguard.store.people import PeopleStore
 
 from numberguard_ops.template import load, local_name
@@ -82,6 +84,9 @@ def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock,
     world.webhook(world.quality_event("FLAGGED"))
     at = int(clock())
     world.webhook(AccountRestriction(WABA, at, f"r-{at}", {"RESTRICTED_BIZ_INITIATED_MESSAGING": at + 600}))
+    # A template paused for an hour by Meta: the evaluator announces the pause's end (no webhook says so)
+    world.webhook(TemplateStatusUpdate(WABA, at, f"pause-{at}", None, "order_confirmation", "en_US",
+                                       StatusReading("PAUSED", "FIRST_PAUSE", at + 3600)))
     sns_client.create_topic(Name="numberguard-notifications")
     for subscription in subscriptions:  # the inbox and the receipt queue, envelope kept
         sns_client.subscribe(TopicArn=world.topic_arn, Protocol="sqs", Endpoint=subscription["Endpoint"])
@@ -116,9 +121,11 @@ def test_every_call_of_the_evaluator_is_allowed_by_its_policy(moto_stack, clock,
         evaluate()  # warnings, Restricted (usage), eligibility checks
     clock.advance(DAY + PERIOD)
     evaluate()  # slots freed
-    kinds = {r.type for r in world.inbox.read()}
+    received = world.inbox.read()
+    kinds = {r.type for r in received}
     assert {"FLAG_OUTCOME", "LIMIT_CHANGED", "ACCOUNT_RESTRICTED", "USAGE_WARNING", "STATUS_CHANGED",
-            "QUALITY_CHANGED"} <= kinds
+            "QUALITY_CHANGED", "TEMPLATE_STATUS_CHANGED"} <= kinds
+    assert "APPROVED" in [r.document["to"] for r in received if r.type == "TEMPLATE_STATUS_CHANGED"]
 
     assert made <= allowed(load()), sorted(made - allowed(load()))
     assert allowed(load()) - made == set(), "granted but never used"

@@ -117,8 +117,10 @@ def test_template_pauses_are_denied_until_they_end_and_pacing_until_meta_approve
     notices = [row["document"] for row in result["timeline"] if row["kind"] == "notification"]
     assert [(d["template_name"], d["to"]) for d in notices] == [
         ("order_confirmation", "PAUSED (first pause) until 2026-11-02T13:00:00Z"),
+        ("order_confirmation", "APPROVED"),  # the evaluator: the pause ended, no webhook says so
         ("order_confirmation", "quality RED"),
         ("order_confirmation", "PAUSED (second pause) until 2026-11-03T15:00:00Z"),
+        ("order_confirmation", "APPROVED"),
         ("order_confirmation", "DISABLED"),
         ("flash_sale", "PAUSED (pacing, until Meta unpauses it)"),
         ("flash_sale", "APPROVED"),

@@ -8,6 +8,7 @@ import json
 from numberguard_ops.cli import main
 from numberguard_ops.cli.meta import import_lines
 from numberguard_ops.ddb_local import free_port
+from numberguard_ops.local import change_words
 from numberguard_ops.meta_double import MetaDouble
 
 
@@ -33,6 +34,16 @@ def test_import_lines_say_what_was_registered_and_changed():
     assert lines[0] == "WABA 1: 2 number(s) registered: 10, 11"
     assert "10 QUALITY_CHANGED: GREEN → RED" in lines[1] and "next scheduled run" in lines[-1]
     assert import_lines("1", {"error": "waba_id must be digits"}) == ["not imported: waba_id must be digits"]
+
+
+def test_import_and_schedule_lines_name_a_template_change_by_name_language_and_waba():
+    change = {"template": {"waba_id": "1", "name": "order_confirmation", "language": "en_US"},
+              "type": "TEMPLATE_STATUS_CHANGED", "from": "APPROVED", "to": "PAUSED"}
+    lines = import_lines("1", {"registered": [], "changes": [change], "failed": {}})
+    assert lines[1] == "  template 'order_confirmation' (en_US) of WABA 1 TEMPLATE_STATUS_CHANGED: APPROVED → PAUSED"
+    assert change_words(change) == lines[1].strip() and "TPL#" not in lines[1]
+    # the evaluator answers its changes' types only
+    assert change_words("FLAG_OUTCOME") == "FLAG_OUTCOME"
 
 
 def test_meta_commands_change_the_double_and_name_bad_input(capsys):

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 
-from numberguard.domain.changes import Change
+from numberguard.domain.changes import Change, TemplateOf
 from numberguard.domain.health import decode
 from numberguard.domain.meta_state import NumberReading, TemplateReading
 from numberguard.domain.status import Quality
@@ -93,12 +93,14 @@ class MemoryStore:
                           quality=Quality(read.quality) if read.quality else held.quality,
                           category=read.category or held.category)
             self.templates[(waba_id, ref.key)] = new
+            # As the template intake does: the history subject is the store's key, the change names the template
+            which = TemplateOf(waba_id, ref.name, ref.language)
             if new.status.label() != held.status.label():
                 out.append(Change(f"TPL#{waba_id}#{ref.name}", "TEMPLATE_STATUS_CHANGED", read.at,
-                                  held.status.label(), new.status.label(), "graph"))
+                                  held.status.label(), new.status.label(), "graph", template=which))
             if new.quality != held.quality:
                 out.append(Change(f"TPL#{waba_id}#{ref.name}", "TEMPLATE_STATUS_CHANGED", read.at,
-                                  f"quality {held.quality}", f"quality {new.quality}", "graph"))
+                                  f"quality {held.quality}", f"quality {new.quality}", "graph", template=which))
         self.changes += out
         return out
 
@@ -306,6 +308,18 @@ def test_a_template_paused_and_unpaused_in_meta_is_one_change_each_and_a_repeat_
     meta_changes_template(state, clock, status="APPROVED")
     back = [(c.before, c.after) for c in sync.run().changes]
     assert back == [(READ_PAUSE_LABEL, "APPROVED")]
+
+
+def test_the_summary_names_a_template_change_by_waba_name_and_language_never_by_its_store_key():
+    state, _store, sync, _, clock = make()
+    sync.run(WABA)
+    meta_changes_template(state, clock, status="PAUSED")
+    state.change("number", {"id": NUMBER, "quality": "RED"})
+    changes = sync.handle({})["changes"]
+    assert {"template": {"waba_id": WABA, "name": "order_confirmation", "language": "en_US"},
+            "type": "TEMPLATE_STATUS_CHANGED", "from": "APPROVED", "to": READ_PAUSE_LABEL} in changes
+    assert {"phone_number_id": NUMBER, "type": "QUALITY_CHANGED", "from": "GREEN", "to": "RED"} in changes
+    assert not any("TPL#" in json.dumps(c) for c in changes)
 
 
 def test_a_graph_read_saying_approved_ends_a_pacing_pause():

@@ -81,8 +81,7 @@ def import_lines(waba_id: str, answer: Any) -> list[str]:
     lines.append(f"WABA {waba_id}: {len(registered)} number(s) registered"
                  + (f": {', '.join(registered)}" if registered else ""))
     for change in answer.get("changes") or []:
-        lines.append(f"  {change.get('phone_number_id')} {change.get('type')}: {change.get('from') or '-'} → "
-                     f"{change.get('to') or '-'}")
+        lines.append(f"  {local.change_words(change)}")
     if not answer.get("changes"):
         lines.append("  no change to what numberguard knew")
     for what, why in (answer.get("failed") or {}).items():

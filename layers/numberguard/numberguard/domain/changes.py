@@ -38,6 +38,15 @@ def quality_reading(event: QualityUpdate, policy: Policy) -> tuple[str | None, s
 
 
 @dataclass(frozen=True)
+class TemplateOf:
+    """The template a change is about, as Meta names it: its WABA, its name and its language."""
+
+    waba_id: str
+    name: str
+    language: str
+
+
+@dataclass(frozen=True)
 class Change:
     """One history entry (and notification) about a number."""
 
@@ -54,6 +63,8 @@ class Change:
     key: str | None = None
     # Extra words of the source for the notification (e.g. Meta's error and possible_solution).
     detail: tuple[tuple[str, str], ...] = ()
+    # A template's change: which template (`phone_number_id` is then only its history subject, a store key).
+    template: TemplateOf | None = None
 
     @property
     def id(self) -> str:

@@ -73,6 +73,11 @@ def template_subject(waba_id: str, template_key: tuple[str, str]) -> str:
     return f"TPL#{waba_id}#{name}#{language}"
 
 
+def is_template_subject(pk: str) -> bool:
+    """A numbers-table key that is a template's (in the ByAttention index beside the numbers)."""
+    return pk.startswith("TPL#")
+
+
 def template_key(waba_id: str, template_key: tuple[str, str]) -> dict:
     return {TemplateItem.HASH_KEY: {"S": template_subject(waba_id, template_key)}}
 

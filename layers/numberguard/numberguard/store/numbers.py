@@ -49,7 +49,8 @@ class NumberStore:
 
     def due(self, now: int) -> list[str]:
         """The phone_number_ids due for evaluation at `now`."""
-        return [codec.s(i, NumberItem.pk) or "" for i in self.attention.due(now)]
+        pks = [codec.s(i, NumberItem.pk) or "" for i in self.attention.due(now)]
+        return [pk for pk in pks if not keys.is_template_subject(pk)]  # templates: TemplateStore.due
 
     def want_attention(self, phone_number_id: str, at: int) -> None:
         self.attention.want(keys.number_key(phone_number_id), at)

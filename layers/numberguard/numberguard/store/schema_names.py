@@ -120,11 +120,13 @@ class TemplateItem(ItemKind):
 
     HASH_KEY = "pk"
     TYPES = {
-        "category": "S", "category_at": "N", "in_appeal": "BOOL", "language": "S", "name": "S", "pacing": "BOOL",
-        "pause_count": "N", "paused_until": "N", "pk": "S", "quality": "S", "quality_at": "N",
-        "quality_version": "N", "status": "S", "status_at": "N", "status_reason": "S", "status_version": "N",
-        "template_id": "S", "waba_id": "S",
+        "attention": "S", "attention_at": "N", "category": "S", "category_at": "N", "in_appeal": "BOOL",
+        "language": "S", "name": "S", "pacing": "BOOL", "pause_count": "N", "paused_until": "N", "pk": "S",
+        "quality": "S", "quality_at": "N", "quality_version": "N", "status": "S", "status_at": "N",
+        "status_reason": "S", "status_version": "N", "template_id": "S", "waba_id": "S",
     }
+    attention: Final = "attention"
+    attention_at: Final = "attention_at"
     category: Final = "category"
     category_at: Final = "category_at"
     in_appeal: Final = "in_appeal"

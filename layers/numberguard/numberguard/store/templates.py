@@ -6,7 +6,8 @@ a number), defined in store/models/numbers.py, keys in store/keys.py:
   domain/templates.py): the state the check reads, Meta's id and spelling of the language, and each
   facet's watermark: `status_version` / `quality_version` (the version of the facet log the value was
   folded from: a slower writer with fewer entries never overwrites a fuller fold) and `category_at`
-  (event time).
+  (event time). While a timed pause runs, `attention` / `attention_at` (its end) put it in the numbers'
+  sparse ByAttention index: the evaluator announces the end (TemplateStore.due, .reschedule).
 - one per WABA, WabaTemplatesModel `TPLS#<waba>`: `templates`, the set of its templates'
   `<name>#<language key>`, and `id#<Meta's template id>` → `<name>#<language key>` (an update may name a
   template by id only).
@@ -19,9 +20,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from numberguard.domain.templates import Category, Naming, StatusFold, TemplateRef, TemplateState
+from numberguard.domain.templates import Category, Naming, StatusFold, TemplateRef, TemplateState, TemplateStatus
 from numberguard.store import codec, dynamo, keys
-from numberguard.store.items import template_from_item
+from numberguard.store.guarded import AttentionIndex
+from numberguard.store.items import ATTENTION, template_from_item
 from numberguard.store.schema_names import TemplateItem, WabaTemplatesItem
 
 T, TS = TemplateItem, WabaTemplatesItem
@@ -36,6 +38,7 @@ class TemplateStore:
     def __init__(self, client: Any, numbers_table: str):
         self.client = client
         self.table = numbers_table
+        self.attention = AttentionIndex(client, numbers_table)
 
     @staticmethod
     def subject(waba_id: str, ref: TemplateRef) -> str:
@@ -70,6 +73,18 @@ class TemplateStore:
                   for n in names]
         found = dynamo.batch_get(self.client, wanted).get(self.table, []) if wanted else []
         return sorted((template_from_item(i) for i in found), key=lambda t: t.ref.key)
+
+    def due(self, now: int) -> list[tuple[TemplateState, int]]:
+        """Templates whose timed pause ended by `now` and whose end is not yet announced, each with the time
+        it was due at (one Query of the index, one BatchGetItem of the templates it names)."""
+        due = {codec.s(i, T.pk) or "": codec.n(i, T.attention_at) or 0 for i in self.attention.due(now)}
+        wanted = [(self.table, {T.HASH_KEY: {"S": pk}}) for pk in sorted(due) if keys.is_template_subject(pk)]
+        found = dynamo.batch_get(self.client, wanted).get(self.table, []) if wanted else []
+        return [(template_from_item(i), due[codec.s(i, T.pk) or ""]) for i in found]
+
+    def reschedule(self, waba_id: str, ref: TemplateRef, seen_at: int | None, next_at: int | None) -> bool:
+        """Move (None: drop) the template's attention unless a status write changed it since `seen_at`."""
+        return self.attention.reschedule(keys.template_key(waba_id, ref.key), seen_at, next_at)
 
     # ---- writes (the intake) ----------------------------------------------------------------------
 
@@ -117,10 +132,14 @@ class TemplateStore:
         return True
 
     def write_status(self, waba_id: str, naming: Naming, status: StatusFold, log_version: int) -> bool:
+        timed = status.status is TemplateStatus.PAUSED and status.paused_until is not None
         return self._write(waba_id, naming, {
             T.status: status.status.value, T.status_at: status.at, T.paused_until: status.paused_until,
             T.pacing: status.pacing, T.pause_count: status.pause_count, T.status_reason: status.reason,
             T.in_appeal: status.in_appeal,
+            # A timed pause is due for the evaluator at its end. Any other status leaves a due entry in place:
+            # a pause that ended by itself just before a later event is still announced (the evaluator drops it).
+            **({T.attention: ATTENTION, T.attention_at: status.paused_until} if timed else {}),
         }, T.status_version, log_version)
 
     def write_quality(self, waba_id: str, naming: Naming, quality: str, at: int | None, log_version: int) -> bool:

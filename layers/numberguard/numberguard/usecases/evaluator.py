@@ -1,6 +1,7 @@
 """The scheduled evaluator: Flagged outcomes, Restricted release, usage warnings, upgrade eligibility,
-expired WABA restrictions, and the notification outbox. It reads only what its indexes say is due, so
-its cost follows the numbers that need attention, never the recipients or all numbers.
+expired WABA restrictions, the end of templates' timed pauses, and the notification outbox. It reads
+only what its indexes say is due, so its cost follows the numbers (and templates) that need attention,
+never the recipients, all numbers or all templates.
 
 Exactly once: every outcome is first written to a facet log under a deterministic key (two runs at once
 write the same entry), then recorded in the history under a stable change id (one run wins), and only
@@ -31,10 +32,12 @@ from numberguard.domain.facetlog import entry_key, entry_time, latest, restricti
 from numberguard.domain.number import NumberState
 from numberguard.domain.records import ScopeCounter
 from numberguard.domain.status import Connection, Quality, parse_quality
+from numberguard.domain.templates import TemplateState
 from numberguard.domain.tiers import Policy, limit_of_tier
 from numberguard.usecases.facets import Facets, change_of
 from numberguard.usecases.outbox import Outbox
 from numberguard.usecases.ports import PeopleFolds
+from numberguard.usecases.templates import TemplateIntake
 
 OWN_LIMIT_ENTRY = "flag-outcome"  # the evaluator's entries in a scope's limit log (Meta's are hashes)
 STOP_MARGIN_SECONDS = 15  # stop taking new items this close to the Lambda timeout; the rest stay due
@@ -52,6 +55,7 @@ class Evaluator:
         self.clock = clock or facets.clock
         self.outbox = outbox or Outbox(facets.stores.history, facets.publisher)
         self.templates = facets.stores.templates
+        self.template_intake = TemplateIntake(facets.stores, facets.publisher, self.clock)
 
     def run(self, time_left: Callable[[], float] | None = None) -> dict:
         """One evaluation pass. `time_left` (seconds) lets a long pass stop early; what it did not reach
@@ -74,6 +78,10 @@ class Evaluator:
             if out_of_time():
                 break
             changes += self._scope(counter, now, counts)
+        for template, seen_at in [] if out_of_time() else self.templates.due(now):
+            if out_of_time():
+                break
+            changes += self._pause_end(template, seen_at, now, counts)
         if not out_of_time():
             self.outbox.drain(now, counts)
         return {"counts": dict(sorted(counts.items())), "changes": [c.type for c in changes]}
@@ -181,6 +189,15 @@ class Evaluator:
             due.append(flagged_at + FLAG_OUTCOME_AFTER)  # or Meta's word first (the intake asks for a look)
         due += [e for e in number.restrictions.values() if e > now]
         return min(due) if due else None
+
+    # ---- templates: a timed pause's end (no webhook says so) ---------------------------------------
+
+    def _pause_end(self, template: TemplateState, seen_at: int, now: int, counts: Counter) -> list[Change]:
+        counts["templates_due"] += 1
+        changes, next_at = self.template_intake.pause_end(template, now, counts)
+        # Only now is the trigger cleared: a crash before this line leaves the template due again.
+        self.templates.reschedule(template.waba_id, template.ref, seen_at, next_at)
+        return changes
 
     # ---- scopes: usage warnings, Restricted, upgrade eligibility --------------------------------
 

@@ -110,12 +110,22 @@ class SyncSummary:
     def as_dict(self) -> dict:
         return {
             "registered": self.registered,
-            "changes": [{"phone_number_id": c.phone_number_id, "type": c.type, "from": c.before, "to": c.after}
-                        for c in self.changes],
+            "changes": [_change(c) for c in self.changes],
             "wabas": self.wabas_done, "failed": self.failed, "resume_from": self.resume_from,
             "throttled": self.throttled, "access": self.access,
             "counts": {k: v for k, v in sorted(self.counts.items()) if v},
         }
+
+
+def _change(change: Change) -> dict:
+    """A change as the summary shows it: a number's by its id, a template's by its WABA, name and language
+    (its history subject is the store's business)."""
+    if change.template is not None:
+        t = change.template
+        who: dict = {"template": {"waba_id": t.waba_id, "name": t.name, "language": t.language}}
+    else:
+        who = {"phone_number_id": change.phone_number_id}
+    return {**who, "type": change.type, "from": change.before, "to": change.after}
 
 
 @dataclass

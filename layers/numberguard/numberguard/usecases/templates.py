@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from numberguard.domain import events as ev
-from numberguard.domain.changes import Change
+from numberguard.domain.changes import Change, TemplateOf
 from numberguard.domain.check import RecipientView
 from numberguard.domain.facetlog import entry_key, entry_time, insert, latest, touched, transitions
 from numberguard.domain.meta_state import REASON as GRAPH_REASON
@@ -27,6 +27,7 @@ from numberguard.domain.templates import (
     StatusMove,
     StatusReading,
     TemplateRef,
+    TemplateState,
     TemplateStatus,
     fold,
 )
@@ -40,6 +41,9 @@ from numberguard.usecases.ports import Stores
 LOG_RETRIES = 16
 STATUS_FIELD = "message_template_status_update"
 QUALITY_FIELD = "message_template_quality_update"
+PAUSE_ENDED = "PAUSE_ENDED"  # the evaluator's announcement of a timed pause's end: `<pause entry key>#PAUSE_ENDED`
+PAUSE_ENDED_REASON = "the pause ended at its end time (Meta sends no webhook for it)"
+PAUSE_END_HORIZON = 7 * 86400  # an older end is history, not news (e.g. pauses from before ends were announced)
 
 
 def _key(event: ev.Event, label: str) -> str:
@@ -64,7 +68,8 @@ def notable(change: Change) -> bool:
     event = set((change.key or "").split("#")[2:])  # the labelled key names the event and its title
     ended = GRAPH in event and (change.before or "").startswith(("PAUSED", "DISABLED"))
     return (change.after or "").startswith(("PAUSED", "DISABLED")) or change.after == "quality RED" or (
-        change.after == TemplateStatus.APPROVED and (ended or bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED"})))
+        change.after == TemplateStatus.APPROVED and (ended or bool(event & {"REINSTATED", "UNPAUSE", "UNPAUSED",
+                                                                             PAUSE_ENDED})))
 
 
 @dataclass
@@ -243,6 +248,35 @@ class TemplateIntake:
             return entry_time(last)
         return read.at
 
+    # ---- a timed pause's end (the evaluator, DESIGN §3: the check allows again at the end) -----------
+
+    def pause_end(self, template: TemplateState, now: int, counts: Counter) -> tuple[list[Change], int | None]:
+        """Announce once each timed pause (FIRST_PAUSE / SECOND_PAUSE) of the template that ended by itself by
+        `now` → (the changes recorded, when to look again: the end of a pause still running, else None).
+
+        Decided by the status log, not the item: each change's id derives from its pause's own log entry, so
+        a re-run or a second run at once records (and publishes) it once; a pause Meta ended or replaced
+        first announces nothing here, and a status event after the end (before this run) hides no end.
+        """
+        name = self.templates.subject(template.waba_id, template.ref)
+        status, moves = fold(self.logs.read(name, "status").entries)
+        made = []
+        for move, after in zip(moves, [*moves[1:], None], strict=True):
+            until = move.after.paused_until
+            timed = move.after.status is TemplateStatus.PAUSED and until is not None
+            if not timed or until is None or not now - PAUSE_END_HORIZON < until <= now:
+                continue
+            if after is not None and after.at < until:
+                continue  # Meta unpaused, paused again or disabled it before the end
+            made.append(Change(name, TEMPLATE_STATUS_CHANGED, until, move.after.label(), TemplateStatus.APPROVED.value,
+                               PAUSE_ENDED_REASON, key=f"{move.key}#{PAUSE_ENDED}"))
+        if made:
+            counts["template_pause_ended"] += len(made)
+        running = status.status is TemplateStatus.PAUSED and (status.paused_until or 0) > now
+        changes = self._announce(template.waba_id, Naming(template.template_id, template.ref), made,
+                                 [None] * len(made), counts) if made else []
+        return changes, status.paused_until if running else None
+
     # ---- shared ---------------------------------------------------------------------------------------
 
     def _log(self, name: str, facet: str, pairs: list[tuple[str, str]]) -> tuple[dict[str, str], int]:
@@ -267,7 +301,9 @@ class TemplateIntake:
         """Each change into the template's history once; the notable ones published (the rest kept as history)."""
         recorded = []
         now = int(self.clock())
-        for change, move in zip(changes, moves, strict=True):
+        which = TemplateOf(waba, naming.ref.name, naming.ref.language)
+        for made, move in zip(changes, moves, strict=True):
+            change = replace(made, template=which)
             until = move.after.paused_until if move is not None else None
             document = template_document(change, waba, naming.ref, naming.template_id, until)
             if not self.history.record_change(change, document, now):

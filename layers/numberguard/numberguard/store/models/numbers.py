@@ -153,6 +153,10 @@ class TemplateModel(Model):
     quality_version = NumberAttribute(null=True)  # watermark, as status_version
     category = UnicodeAttribute(null=True)
     category_at = NumberAttribute(null=True)  # watermark: event time
+    # While a timed pause (FIRST_PAUSE / SECOND_PAUSE) runs: in the numbers' ByAttention index at its end, so
+    # the evaluator announces the end (Meta sends no webhook for it); written with the status, removed after.
+    attention = UnicodeAttribute(null=True)
+    attention_at = NumberAttribute(null=True)
 
 
 class WabaTemplatesModel(Model):
