@@ -309,6 +309,17 @@ def latency_ms(seconds: Sequence[float]) -> dict:
     }
 
 
+def run_lanes(lane: Callable[..., None], args: Sequence[tuple]) -> float:
+    """One thread per argument tuple, all started before any is joined (a race); the wall seconds."""
+    threads = [threading.Thread(target=lane, args=a) for a in args]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began
+
+
 def series(meter: Meter, checker, payloads: Sequence[dict], expected: str, section: str,
            every_thread: bool = False) -> dict:
     """One kind of check measured payload by payload: DynamoDB calls and capacity per check, latency.

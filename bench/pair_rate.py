@@ -14,7 +14,7 @@ import threading
 import time
 
 from bench.context import Context
-from bench.harness import PHONE_NUMBER_ID, FixedClock, Meter, World, dynamodb_client, series
+from bench.harness import PHONE_NUMBER_ID, FixedClock, Meter, World, dynamodb_client, run_lanes, series
 from bench.report import Goal, Section
 
 LIMIT = "9000000"
@@ -81,13 +81,7 @@ def race(ctx: Context) -> dict:
                 with lock:
                     decisions.append(answer["decision"])
 
-        threads = [threading.Thread(target=lane, args=(c,)) for c in shares]
-        began = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        seconds = time.perf_counter() - began
+        seconds = run_lanes(lane, [(c,) for c in shares])
     allowed = sum(1 for d in decisions if d.startswith("ALLOWED_"))
     return {"checks": len(decisions), "allowed": allowed, "pair_rate_denied": decisions.count("DENIED_PAIR_RATE"),
             "seconds": round(seconds, 1)}

@@ -15,7 +15,17 @@ import threading
 import time
 
 from bench.context import Context
-from bench.harness import PHONE_NUMBER_ID, WABA_ID, FixedClock, Meter, World, batch_write, dynamodb_client, series
+from bench.harness import (
+    PHONE_NUMBER_ID,
+    WABA_ID,
+    FixedClock,
+    Meter,
+    World,
+    batch_write,
+    dynamodb_client,
+    run_lanes,
+    series,
+)
 from bench.report import Goal, Section
 
 SCOPE = f"number#{PHONE_NUMBER_ID}"
@@ -117,13 +127,7 @@ def race(ctx: Context) -> dict:
                 with lock:
                     answers.append((i, answer["decision"]))
 
-        threads = [threading.Thread(target=lane, args=(n,)) for n in range(RACE_THREADS)]
-        began = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        seconds = time.perf_counter() - began
+        seconds = run_lanes(lane, [(n,) for n in range(RACE_THREADS)])
     admitted = {i for i, d in answers if d in ("ALLOWED_NEW_RECIPIENT", "ALLOWED_ALREADY_COUNTED")}
     return {"checks": len(answers), "admitted_people": len(admitted), "limit": RACE_LIMIT,
             "over_admitted": max(0, len(admitted) - RACE_LIMIT), "seconds": round(seconds, 1)}
