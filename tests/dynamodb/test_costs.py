@@ -167,10 +167,8 @@ def test_naming_a_template_keeps_the_calls_per_check(ddb_stack):
         extra = {"template": named} if named else {}
         base = {"without": 0, "known template": 100, "unknown template": 200}[label]
         # When a new recipient, then a repeat, then a reply in a window are checked
-        new, calls_new = calls_of(checker, template(recipient(base + 1), **extra))
-        repeat, calls_repeat = calls_of(checker, template(recipient(base + 1), **extra))
-        ddb_stack.open_window(PHONE_NUMBER_ID, recipient(base + 2), now + 3600)
-        reply, calls_reply = calls_of(checker, template(recipient(base + 2), **extra))
+        (new, calls_new), (repeat, calls_repeat), (reply, calls_reply) = _new_repeat_reply(
+            ddb_stack, checker, base, extra, now)
         # Then the decisions and the calls are those of a check without a template
         assert [a["decision"] for a in (new, repeat, reply)] == [
             "ALLOWED_NEW_RECIPIENT", "ALLOWED_ALREADY_COUNTED", "ALLOWED_SERVICE_WINDOW"]
@@ -228,10 +226,8 @@ def test_refusals_keep_the_calls_per_check(ddb_stack):
     figures = {}
     for category, base in ((None, 0), ("utility", 100), ("marketing", 200)):
         extra = {"category": category} if category else {}
-        new, calls_new = calls_of(checker, template(recipient(base + 1), **extra))
-        repeat, calls_repeat = calls_of(checker, template(recipient(base + 1), **extra))
-        ddb_stack.open_window(PHONE_NUMBER_ID, recipient(base + 2), now + 3600)
-        reply, calls_reply = calls_of(checker, template(recipient(base + 2), **extra))
+        (new, calls_new), (repeat, calls_repeat), (reply, calls_reply) = _new_repeat_reply(
+            ddb_stack, checker, base, extra, now)
         assert [a["decision"] for a in (new, repeat, reply)] == [
             "ALLOWED_NEW_RECIPIENT", "ALLOWED_ALREADY_COUNTED", "ALLOWED_SERVICE_WINDOW"]
         assert (len(calls_new), len(calls_repeat), len(calls_reply)) == (3, 1, 1), (category, calls_new)
@@ -251,3 +247,11 @@ def test_refusals_keep_the_calls_per_check(ddb_stack):
     assert answer["decision"] == "DENIED_SPAM_RATE_LIMITED" and calls == ["BatchGetItem"], calls
     figures["cooled or held: denial"] = len(calls)
     print(f"\ncalls (new, repeat, window reply, batch of 1000 new) by category: {figures}")
+
+
+def _new_repeat_reply(ddb_stack, checker, base: int, extra: dict, now: int) -> list[tuple[dict, list[str]]]:
+    """A new recipient, the same one again, then a reply inside a window: each answer with its calls."""
+    new = calls_of(checker, template(recipient(base + 1), **extra))
+    repeat = calls_of(checker, template(recipient(base + 1), **extra))
+    ddb_stack.open_window(PHONE_NUMBER_ID, recipient(base + 2), now + 3600)
+    return [new, repeat, calls_of(checker, template(recipient(base + 2), **extra))]
