@@ -190,24 +190,12 @@ def test_a_marketing_cooldown_follows_the_person_to_the_new_number_and_leaves_th
 
 
 def test_metas_retry_after_a_fault_at_the_cooldown_move_moves_it_and_never_takes_the_next_users(world, monkeypatch):
-    from botocore.exceptions import ClientError
     from numberguard.store.refusals import RefusalStore
 
     post(world, "messages.inbound-with-bsuid.json")
     post(world, "messages.status-failed-to-phone.json")  # 131049: the person's cooldown under the old phone
     # Given the move meets a throttle once, after the change's links were written
-    real, faults = RefusalStore.move_cooldowns, []
-
-    def throttled_once(self, *args):
-        if not faults:
-            faults.append(1)
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchGetItem")
-        return real(self, *args)
-
-    monkeypatch.setattr(RefusalStore, "move_cooldowns", throttled_once)
-    now = int(world.stack.clock())
-    answer = world.invoke(signed_post(redated("messages.system-user-changed-number.json", now)))
-    assert answer["statusCode"] != 200  # Meta retries
+    now = change_throttled_once(world, monkeypatch, RefusalStore, "move_cooldowns")
     # When Meta retries it: the change is stored already, and the cooldown moves all the same
     counts = post(world, "messages.system-user-changed-number.json", at=now)
     assert counts["system_change_outdated"] == 1 and counts["cooldown_moved"] == 1
@@ -222,23 +210,11 @@ def test_metas_retry_after_a_fault_at_the_cooldown_move_moves_it_and_never_takes
 
 
 def test_metas_retry_after_a_fault_at_the_window_move_moves_it_and_never_takes_the_next_users(world, monkeypatch):
-    from botocore.exceptions import ClientError
     from numberguard.store.windows import WindowStore
 
     post(world, "messages.inbound-with-bsuid.json")  # the person's window under the old phone and BSUID
     # Given the window move meets a throttle once, after the change's links were written
-    real, faults = WindowStore.move, []
-
-    def throttled_once(self, *args, **kwargs):
-        if not faults:
-            faults.append(1)
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchGetItem")
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(WindowStore, "move", throttled_once)
-    now = int(world.stack.clock())
-    answer = world.invoke(signed_post(redated("messages.system-user-changed-number.json", now)))
-    assert answer["statusCode"] != 200  # Meta retries
+    now = change_throttled_once(world, monkeypatch, WindowStore, "move")
     # When Meta retries it: the change is stored already, and the window moves all the same
     counts = post(world, "messages.system-user-changed-number.json", at=now)
     assert counts["system_change_outdated"] == 1 and counts["window_moved"] == 1
@@ -248,3 +224,23 @@ def test_metas_retry_after_a_fault_at_the_window_move_moves_it_and_never_takes_t
     assert "window_moved" not in post(world, "messages.system-user-changed-number.json", at=now)
     assert decision(NEW_PHONE) == "ALLOWED_SERVICE_WINDOW"
     assert decision(PHONE) == "DENIED_WINDOW_CLOSED"
+
+
+def change_throttled_once(world, monkeypatch, store: type, method: str) -> int:
+    """The number change POSTed while `store.method` meets one throttle (after the change's links were
+    written): the POST is answered for Meta to retry. Returns the change's time."""
+    from botocore.exceptions import ClientError
+
+    real, faults = getattr(store, method), []
+
+    def throttled_once(self, *args, **kwargs):
+        if not faults:
+            faults.append(1)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "BatchGetItem")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(store, method, throttled_once)
+    now = int(world.stack.clock())
+    answer = world.invoke(signed_post(redated("messages.system-user-changed-number.json", now)))
+    assert answer["statusCode"] != 200  # Meta retries
+    return now
