@@ -179,12 +179,13 @@ def test_the_webhook_baseline_touches_every_kind_of_resource(webhook_baseline):
     assert sum(webhook_baseline["sent"].values()) >= 2
 
 
-@pytest.fixture(scope="module")
-def webhook_sweep(webhook_baseline):
-    """Each case: (where, first answer, Meta's retry, state equal to a clean run's, notifications)."""
-    mp, event, results = pytest.MonkeyPatch(), webhook_baseline["event"], []
+def webhook_faults(baseline: dict) -> list[tuple]:
+    """The baseline's body on a fresh stack with one fault per case, then Meta's retry and the scheduled
+    runs. Each case: (where, kind, action, first answer, Meta's retry, state equal to a clean run's,
+    notifications)."""
+    mp, event, results = pytest.MonkeyPatch(), baseline["event"], []
     try:
-        for n, kind, action in _cases(webhook_baseline["calls"]):
+        for n, kind, action in _cases(baseline["calls"]):
             with fresh_stack(mp) as stack, aws_calls() as recorder:
                 post = _post(stack)
                 recorder.arm(n, kind, where=_the_functions)
@@ -194,10 +195,15 @@ def webhook_sweep(webhook_baseline):
                 second = post(event) if first != 200 else 200
                 scheduled_runs(stack)
                 results.append((f"fault {kind} at call {n} ({action})", kind, action, first, second,
-                                snapshot(stack) == webhook_baseline["state"], received(stack)))
+                                snapshot(stack) == baseline["state"], received(stack)))
     finally:
         mp.undo()
     return results
+
+
+@pytest.fixture(scope="module")
+def webhook_sweep(webhook_baseline):
+    return webhook_faults(webhook_baseline)
 
 
 def test_a_fault_at_any_webhook_call_gets_a_retryable_answer_and_the_retry_succeeds(webhook_sweep):

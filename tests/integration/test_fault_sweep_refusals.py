@@ -14,15 +14,8 @@ import json
 
 import pytest
 
-from tests.aws_calls import aws_calls
 from tests.integration.test_fault_sweep import (
-    _cases,
-    _post,
-    _the_functions,
-    fresh_stack,
-    received,
-    scheduled_runs,
-    snapshot,
+    webhook_faults,
     webhook_run,
 )
 from tests.webhooks import envelope
@@ -66,21 +59,7 @@ def test_the_baseline_holds_cools_blocks_and_lifts(baseline):
 
 @pytest.fixture(scope="module")
 def sweep(baseline):
-    mp, event, results = pytest.MonkeyPatch(), baseline["event"], []
-    try:
-        for n, kind, action in _cases(baseline["calls"]):
-            with fresh_stack(mp) as stack, aws_calls() as recorder:
-                post = _post(stack)
-                recorder.arm(n, kind, where=_the_functions)
-                first = post(event)
-                recorder.disarm()
-                second = post(event) if first != 200 else 200  # Meta retries anything but a 200
-                scheduled_runs(stack)
-                results.append((f"fault {kind} at call {n} ({action})", first, second,
-                                snapshot(stack) == baseline["state"], received(stack)))
-    finally:
-        mp.undo()
-    return results
+    return [(where, first, second, same, sent) for where, _, _, first, second, same, sent in webhook_faults(baseline)]
 
 
 def test_a_fault_at_any_call_gets_a_retryable_answer_and_the_retry_succeeds(sweep):
